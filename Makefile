@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything installs from this repository's own files: requirements.lock pins
+# every third-party package by version and hash; the three workspace packages
+# are installed editable on top.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3
+export UV_NO_PROGRESS := 1
+
+.PHONY: install run demo test test-unit test-integration lint format typecheck lock bench clean
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: requirements.lock shared/pyproject.toml services/ingest/pyproject.toml services/projector/pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e shared -e services/ingest -e services/projector
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: the whole system locally (embedded broker, SQLite, ingest on :8080, projector on :8081)
+run: install
+	$(VENV)/bin/basewatch dev
+
+## test: lint, types, then every test (unit, integration against the real broker and databases)
+test: install lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## lock: re-resolve dependencies after editing a pyproject.toml
+lock: | $(UV)
+	$(UV) lock
+	$(UV) export --frozen --no-emit-workspace --all-groups --no-header --quiet -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .tools .basewatch .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,98 @@
+"""The projector application: the consume loop and the read API share one lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from basewatch_projector.api import router
+from basewatch_projector.consumer import Consumer
+from basewatch_projector.db import create_engine
+from basewatch_projector.errors import NotFound
+from basewatch_projector.metrics import Metrics
+from basewatch_projector.migrate import check_migrated
+from basewatch_projector.settings import Settings
+from basewatch_shared.problems import ProblemError, install_problem_handlers
+from basewatch_shared.topics import Topics
+
+log = logging.getLogger("basewatch.projector")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the projector app; the engine and Kafka clients start in the lifespan."""
+    topics = Topics(settings.topic_prefix)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        await check_migrated(engine)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=settings.kafka_idempotence,
+            client_id="basewatch-projector",
+        )
+        kafka = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            client_id="basewatch-projector",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        consumer = Consumer(
+            consumer=kafka,
+            producer=producer,
+            engine=engine,
+            topics=topics,
+            group=settings.consumer_group,
+            loyal_min_orders=settings.loyal_min_orders,
+            batch_max_records=settings.batch_max_records,
+            metrics=metrics,
+        )
+        app.state.engine = engine
+        await producer.start()
+        consumer.subscribe()
+        await kafka.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stop), name="consume")
+        task.add_done_callback(_exit_on_crash)
+        try:
+            yield
+        finally:
+            stop.set()
+            task.remove_done_callback(_exit_on_crash)
+            await asyncio.wait({task}, timeout=30)
+            if not task.done():
+                task.cancel()  # an unfinished transaction rolls back whole
+            await kafka.stop()  # leaves the group: the partitions move at once
+            await producer.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan)
+    app.state.api_keys = settings.api_keys
+    install_problem_handlers(app, {NotFound: lambda e: ProblemError(404, "Not found", str(e))})
+    app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _exit_on_crash(task: asyncio.Task[None]) -> None:
+    # The loop never ends on its own; if it did, serving stale data silently is worse
+    # than exiting and letting the supervisor restart us.
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("consume loop crashed", exc_info=task.exception())
+        os.kill(os.getpid(), signal.SIGTERM)

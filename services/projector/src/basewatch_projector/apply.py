@@ -1,0 +1,87 @@
+"""Apply one batch of records in the caller's transaction: the projection's unit of work."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector import store
+from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
+from basewatch_shared.events import Heartbeat, Identify, Install, Purchase, Uninstall
+from basewatch_shared.money import to_micros
+from basewatch_shared.records import Record
+
+Telemetry = Install | Heartbeat | Uninstall
+
+
+@dataclass
+class Applied:
+    """What a batch changed: installation and customer status transitions."""
+
+    installations: list[tuple[Installation | None, Installation]] = field(default_factory=list)
+    customers: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+async def apply_records(
+    conn: AsyncConnection, records: Sequence[Record], *, loyal_min_orders: int, now: datetime
+) -> Applied:
+    """Apply ``records`` with a few multi-row statements; the caller owns the transaction."""
+    applied = Applied()
+    by_installation: dict[str, list[Telemetry]] = defaultdict(list)
+    identifies: dict[str, list[Identify]] = defaultdict(list)
+    ledger: list[dict[str, object]] = []
+    customer_ids: set[str] = set()
+    for record in records:
+        event = record.event
+        if isinstance(event, Install | Heartbeat | Uninstall):
+            by_installation[event.installation_id].append(event)
+        elif isinstance(event, Identify):
+            identifies[event.customer_id].append(event)
+        elif isinstance(event, Purchase):
+            ledger.append(_ledger_row(event, record.received_at))
+        if event.customer_id is not None:
+            customer_ids.add(event.customer_id)
+
+    current = await store.load_installations(conn, by_installation.keys())
+    for inst_id, events in by_installation.items():
+        before = current.get(inst_id)
+        after = apply_telemetry(
+            before or Installation(installation_id=inst_id, first_seen_at=now), events, now
+        )
+        applied.installations.append((before, after))
+        for row in (before, after):
+            if row is not None and row.customer_id is not None:
+                customer_ids.add(row.customer_id)
+    await store.save_installations(conn, (after for _, after in applied.installations), now)
+
+    await store.touch_customers(conn, customer_ids, now)
+    if identifies:
+        existing = await store.load_traits(conn, identifies.keys())
+        await store.save_traits(
+            conn,
+            {
+                cid: merge_traits(*existing.get(cid, ({}, {})), events)
+                for cid, events in identifies.items()
+            },
+        )
+    await store.insert_purchases(conn, ledger)
+    applied.customers = await store.refresh_customers(conn, customer_ids, loyal_min_orders, now)
+    return applied
+
+
+def _ledger_row(event: Purchase, received_at: datetime) -> dict[str, object]:
+    return {
+        "event_id": event.event_id,
+        "customer_id": event.customer_id,
+        "order_id": event.order_id,
+        "product_id": event.product_id,
+        "amount_micros": to_micros(event.amount),
+        "currency": event.currency,
+        "quantity": event.quantity,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+    }

@@ -1,0 +1,15 @@
+"""Errors of the projector; the HTTP edge turns the ones clients see into problem+json."""
+
+from __future__ import annotations
+
+
+class ProjectorError(Exception):
+    """Base of every error the projector raises on purpose."""
+
+
+class FencedError(ProjectorError):
+    """Another group member moved a partition's stored offset first: drop this batch."""
+
+
+class NotFound(ProjectorError):
+    """A customer, installation or product that the tables do not hold."""

@@ -1,0 +1,62 @@
+"""``basewatch projector`` and ``basewatch migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import uvicorn
+
+from basewatch_projector.app import create_app
+from basewatch_projector.db import create_engine
+from basewatch_projector.migrate import current_revision, migrate
+from basewatch_projector.settings import Settings
+from basewatch_shared.logs import configure_logging
+
+
+def run(args: argparse.Namespace) -> int:
+    """Consume and serve the read API until SIGTERM."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    settings.require_keys()
+    port = args.port if args.port is not None else settings.port
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> str | None:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    try:
+        await migrate(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+def run_migrate(_args: argparse.Namespace) -> int:
+    """Bring the database up to the newest migration (safe to run again)."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    revision = asyncio.run(_migrate(settings))
+    print(f"database migrated to revision {revision}")
+    return 0
+
+
+def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``basewatch projector``."""
+    parser = sub.add_parser("projector", help="run the projector and its read API")
+    parser.add_argument("--port", type=int, default=None, help="default: BASEWATCH_PORT or 8081")
+    parser.set_defaults(handler=run)
+
+
+def migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``basewatch migrate``."""
+    parser = sub.add_parser("migrate", help="create or upgrade the database tables")
+    parser.set_defaults(handler=run_migrate)

@@ -1,0 +1,32 @@
+"""Projector settings, built once at start-up from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, model_validator
+
+from basewatch_shared.settings import CommonSettings, Duration
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.basewatch/basewatch.db"
+
+
+class Settings(CommonSettings):
+    """Everything the projector reads (contract section 6)."""
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    # A PostgreSQL schema to use instead of the default search_path (tests use one each).
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    port: int = Field(default=8081, ge=0, le=65535)
+    consumer_group: str = "basewatch-projector"
+    at_risk_after: Duration = timedelta(days=3)
+    churn_after: Duration = timedelta(days=14)
+    loyal_min_orders: int = Field(default=2, ge=1)
+    hold_churn_above: float = Field(default=0.5, gt=0, le=1)
+    batch_max_records: int = Field(default=5000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Settings:
+        if self.churn_after <= self.at_risk_after:
+            raise ValueError("BASEWATCH_CHURN_AFTER must be longer than BASEWATCH_AT_RISK_AFTER")
+        return self

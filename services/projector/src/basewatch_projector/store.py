@@ -1,0 +1,249 @@
+"""Set-based SQL for the projection: a batch becomes a few multi-row statements.
+
+Runs on PostgreSQL and SQLite alike. Lock order (PostgreSQL): installation rows first,
+then customer rows in sorted order. Every transaction that changes a customer's facts
+(purchases, installations) locks that customer's row before it recomputes the segment
+and status, so the recomputations serialize and the last one sees every committed fact
+(no write skew between the owners of different partitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, distinct, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector.projection import IN_USE, Installation, customer_status, segment
+from basewatch_projector.tables import consumer_offsets, customers, installations, purchases
+
+TopicPartition = tuple[str, int]
+_INSTALLATION_FIELDS = tuple(f.name for f in fields(Installation))
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update_columns: Collection[str],
+) -> None:
+    """Insert ``rows``; on a key conflict overwrite ``update_columns`` (executemany)."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    if update_columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: getattr(stmt.excluded, c) for c in update_columns},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    await conn.execute(stmt, list(rows))
+
+
+# -- offsets -----------------------------------------------------------------------------
+
+
+async def load_offsets(
+    conn: AsyncConnection, group: str, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The next offset to consume per partition, as the database records it."""
+    wanted = list(partitions)
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(
+            consumer_offsets.c.topic, consumer_offsets.c.partition, consumer_offsets.c.next_offset
+        ).where(
+            consumer_offsets.c.group_id == group,
+            tuple_(consumer_offsets.c.topic, consumer_offsets.c.partition).in_(wanted),
+        )
+    )
+    return {(t, p): o for t, p, o in rows}
+
+
+async def advance_offsets(
+    conn: AsyncConnection,
+    group: str,
+    moves: dict[TopicPartition, tuple[int | None, int]],
+    now: datetime,
+) -> bool:
+    """Move each partition from its expected offset to the new one, all or nothing.
+
+    A compare-and-set: if another instance already moved a partition (a rebalance
+    raced this batch), nothing matches and the caller rolls the whole batch back.
+    """
+    for (topic, partition), (expected, new) in moves.items():
+        if expected is None:
+            stmt = (
+                _insert(conn, consumer_offsets)
+                .values(
+                    group_id=group,
+                    topic=topic,
+                    partition=partition,
+                    next_offset=new,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        else:
+            stmt = (
+                update(consumer_offsets)
+                .where(
+                    consumer_offsets.c.group_id == group,
+                    consumer_offsets.c.topic == topic,
+                    consumer_offsets.c.partition == partition,
+                    consumer_offsets.c.next_offset == expected,
+                )
+                .values(next_offset=new, updated_at=now)
+            )
+        if (await conn.execute(stmt)).rowcount != 1:
+            return False
+    return True
+
+
+# -- customers ---------------------------------------------------------------------------
+
+
+async def touch_customers(conn: AsyncConnection, ids: Iterable[str], now: datetime) -> None:
+    """Make sure each customer row exists, locking them in sorted order (PostgreSQL)."""
+    rows = [
+        {
+            "customer_id": cid,
+            "traits": {},
+            "trait_times": {},
+            "orders": 0,
+            "segment": "suspect",
+            "status": "none",
+            "first_seen_at": now,
+            "updated_at": now,
+        }
+        for cid in sorted(set(ids))
+    ]
+    await upsert(conn, customers, rows, ["customer_id"], ["updated_at"])
+
+
+async def load_traits(
+    conn: AsyncConnection, ids: Collection[str]
+) -> dict[str, tuple[dict[str, Any], dict[str, list[str]]]]:
+    """Current traits and their per-trait timestamps."""
+    rows = await conn.execute(
+        select(customers.c.customer_id, customers.c.traits, customers.c.trait_times).where(
+            customers.c.customer_id.in_(ids)
+        )
+    )
+    return {cid: (traits or {}, times or {}) for cid, traits, times in rows}
+
+
+async def save_traits(
+    conn: AsyncConnection, merged: dict[str, tuple[dict[str, Any], dict[str, list[str]]]]
+) -> None:
+    """Write merged traits (and the country column the API filters on)."""
+    if not merged:
+        return
+    stmt = (
+        update(customers)
+        .where(customers.c.customer_id == bindparam("b_id"))
+        .values(
+            traits=bindparam("traits"),
+            trait_times=bindparam("trait_times"),
+            country=bindparam("country"),
+        )
+    )
+    await conn.execute(
+        stmt,
+        [
+            {"b_id": cid, "traits": t, "trait_times": times, "country": t.get("country")}
+            for cid, (t, times) in merged.items()
+        ],
+    )
+
+
+async def insert_purchases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add purchases to the ledger; an event_id already there is ignored (counted once)."""
+    await upsert(conn, purchases, rows, ["event_id"], ())
+
+
+async def refresh_customers(
+    conn: AsyncConnection, ids: Collection[str], loyal_min_orders: int, now: datetime
+) -> list[tuple[str, str, str]]:
+    """Recompute orders, purchase dates, segment and status from committed facts.
+
+    Returns the status changes as (customer_id, old, new).
+    """
+    if not ids:
+        return []
+    p, i = purchases.c, installations.c
+    mine_p = p.customer_id == customers.c.customer_id
+    mine_i = i.customer_id == customers.c.customer_id
+    query = select(
+        customers.c.customer_id,
+        customers.c.segment,
+        customers.c.status,
+        select(func.count(distinct(p.order_id))).where(mine_p).scalar_subquery(),
+        select(func.min(p.occurred_at)).where(mine_p).scalar_subquery(),
+        select(func.max(p.occurred_at)).where(mine_p).scalar_subquery(),
+        select(func.count()).where(mine_i).scalar_subquery(),
+        select(func.count()).where(mine_i, i.status.in_(IN_USE)).scalar_subquery(),
+    ).where(customers.c.customer_id.in_(ids))
+    updates, changes = [], []
+    rows = await conn.execute(query)
+    for cid, _old_segment, old_status, orders, first, last, n_inst, in_use in rows:
+        new_segment = segment(orders, n_inst, loyal_min_orders)
+        new_status = customer_status(orders, n_inst, in_use)
+        if new_status != old_status:
+            changes.append((cid, old_status, new_status))
+        updates.append(
+            {
+                "b_id": cid,
+                "orders": orders,
+                "first_purchase_at": first,
+                "last_purchase_at": last,
+                "segment": new_segment,
+                "status": new_status,
+                "updated_at": now,
+            }
+        )
+    if updates:
+        stmt = update(customers).where(customers.c.customer_id == bindparam("b_id"))
+        await conn.execute(stmt, updates)
+    return changes
+
+
+# -- installations -----------------------------------------------------------------------
+
+
+async def load_installations(
+    conn: AsyncConnection, ids: Collection[str]
+) -> dict[str, Installation]:
+    """Current installation rows, locked for this transaction on PostgreSQL."""
+    if not ids:
+        return {}
+    cols = [installations.c[name] for name in _INSTALLATION_FIELDS]
+    query = select(*cols).where(installations.c.installation_id.in_(ids))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.installation_id: Installation(**row._asdict()) for row in await conn.execute(query)}
+
+
+async def save_installations(
+    conn: AsyncConnection, rows: Iterable[Installation], now: datetime
+) -> None:
+    """Upsert the new states of the installations a batch touched."""
+    data = [{**asdict(inst), "updated_at": now} for inst in rows]
+    changed = [
+        c
+        for c in (*_INSTALLATION_FIELDS, "updated_at")
+        if c not in ("installation_id", "first_seen_at")
+    ]
+    await upsert(conn, installations, data, ["installation_id"], changed)

@@ -1,0 +1,141 @@
+"""The projector's tables (contract section 3), as SQLAlchemy Core.
+
+Core rather than the ORM: the projector writes set-based multi-row upserts, and the
+read API selects plain rows. Money is integer micro-units (exact on both SQLite and
+PostgreSQL); timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every dialect.
+
+    SQLite has no timestamp type: stored as naive UTC text, which sorts correctly
+    because every value is UTC; read back with ``tzinfo=UTC`` attached.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite text from an aggregate such as MAX()
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = String(128)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", Id, primary_key=True),
+    # Merged traits; trait_times holds, per trait, the occurred_at of the identify that
+    # set it, so a late identify never overwrites a newer value (order-independent).
+    Column("traits", JSON, nullable=False, default=dict),
+    Column("trait_times", JSON, nullable=False, default=dict),
+    Column("country", String(2)),
+    Column("first_purchase_at", UtcDateTime),
+    Column("last_purchase_at", UtcDateTime),
+    Column("orders", Integer, nullable=False, default=0),
+    Column("segment", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "segment", "customer_id"),
+    Index(None, "status", "customer_id"),
+    Index(None, "country", "customer_id"),
+)
+
+# The purchase ledger: one row per purchase event_id, so a redelivered or retried
+# purchase is counted once. Revenue per currency is summed from it, never across currencies.
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("customer_id", Id, nullable=False),
+    Column("order_id", Id, nullable=False),
+    Column("product_id", Id, nullable=False),
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "customer_id", "currency"),
+    Index(None, "product_id"),
+)
+
+installations = Table(
+    "installations",
+    metadata,
+    Column("installation_id", Id, primary_key=True),
+    Column("customer_id", Id),
+    Column("product_id", Id),
+    Column("version", Id),
+    Column("platform", String(64)),
+    Column("installed_at", UtcDateTime),
+    Column("last_heartbeat_at", UtcDateTime),
+    Column("usage", JSON),
+    Column("uninstalled_at", UtcDateTime),
+    # occurred_at of the events that last set the attributes and the usage: late events
+    # never overwrite newer values.
+    Column("attrs_at", UtcDateTime),
+    Column("usage_at", UtcDateTime),
+    Column("status", String(16), nullable=False),
+    Column("status_changed_at", UtcDateTime, nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "customer_id"),
+    Index(None, "product_id", "version"),
+    Index(None, "status", "installation_id"),
+)
+
+# Where each consumer group stands in each partition, written in the same transaction
+# as the effects of the records before that offset: the source of truth on restart.
+consumer_offsets = Table(
+    "consumer_offsets",
+    metadata,
+    Column("group_id", String(255), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("group_id", "topic", "partition"),
+)

@@ -1,0 +1,41 @@
+"""Bearer API keys with scopes, checked against their SHA-256 digests in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import Request
+
+from basewatch_shared.problems import ProblemError
+from basewatch_shared.settings import ApiKey, Scope
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="basewatch"'}
+
+
+def authenticate(keys: Sequence[ApiKey], authorization: str | None) -> ApiKey:
+    """Return the key that the ``Authorization`` header carries, or raise a 401 problem."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise ProblemError(
+            401, "Unauthorized", "send Authorization: Bearer <key>", headers=_CHALLENGE
+        )
+    digest = hashlib.sha256(authorization[7:].strip().encode()).digest()
+    found: ApiKey | None = None
+    for key in keys:  # no early exit: every key is compared, whichever matches
+        if key.matches(digest):
+            found = key
+    if found is None:
+        raise ProblemError(401, "Unauthorized", "unknown API key", headers=_CHALLENGE)
+    return found
+
+
+def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A FastAPI dependency: the caller's key, which must have ``scope`` (else 403)."""
+
+    async def dependency(request: Request) -> ApiKey:
+        key = authenticate(request.app.state.api_keys, request.headers.get("authorization"))
+        if scope not in key.scopes:
+            raise ProblemError(403, "Forbidden", f"this key lacks the {scope.value!r} scope")
+        return key
+
+    return dependency

@@ -1,0 +1,109 @@
+"""RFC 9457 problem details: the one way either service reports an error over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("basewatch.http")
+
+
+class ProblemError(Exception):
+    """An error the client can act on, rendered as problem+json at the edge."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class JSONResponse(Response):
+    """A JSON response rendered with orjson (fast, and exact for Decimal via default=str)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=str)
+
+
+class ProblemResponse(JSONResponse):
+    """A JSON response with the problem+json media type."""
+
+    media_type = PROBLEM_JSON
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": str(err["msg"])}
+        for err in exc.errors()
+    ]
+
+
+Translation = Callable[[Exception], ProblemError]
+
+
+def install_problem_handlers(
+    app: FastAPI, translations: Mapping[type[Exception], Translation] | None = None
+) -> None:
+    """Translate every error to problem+json; an unexpected one is logged and is a 500.
+
+    ``translations`` maps a service's own errors to the problem a client should see.
+    """
+
+    async def on_problem(_request: Request, exc: Exception) -> ProblemResponse:
+        if not isinstance(exc, ProblemError):
+            exc = (translations or {})[type(exc)](exc)
+        return problem(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+
+    async def on_http(_request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    async def on_validation(_request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem(422, "Invalid request", errors=_validation_errors(exc))
+
+    async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "the error was logged")
+
+    app.add_exception_handler(ProblemError, on_problem)
+    for error_type in translations or {}:
+        app.add_exception_handler(error_type, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,119 @@
+"""Kafka record values: an accepted event plus what the server adds to it.
+
+A value is one compact JSON object (orjson, keys sorted at every level): the
+event's fields with optional fields that are ``None`` left out, timestamps in
+UTC with a ``Z`` (microseconds only when non-zero), amounts as decimal strings,
+plus two keys the server adds: ``received_at`` (its clock) and ``source`` (the
+name of the API key that sent the event). Equal events encode to equal bytes
+whatever order the client wrote their keys in, and
+``decode_record(encode_record(e, t, s)).event == e``.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal, TypeAlias, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from basewatch_shared.events import (
+    EARLIEST,
+    EVENT_ADAPTER,
+    LATEST,
+    SIZE_CHECKED,
+    BaseEvent,
+    Event,
+    Identifier,
+    Identify,
+    Purchase,
+    Timestamp,
+    error_list,
+)
+
+TopicKind: TypeAlias = Literal["customers", "telemetry"]
+E = TypeVar("E", bound=BaseEvent)
+
+# Events were size-checked as received at ingest; re-measuring the normalised form
+# (".5Z" becomes ".500000Z", 19.99 becomes "19.99") could refuse what was accepted.
+_TRUSTED: Final = {SIZE_CHECKED: True}
+
+
+class RecordError(ValueError):
+    """A record value that is not a valid basewatch record; str() says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded record: the event, when the server received it, and which API key sent it."""
+
+    event: Event
+    received_at: datetime
+    source: str
+
+
+class _Envelope(BaseModel):
+    """What the server adds to an event, validated like the event's own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    received_at: Timestamp
+    source: Identifier
+
+
+def encode_record(event: Event, received_at: datetime, source: str) -> bytes:
+    """Return the record value for an accepted event (ValueError if received_at/source is bad)."""
+    # Validating the envelope here means decode_record accepts whatever we produce.
+    envelope = _Envelope(received_at=received_at, source=source)
+    value = event.model_dump(mode="json", exclude_none=True) | envelope.model_dump(mode="json")
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def decode_record(value: bytes) -> Record:
+    """Parse and re-validate a record value; RecordError says why it is not one."""
+    try:
+        data: Any = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RecordError(f"not a JSON object but {type(data).__name__}")
+    envelope = {key: data.pop(key) for key in ("received_at", "source") if key in data}
+    try:
+        meta = _Envelope.model_validate(envelope)
+        event = EVENT_ADAPTER.validate_python(data, context=_TRUSTED)
+    except ValidationError as exc:
+        raise RecordError(_reason(exc)) from exc
+    return Record(event=event, received_at=meta.received_at, source=meta.source)
+
+
+def _reason(exc: ValidationError) -> str:
+    """One line naming every invalid field, for logs and dead-letter headers."""
+    return "; ".join(f"{e['field'] or '(event)'}: {e['message']}" for e in error_list(exc))
+
+
+def topic_kind(event: Event) -> TopicKind:
+    """Return which topic family holds the event: customers or telemetry."""
+    return "customers" if isinstance(event, Identify | Purchase) else "telemetry"
+
+
+def record_key(event: Event) -> bytes:
+    """Return the partition key: customer_id for customer events, else installation_id."""
+    # Keying by entity keeps each customer's and each installation's events in order.
+    if isinstance(event, Identify | Purchase):
+        return event.customer_id.encode()
+    return event.installation_id.encode()
+
+
+def corrected(event: E, received_at: datetime) -> E:
+    """Return the event with occurred_at shifted by the clock skew, received_at - sent_at."""
+    if event.sent_at is None:
+        return event
+    if received_at.utcoffset() is None:
+        raise ValueError("received_at must be timezone-aware")
+    skew = received_at - event.sent_at
+    try:
+        occurred_at = event.occurred_at + skew
+    except OverflowError:
+        occurred_at = LATEST if skew > timedelta(0) else EARLIEST
+    # Clamped so that the corrected event still satisfies the contract when re-validated.
+    occurred_at = min(max(occurred_at, EARLIEST), LATEST)
+    return event.model_copy(update={"occurred_at": occurred_at})

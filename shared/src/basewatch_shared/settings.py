@@ -1,0 +1,141 @@
+"""Settings helpers shared by both services: durations, API keys, the common fields.
+
+Each service builds its own ``Settings`` subclass once, at start-up (never at import),
+from the environment and a ``.env`` file (contract section 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse ``30s``, ``15m``, ``3d``, ``1h30m`` or a number of seconds into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        elif text and re.fullmatch(rf"(?:{_DURATION_PART.pattern})+", text):
+            seconds = sum(
+                float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text)
+            )
+        else:
+            raise ValueError(f"not a duration: {value!r} (write it like 30s, 15m, 3d or 1h30m)")
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Scope(StrEnum):
+    """What an API key may do."""
+
+    INGEST = "ingest"
+    READ = "read"
+
+
+class ApiKey(BaseModel):
+    """One configured key: its name (the events' ``source``), scopes and SHA-256 digest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    scopes: frozenset[Scope]
+    digest: bytes = Field(repr=False)
+
+    def matches(self, digest: bytes) -> bool:
+        """Compare in constant time, so response timing leaks nothing about the key."""
+        return hmac.compare_digest(self.digest, digest)
+
+
+def hash_key(secret: str) -> str:
+    """Return the hex SHA-256 of a key, as ``BASEWATCH_API_KEYS`` expects it."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_api_keys(value: Any) -> tuple[ApiKey, ...]:
+    """Parse ``name:scopes:sha256,...`` (scopes: ingest, read or ingest+read)."""
+    if isinstance(value, tuple | list):
+        return tuple(value)
+    if value is None or not str(value).strip():
+        return ()
+    keys: list[ApiKey] = []
+    for entry in str(value).split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        parts = entry.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"API key entry {entry.split(':')[0]!r} is not name:scopes:sha256")
+        name, scopes, digest = (p.strip() for p in parts)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+            raise ValueError(f"API key name {name!r}: use 1-64 letters, digits, . _ -")
+        try:
+            scope_set = frozenset(Scope(s) for s in scopes.split("+"))
+        except ValueError:
+            raise ValueError(
+                f"API key {name!r}: scopes must be ingest, read or ingest+read"
+            ) from None
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+            raise ValueError(f"API key {name!r}: the third part must be a hex SHA-256")
+        keys.append(ApiKey(name=name, scopes=scope_set, digest=bytes.fromhex(digest)))
+    names = [k.name for k in keys]
+    if len(set(names)) != len(names):
+        # Rotation is two keys valid at once; give them distinct names (app-2026a, app-2026b).
+        raise ValueError("API key names must be unique")
+    return tuple(keys)
+
+
+ApiKeys = Annotated[tuple[ApiKey, ...], NoDecode, BeforeValidator(parse_api_keys)]
+
+
+class CommonSettings(BaseSettings):
+    """What both services read: the broker, the topics, the keys, logging."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BASEWATCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    # Apache Kafka supports idempotent producers; the embedded broker does not.
+    kafka_idempotence: bool = True
+    topic_prefix: str = Field(default="basewatch.", pattern=r"^[A-Za-z0-9._-]{0,200}$")
+    api_keys: ApiKeys = ()
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("KAFKA_BOOTSTRAP_SERVERS is empty")
+        return value.strip()
+
+    def require_keys(self) -> None:
+        """Refuse to start without keys: an open ingest or read API is never a default."""
+        if not self.api_keys:
+            raise ValueError(
+                "no API keys configured: set BASEWATCH_API_KEYS=name:scopes:sha256 "
+                "(sha256 = hex SHA-256 of the key; `basewatch keys new NAME SCOPES` makes one)"
+            )

@@ -1,0 +1,183 @@
+"""basewatch's topic names, and creating them on a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+DEFAULT_PREFIX = "basewatch."
+_LEGAL = re.compile(r"[A-Za-z0-9._-]*")
+_MAX_TOPIC_LENGTH = 249
+_BACKOFF_S = (0.05, 1.0)  # first retry, longest retry
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailableError(TimeoutError):
+    """The broker did not answer, or not completely, within the time allowed."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The names of basewatch's topics under one prefix (contract section 2)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        # Kafka refuses such names; the embedded broker accepts them, so check here.
+        if not _LEGAL.fullmatch(self.prefix) or len(self.deadletter) > _MAX_TOPIC_LENGTH:
+            raise ValueError(
+                f"topic prefix {self.prefix!r} must be ASCII letters, digits, '.', '_' or '-', "
+                f"and make names of at most {_MAX_TOPIC_LENGTH} characters"
+            )
+
+    @property
+    def customers(self) -> str:
+        """``identify`` and ``purchase`` events, keyed by customer_id."""
+        return f"{self.prefix}customers.v1"
+
+    @property
+    def telemetry(self) -> str:
+        """``install``, ``heartbeat`` and ``uninstall`` events, keyed by installation_id."""
+        return f"{self.prefix}telemetry.v1"
+
+    @property
+    def signals(self) -> str:
+        """Churn signals."""
+        return f"{self.prefix}signals.v1"
+
+    @property
+    def deadletter(self) -> str:
+        """Records the projector could not process."""
+        return f"{self.prefix}deadletter.v1"
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every topic, in contract order."""
+        return (self.customers, self.telemetry, self.signals, self.deadletter)
+
+
+async def wait_for_broker(bootstrap_servers: str, timeout_s: float) -> None:
+    """Return once the broker answers metadata requests; BrokerUnavailableError after timeout_s."""
+    admin = await _connect(bootstrap_servers, _deadline(timeout_s))
+    await admin.close()
+
+
+async def create_topics(
+    bootstrap_servers: str,
+    topics: Topics,
+    partitions: int,
+    replication_factor: int,
+    *,
+    timeout_s: float = 30,
+) -> list[str]:
+    """Create those of ``topics`` that do not exist yet and return their names."""
+    deadline = _deadline(timeout_s)
+    admin = await _connect(bootstrap_servers, deadline)
+    try:
+        async with _bounded(deadline, f"creating topics on {bootstrap_servers}"):
+            created = await _create(admin, topics.all, partitions, replication_factor, deadline)
+            await _until_visible(admin, topics.all)
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics %s with %d partitions", created, partitions)
+    return created
+
+
+async def _connect(bootstrap_servers: str, deadline: float) -> AIOKafkaAdminClient:
+    """A started admin client, retrying while the broker is not up yet."""
+    backoff, longest = _BACKOFF_S
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        try:
+            # A frozen broker accepts the connection and never answers: bound the attempt.
+            async with asyncio.timeout_at(deadline):
+                await admin.start()
+            return admin
+        except KafkaError as exc:
+            await admin.close()
+            if not exc.retriable:
+                raise
+            error: Exception = exc
+        except TimeoutError as exc:
+            await admin.close()
+            error = exc
+        except BaseException:
+            await admin.close()
+            raise
+        if _now() + backoff >= deadline:
+            raise BrokerUnavailableError(
+                f"no answer from the Kafka broker at {bootstrap_servers}: {error!r}"
+            ) from error
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, longest)
+
+
+async def _create(
+    admin: AIOKafkaAdminClient,
+    names: Sequence[str],
+    partitions: int,
+    replication_factor: int,
+    deadline: float,
+) -> list[str]:
+    created: list[str] = []
+    pending = list(names)
+    backoff, longest = _BACKOFF_S
+    while True:
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor) for name in pending],
+            timeout_ms=max(1, int((deadline - _now()) * 1000)),
+        )
+        retry: list[str] = []
+        # CreateTopics v0 answers (topic, code), later versions (topic, code, message).
+        for name, code, *rest in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code == TopicAlreadyExistsError.errno:
+                continue
+            elif for_code(code).retriable:
+                retry.append(name)
+            else:
+                raise for_code(code)(f"creating topic {name!r}: {rest[0] if rest else code}")
+        if not retry:
+            return created
+        pending = retry
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, longest)
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> None:
+    """Wait until metadata lists every topic with its partitions, so clients can use them."""
+    backoff, longest = _BACKOFF_S
+    while True:
+        described = await admin.describe_topics(list(names))
+        ready = {t["topic"] for t in described if t["error_code"] == 0 and t["partitions"]}
+        if ready.issuperset(names):
+            return
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, longest)
+
+
+@asynccontextmanager
+async def _bounded(deadline: float, doing: str) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout_at(deadline):
+            yield
+    except TimeoutError as exc:
+        raise BrokerUnavailableError(f"timed out {doing}") from exc
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _deadline(timeout_s: float) -> float:
+    return _now() + timeout_s

@@ -1,0 +1,3 @@
+"""Fixtures for every test: real brokers and real databases (see tests/fixtures)."""
+
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.databases"]
