@@ -1,3 +1,7 @@
 """Fixtures for every test: real brokers and real databases (see tests/fixtures)."""
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.databases"]
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.databases",
+    "tests.fixtures.services",
+]

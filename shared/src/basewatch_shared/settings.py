@@ -112,7 +112,11 @@ class CommonSettings(BaseSettings):
     """What both services read: the broker, the topics, the keys, logging."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BASEWATCH_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="BASEWATCH_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     kafka_bootstrap_servers: str = Field(

@@ -9,10 +9,10 @@ holds against every activity that happened before it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import singledispatch
-from typing import Any, cast
+from typing import Any
 
 from basewatch_shared.events import Heartbeat, Identify, Install, Uninstall
 
@@ -20,6 +20,7 @@ Row = dict[str, Any]
 
 ACTIVE, AT_RISK, CHURNED, UNINSTALLED = "active", "at_risk", "churned", "uninstalled"
 IN_USE = frozenset({ACTIVE, AT_RISK})
+ATTRIBUTES = ("customer_id", "product_id", "version", "platform")
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -42,7 +43,7 @@ class Installation:
     product_id: str | None = None
     version: str | None = None
     platform: str | None = None
-    attrs_at: datetime | None = None
+    attr_times: dict[str, Stamp] = field(default_factory=dict)
     installed_at: datetime | None = None
     last_heartbeat_at: datetime | None = None
     usage: dict[str, Any] | None = None
@@ -63,14 +64,36 @@ class Installation:
         return activity is None or self.uninstalled_at >= activity
 
 
-def _attrs(inst: Installation, at: datetime, **values: str | None) -> Installation:
-    """Last-writer-wins for the descriptive attributes; absent values keep the old ones."""
-    if inst.attrs_at is not None and at < inst.attrs_at:
-        # Older than what we hold: only fill what is still unknown.
-        fill = {k: v for k, v in values.items() if v is not None and getattr(inst, k) is None}
-        return replace(inst, **cast(dict[str, Any], fill))
-    newer = {k: v for k, v in values.items() if v is not None}
-    return replace(inst, attrs_at=at, **cast(dict[str, Any], newer))
+Stamp = list[str]  # [occurred_at ISO, event_id]: compared as a tuple, deterministic
+
+
+def stamp_of(occurred_at: datetime, event_id: str) -> Stamp:
+    """The ordering key of a last-writer-wins value."""
+    return [occurred_at.isoformat(), event_id]
+
+
+def lww_merge(
+    values: dict[str, Any], times: dict[str, Stamp], updates: dict[str, Any], stamp: Stamp
+) -> tuple[dict[str, Any], dict[str, Stamp]]:
+    """Per key, keep the value with the latest stamp: the same result in any order."""
+    newer = {
+        k: v for k, v in updates.items() if v is not None and (k not in times or stamp > times[k])
+    }
+    if not newer:
+        return values, times
+    return {**values, **newer}, {**times, **dict.fromkeys(newer, stamp)}
+
+
+def _attrs(inst: Installation, event: Install | Heartbeat) -> Installation:
+    """Last-writer-wins per attribute; an event that omits one leaves it alone."""
+    current = {name: getattr(inst, name) for name in ATTRIBUTES}
+    given = {name: getattr(event, name) for name in ATTRIBUTES}
+    values, times = lww_merge(
+        current, inst.attr_times, given, stamp_of(event.occurred_at, event.event_id)
+    )
+    if times is inst.attr_times:
+        return inst
+    return replace(inst, attr_times=times, **values)
 
 
 @singledispatch
@@ -81,28 +104,14 @@ def fold(event: object, inst: Installation) -> Installation:
 
 @fold.register
 def _install(event: Install, inst: Installation) -> Installation:
-    inst = _attrs(
-        inst,
-        event.occurred_at,
-        customer_id=event.customer_id,
-        product_id=event.product_id,
-        version=event.version,
-        platform=event.platform,
-    )
+    inst = _attrs(inst, event)
     # The latest install counts: a reinstall after an uninstall starts the clock again.
     return replace(inst, installed_at=_later(inst.installed_at, event.occurred_at))
 
 
 @fold.register
 def _heartbeat(event: Heartbeat, inst: Installation) -> Installation:
-    inst = _attrs(
-        inst,
-        event.occurred_at,
-        customer_id=event.customer_id,
-        product_id=event.product_id,
-        version=event.version,
-        platform=event.platform,
-    )
+    inst = _attrs(inst, event)
     if event.usage is not None and (inst.usage_at is None or event.occurred_at >= inst.usage_at):
         inst = replace(inst, usage=dict(event.usage), usage_at=event.occurred_at)
     return replace(inst, last_heartbeat_at=_later(inst.last_heartbeat_at, event.occurred_at))
@@ -138,17 +147,12 @@ def apply_telemetry(
 
 
 def merge_traits(
-    traits: dict[str, Any], times: dict[str, list[str]], events: Iterable[Identify]
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    traits: dict[str, Any], times: dict[str, Stamp], events: Iterable[Identify]
+) -> tuple[dict[str, Any], dict[str, Stamp]]:
     """Per trait, the value of the latest identify (by occurred_at, then event_id) wins."""
-    traits, times = dict(traits), dict(times)
     for event in events:
-        stamp = [event.occurred_at.isoformat(), event.event_id]
         given = event.traits.model_dump(exclude_none=True) if event.traits else {}
-        for key, value in given.items():
-            if key not in times or stamp > times[key]:
-                traits[key] = value
-                times[key] = stamp
+        traits, times = lww_merge(traits, times, given, stamp_of(event.occurred_at, event.event_id))
     return traits, times
 
 

@@ -114,9 +114,9 @@ installations = Table(
     Column("last_heartbeat_at", UtcDateTime),
     Column("usage", JSON),
     Column("uninstalled_at", UtcDateTime),
-    # occurred_at of the events that last set the attributes and the usage: late events
-    # never overwrite newer values.
-    Column("attrs_at", UtcDateTime),
+    # Per attribute, the stamp of the event that set it; usage_at for the usage: late
+    # events never overwrite newer values.
+    Column("attr_times", JSON, nullable=False),
     Column("usage_at", UtcDateTime),
     Column("status", String(16), nullable=False),
     Column("status_changed_at", UtcDateTime, nullable=False),

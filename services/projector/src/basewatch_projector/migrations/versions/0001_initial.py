@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("last_heartbeat_at", UtcDateTime),
         sa.Column("usage", sa.JSON),
         sa.Column("uninstalled_at", UtcDateTime),
-        sa.Column("attrs_at", UtcDateTime),
+        sa.Column("attr_times", sa.JSON, nullable=False),
         sa.Column("usage_at", UtcDateTime),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("status_changed_at", UtcDateTime, nullable=False),

@@ -1,0 +1,134 @@
+"""The projection rules of contract section 3, on pure data."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from basewatch_projector.projection import (
+    Installation,
+    apply_telemetry,
+    customer_status,
+    merge_traits,
+    segment,
+)
+from basewatch_shared.events import Heartbeat, Identify, Install, Traits, Uninstall
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def fresh() -> Installation:
+    return Installation(installation_id="i1", first_seen_at=NOW)
+
+
+INSTALL = Install(
+    event_id="a",
+    occurred_at=at(0),
+    customer_id="c1",
+    installation_id="i1",
+    product_id="p1",
+    version="1.0",
+)
+HB1 = Heartbeat(
+    event_id="b", occurred_at=at(10), installation_id="i1", version="1.1", usage={"sessions": 1}
+)
+HB2 = Heartbeat(event_id="c", occurred_at=at(20), installation_id="i1", usage={"sessions": 5})
+UNINSTALL = Uninstall(event_id="d", occurred_at=at(30), installation_id="i1")
+LATE_HB = Heartbeat(event_id="e", occurred_at=at(25), installation_id="i1", usage={"sessions": 4})
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations([INSTALL, HB1, HB2, LATE_HB])))
+def test_any_order_converges(order: tuple[Install | Heartbeat, ...]) -> None:
+    inst = apply_telemetry(fresh(), order, NOW)
+    assert inst.last_heartbeat_at == at(25)
+    assert inst.usage == {"sessions": 4}  # the latest by occurred_at, not by arrival
+    assert inst.version == "1.1"
+    assert (inst.customer_id, inst.product_id, inst.installed_at) == ("c1", "p1", at(0))
+    assert inst.status == "active"
+
+
+def test_each_event_alone_or_together_gives_the_same_state() -> None:
+    together = apply_telemetry(fresh(), [INSTALL, HB1, UNINSTALL, HB2], NOW)
+    one_by_one = fresh()
+    events: list[Install | Heartbeat | Uninstall] = [HB2, UNINSTALL, INSTALL, HB1, HB1]
+    for event in events:  # reordered, HB1 duplicated
+        one_by_one = apply_telemetry(one_by_one, [event], NOW)
+    assert together == one_by_one
+    assert together.status == "uninstalled"
+
+
+def test_a_heartbeat_from_before_the_uninstall_does_not_bring_it_back() -> None:
+    inst = apply_telemetry(fresh(), [INSTALL, UNINSTALL], NOW)
+    inst = apply_telemetry(inst, [LATE_HB], NOW)
+    assert inst.status == "uninstalled"
+
+
+def test_activity_after_the_uninstall_brings_it_back() -> None:
+    inst = apply_telemetry(fresh(), [INSTALL, UNINSTALL], NOW)
+    later = Heartbeat(event_id="f", occurred_at=at(40), installation_id="i1")
+    inst = apply_telemetry(inst, [later], NOW)
+    assert inst.status == "active"
+
+
+@pytest.mark.parametrize("status", ["at_risk", "churned"])
+def test_a_new_heartbeat_reactivates(status: str) -> None:
+    inst = apply_telemetry(fresh(), [INSTALL, HB1], NOW)
+    from dataclasses import replace
+
+    silent = replace(inst, status=status)
+    assert apply_telemetry(silent, [HB2], NOW).status == "active"
+    assert (
+        apply_telemetry(
+            silent, [Heartbeat(event_id="g", occurred_at=at(5), installation_id="i1")], NOW
+        ).status
+        == status
+    )  # an old heartbeat is no new activity
+
+
+def test_traits_last_writer_wins_per_trait_in_any_order() -> None:
+    old = Identify(
+        event_id="x",
+        occurred_at=at(0),
+        customer_id="c1",
+        traits=Traits.model_validate({"email": "old@example.com", "name": "Ada"}),
+    )
+    new = Identify(
+        event_id="y",
+        occurred_at=at(5),
+        customer_id="c1",
+        traits=Traits.model_validate({"email": "new@example.com", "plan": "pro"}),
+    )
+    forward = merge_traits({}, {}, [old, new])
+    backward = merge_traits(*merge_traits({}, {}, [new]), [old])
+    assert forward == backward
+    assert forward[0] == {"email": "new@example.com", "name": "Ada", "plan": "pro"}
+
+
+@pytest.mark.parametrize(
+    ("orders", "installations", "expected"),
+    [(0, 0, "suspect"), (0, 1, "prospect"), (1, 0, "one_time"), (2, 0, "loyal"), (5, 3, "loyal")],
+)
+def test_segments(orders: int, installations: int, expected: str) -> None:
+    assert segment(orders, installations, loyal_min_orders=2) == expected
+
+
+@pytest.mark.parametrize(
+    ("orders", "installations", "in_use", "expected"),
+    [
+        (1, 2, 1, "active"),
+        (1, 2, 0, "lapsed"),
+        (1, 0, 0, "never_installed"),
+        (0, 0, 0, "none"),
+        (0, 1, 0, "none"),
+        (0, 1, 1, "active"),
+    ],
+)
+def test_customer_status(orders: int, installations: int, in_use: int, expected: str) -> None:
+    assert customer_status(orders, installations, in_use) == expected
