@@ -1,0 +1,158 @@
+"""`basewatch dev` as a user starts it: everything comes up, and Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.topics import Topics
+from tests.polling import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_dev_runs_the_whole_system_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    ingest_port, projector_port = _free_port(), _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "BASEWATCH_API_KEYS")
+    }
+    out = (tmp_path / "dev.out").open("w+")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "basewatch_shared.cli",
+            "dev",
+            "--partitions",
+            "3",
+            "--ingest-port",
+            str(ingest_port),
+            "--projector-port",
+            str(projector_port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+
+        async def banner() -> str:
+            return (tmp_path / "dev.out").read_text()
+
+        text = await eventually(
+            banner, lambda t: "dev keys" in t or proc.poll() is not None, within=90
+        )
+        assert proc.poll() is None, text
+        bootstrap = re.search(r"broker\s+(\S+)", text)
+        assert bootstrap, text
+        spawned = _descendants(proc.pid)
+        assert len(spawned) >= 3  # broker, ingest, projector
+
+        # The topics exist with the partitions asked for.
+        topics = Topics()
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.group(1))
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(topics.all))
+        finally:
+            await admin.close()
+        assert {t["topic"]: len(t["partitions"]) for t in described} == dict.fromkeys(topics.all, 3)
+        # The migrations ran.
+        db = sqlite3.connect(tmp_path / "data" / "basewatch.db")
+        assert db.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        db.close()
+
+        async with httpx.AsyncClient() as client:
+            for port in (ingest_port, projector_port):
+                health = await client.get(f"http://127.0.0.1:{port}/healthz")
+                assert health.status_code == 200
+            sent = await client.post(
+                f"http://127.0.0.1:{ingest_port}/v1/events",
+                headers={"Authorization": f"Bearer {DEV_INGEST_KEY}"},
+                json={
+                    "event_id": "e1",
+                    "type": "identify",
+                    "customer_id": "c1",
+                    "occurred_at": "2026-11-22T10:00:00Z",
+                    "traits": {"name": "Ada"},
+                },
+            )
+            assert sent.status_code == 202, sent.text
+
+            async def read_back() -> httpx.Response:
+                return await client.get(
+                    f"http://127.0.0.1:{projector_port}/v1/customers/c1",
+                    headers={"Authorization": f"Bearer {DEV_READ_KEY}"},
+                )
+
+            found = await eventually(read_back, lambda r: r.status_code == 200, within=30)
+            assert found.json()["traits"] == {"name": "Ada"}
+    finally:
+        proc.send_signal(stop_signal)
+        try:
+            code = await asyncio.to_thread(proc.wait, 30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        out.close()
+    assert code == 0, (tmp_path / "dev.out").read_text()
+    assert "stopped." in (tmp_path / "dev.out").read_text()
+    deadline = time.monotonic() + 10
+    while [p for p in spawned if _alive(p)] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert [p for p in spawned if _alive(p)] == []
