@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -69,21 +68,19 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
         if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "BASEWATCH_API_KEYS")
     }
     out = (tmp_path / "dev.out").open("w+")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "basewatch_shared.cli",
-            "dev",
-            "--partitions",
-            "3",
-            "--ingest-port",
-            str(ingest_port),
-            "--projector-port",
-            str(projector_port),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "basewatch_shared.cli",
+        "dev",
+        "--partitions",
+        "3",
+        "--ingest-port",
+        str(ingest_port),
+        "--projector-port",
+        str(projector_port),
+        "--data-dir",
+        str(tmp_path / "data"),
         stdout=out,
         stderr=subprocess.STDOUT,
         env=env,
@@ -95,9 +92,9 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
             return (tmp_path / "dev.out").read_text()
 
         text = await eventually(
-            banner, lambda t: "dev keys" in t or proc.poll() is not None, within=90
+            banner, lambda t: "dev keys" in t or proc.returncode is not None, within=90
         )
-        assert proc.poll() is None, text
+        assert proc.returncode is None, text
         bootstrap = re.search(r"broker\s+(\S+)", text)
         assert bootstrap, text
         spawned = _descendants(proc.pid)
@@ -145,14 +142,15 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
     finally:
         proc.send_signal(stop_signal)
         try:
-            code = await asyncio.to_thread(proc.wait, 30)
+            code = await asyncio.wait_for(proc.wait(), 30)
         finally:
-            if proc.poll() is None:
+            if proc.returncode is None:
                 proc.kill()
         out.close()
     assert code == 0, (tmp_path / "dev.out").read_text()
     assert "stopped." in (tmp_path / "dev.out").read_text()
-    deadline = time.monotonic() + 10
-    while [p for p in spawned if _alive(p)] and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert [p for p in spawned if _alive(p)] == []
+
+    async def survivors() -> list[int]:
+        return [p for p in spawned if _alive(p)]
+
+    await eventually(survivors, lambda alive: alive == [], within=10)
