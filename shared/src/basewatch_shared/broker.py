@@ -108,6 +108,12 @@ class EmbeddedBroker:
         if self._finalizer is not None:
             self._finalizer()
 
+    def kill(self) -> None:
+        """SIGKILL the broker at once, like a crash; its data is gone."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self.stop()
+
     def freeze(self) -> None:
         """Suspend the broker (SIGSTOP): it keeps its sockets but answers nothing."""
         self._signal(signal.SIGSTOP)

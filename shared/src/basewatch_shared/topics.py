@@ -84,17 +84,23 @@ async def create_topics(
     try:
         async with _bounded(deadline, f"creating topics on {bootstrap_servers}"):
             created = await _create(admin, topics.all, partitions, replication_factor, deadline)
-            await _until_visible(admin, topics.all)
+            counts = await _until_visible(admin, topics.all)
     finally:
         await admin.close()
     if created:
         log.info("created topics %s with %d partitions", created, partitions)
+    # A topic that a client's metadata request auto-created first has the broker's
+    # default partition count (4 on the embedded broker), which the keys then follow.
+    for name, count in counts.items():
+        if count != partitions:
+            log.warning("topic %s exists with %d partitions, not %d", name, count, partitions)
     return created
 
 
 async def _connect(bootstrap_servers: str, deadline: float) -> AIOKafkaAdminClient:
     """A started admin client, retrying while the broker is not up yet."""
     backoff, longest = _BACKOFF_S
+    error: Exception | None = None
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
         try:
@@ -106,18 +112,19 @@ async def _connect(bootstrap_servers: str, deadline: float) -> AIOKafkaAdminClie
             await admin.close()
             if not exc.retriable:
                 raise
-            error: Exception = exc
+            error = exc
         except TimeoutError as exc:
             await admin.close()
-            error = exc
+            error = error or exc  # a refused connection says more than our own deadline
         except BaseException:
             await admin.close()
             raise
-        if _now() + backoff >= deadline:
+        remaining = deadline - _now()
+        if remaining <= 0:
             raise BrokerUnavailableError(
                 f"no answer from the Kafka broker at {bootstrap_servers}: {error!r}"
             ) from error
-        await asyncio.sleep(backoff)
+        await asyncio.sleep(min(backoff, remaining))
         backoff = min(backoff * 2, longest)
 
 
@@ -154,14 +161,18 @@ async def _create(
         backoff = min(backoff * 2, longest)
 
 
-async def _until_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> None:
-    """Wait until metadata lists every topic with its partitions, so clients can use them."""
+async def _until_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> dict[str, int]:
+    """Wait until metadata lists every topic with its partitions; return their counts."""
     backoff, longest = _BACKOFF_S
     while True:
         described = await admin.describe_topics(list(names))
-        ready = {t["topic"] for t in described if t["error_code"] == 0 and t["partitions"]}
-        if ready.issuperset(names):
-            return
+        counts = {
+            t["topic"]: len(t["partitions"])
+            for t in described
+            if t["error_code"] == 0 and t["partitions"]
+        }
+        if counts.keys() >= set(names):
+            return counts
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, longest)
 
