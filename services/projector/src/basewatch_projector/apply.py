@@ -34,7 +34,6 @@ async def apply_records(
     by_installation: dict[str, list[Telemetry]] = defaultdict(list)
     identifies: dict[str, list[Identify]] = defaultdict(list)
     ledger: list[dict[str, object]] = []
-    customer_ids: set[str] = set()
     for record in records:
         event = record.event
         if isinstance(event, Install | Heartbeat | Uninstall):
@@ -43,9 +42,11 @@ async def apply_records(
             identifies[event.customer_id].append(event)
         elif isinstance(event, Purchase):
             ledger.append(_ledger_row(event, record.received_at))
-        if event.customer_id is not None:
-            customer_ids.add(event.customer_id)
 
+    # Customers whose segment or status may have changed: the ones that bought, and
+    # the owners (old and new) of installations that appeared, changed status or owner.
+    # A heartbeat that only moves last_heartbeat_at touches no customer at all.
+    stale: set[str] = {str(row["customer_id"]) for row in ledger}
     current = await store.load_installations(conn, by_installation.keys())
     for inst_id, events in by_installation.items():
         before = current.get(inst_id)
@@ -53,12 +54,15 @@ async def apply_records(
             before or Installation(installation_id=inst_id, first_seen_at=now), events, now
         )
         applied.installations.append((before, after))
-        for row in (before, after):
-            if row is not None and row.customer_id is not None:
-                customer_ids.add(row.customer_id)
+        if before is None or (before.status, before.customer_id) != (
+            after.status,
+            after.customer_id,
+        ):
+            stale.update(c.customer_id for c in (before, after) if c and c.customer_id)
     await store.save_installations(conn, (after for _, after in applied.installations), now)
 
-    await store.touch_customers(conn, customer_ids, now)
+    # Lock order: installations (above), then customers, sorted.
+    await store.touch_customers(conn, stale | identifies.keys(), now)
     if identifies:
         existing = await store.load_traits(conn, identifies.keys())
         await store.save_traits(
@@ -69,7 +73,7 @@ async def apply_records(
             },
         )
     await store.insert_purchases(conn, ledger)
-    applied.customers = await store.refresh_customers(conn, customer_ids, loyal_min_orders, now)
+    applied.customers = await store.refresh_customers(conn, stale, loyal_min_orders, now)
     return applied
 
 

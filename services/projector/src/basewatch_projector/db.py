@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -34,14 +35,31 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            parsed,
+            connect_args={"timeout": 30},
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # JIT compiles "expensive" plans; for short OLTP statements it only adds latency.
+    connect_args["server_settings"] = {"jit": "off"}
     if schema:
-        connect_args["server_settings"] = {"search_path": schema}
+        connect_args["server_settings"]["search_path"] = schema
     return create_async_engine(
-        parsed, connect_args=connect_args, pool_size=10, max_overflow=10, pool_pre_ping=True
+        parsed,
+        connect_args=connect_args,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
     )
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -31,9 +31,12 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Installation:
-    """One installation's state, as the ``installations`` row holds it."""
+    """One installation's state, as the ``installations`` row holds it.
+
+    Mutable only inside ``apply_telemetry``, which works on its own copy.
+    """
 
     installation_id: str
     first_seen_at: datetime
@@ -84,55 +87,60 @@ def lww_merge(
     return {**values, **newer}, {**times, **dict.fromkeys(newer, stamp)}
 
 
-def _attrs(inst: Installation, event: Install | Heartbeat) -> Installation:
+def _attrs(inst: Installation, event: Install | Heartbeat) -> None:
     """Last-writer-wins per attribute; an event that omits one leaves it alone."""
-    current = {name: getattr(inst, name) for name in ATTRIBUTES}
-    given = {name: getattr(event, name) for name in ATTRIBUTES}
-    values, times = lww_merge(
-        current, inst.attr_times, given, stamp_of(event.occurred_at, event.event_id)
-    )
-    if times is inst.attr_times:
-        return inst
-    return replace(inst, attr_times=times, **values)
+    stamp: Stamp | None = None
+    for name in ATTRIBUTES:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        stamp = stamp or stamp_of(event.occurred_at, event.event_id)
+        held = inst.attr_times.get(name)
+        if held is None or stamp > held:
+            setattr(inst, name, value)
+            inst.attr_times[name] = stamp
 
 
+# The fold handlers mutate a private working copy (made once per batch in
+# apply_telemetry): copying a frozen row per event cost more than the rest of the fold.
 @singledispatch
-def fold(event: object, inst: Installation) -> Installation:
-    """Apply one telemetry event to an installation."""
+def fold(event: object, inst: Installation) -> None:
+    """Apply one telemetry event to a working copy of an installation."""
     raise TypeError(f"not a telemetry event: {type(event).__name__}")
 
 
 @fold.register
-def _install(event: Install, inst: Installation) -> Installation:
-    inst = _attrs(inst, event)
+def _install(event: Install, inst: Installation) -> None:
+    _attrs(inst, event)
     # The latest install counts: a reinstall after an uninstall starts the clock again.
-    return replace(inst, installed_at=_later(inst.installed_at, event.occurred_at))
+    inst.installed_at = _later(inst.installed_at, event.occurred_at)
 
 
 @fold.register
-def _heartbeat(event: Heartbeat, inst: Installation) -> Installation:
-    inst = _attrs(inst, event)
+def _heartbeat(event: Heartbeat, inst: Installation) -> None:
+    _attrs(inst, event)
     if event.usage is not None and (inst.usage_at is None or event.occurred_at >= inst.usage_at):
-        inst = replace(inst, usage=dict(event.usage), usage_at=event.occurred_at)
-    return replace(inst, last_heartbeat_at=_later(inst.last_heartbeat_at, event.occurred_at))
+        inst.usage, inst.usage_at = dict(event.usage), event.occurred_at
+    inst.last_heartbeat_at = _later(inst.last_heartbeat_at, event.occurred_at)
 
 
 @fold.register
-def _uninstall(event: Uninstall, inst: Installation) -> Installation:
-    return replace(inst, uninstalled_at=_later(inst.uninstalled_at, event.occurred_at))
+def _uninstall(event: Uninstall, inst: Installation) -> None:
+    inst.uninstalled_at = _later(inst.uninstalled_at, event.occurred_at)
 
 
 def apply_telemetry(
     inst: Installation, events: Iterable[Install | Heartbeat | Uninstall], now: datetime
 ) -> Installation:
-    """Fold a partition's events for one installation and settle its status.
+    """Fold a batch's events for one installation and settle its status; ``inst`` is untouched.
 
     New activity makes an at_risk or churned installation active again (reactivated);
     the time-based moves to at_risk and churned belong to the churn sweep.
     """
     before = inst.activity_at
+    inst = replace(inst, attr_times=dict(inst.attr_times))
     for event in events:
-        inst = fold(event, inst)
+        fold(event, inst)
     if inst.is_uninstalled:
         status = UNINSTALLED
     elif inst.status == UNINSTALLED or (
@@ -142,7 +150,7 @@ def apply_telemetry(
     else:
         status = inst.status
     if status != inst.status or inst.status_changed_at is None:
-        inst = replace(inst, status=status, status_changed_at=now)
+        inst.status, inst.status_changed_at = status, now
     return inst
 
 

@@ -10,14 +10,15 @@ and status, so the recomputations serialize and the last one sees every committe
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, distinct, func, select, tuple_, update
+from sqlalchemy import Table, bindparam, case, distinct, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.bulk import any_of, upsert
 from basewatch_projector.projection import IN_USE, Installation, customer_status, segment
 from basewatch_projector.tables import consumer_offsets, customers, installations, purchases
 
@@ -28,27 +29,6 @@ _INSTALLATION_FIELDS = tuple(f.name for f in fields(Installation))
 def _insert(conn: AsyncConnection, table: Table) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
-
-
-async def upsert(
-    conn: AsyncConnection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    keys: Sequence[str],
-    update_columns: Collection[str],
-) -> None:
-    """Insert ``rows``; on a key conflict overwrite ``update_columns`` (executemany)."""
-    if not rows:
-        return
-    stmt = _insert(conn, table)
-    if update_columns:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c: getattr(stmt.excluded, c) for c in update_columns},
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    await conn.execute(stmt, list(rows))
 
 
 # -- offsets -----------------------------------------------------------------------------
@@ -139,7 +119,7 @@ async def load_traits(
     """Current traits and their per-trait timestamps."""
     rows = await conn.execute(
         select(customers.c.customer_id, customers.c.traits, customers.c.trait_times).where(
-            customers.c.customer_id.in_(ids)
+            any_of(conn, customers.c.customer_id, ids)
         )
     )
     return {cid: (traits or {}, times or {}) for cid, traits, times in rows}
@@ -179,28 +159,50 @@ async def refresh_customers(
 ) -> list[tuple[str, str, str]]:
     """Recompute orders, purchase dates, segment and status from committed facts.
 
-    Returns the status changes as (customer_id, old, new).
+    Two grouped aggregates joined to the customers; returns the status changes as
+    (customer_id, old, new).
     """
     if not ids:
         return []
+    wanted = sorted(ids)
     p, i = purchases.c, installations.c
-    mine_p = p.customer_id == customers.c.customer_id
-    mine_i = i.customer_id == customers.c.customer_id
-    query = select(
-        customers.c.customer_id,
-        customers.c.segment,
-        customers.c.status,
-        select(func.count(distinct(p.order_id))).where(mine_p).scalar_subquery(),
-        select(func.min(p.occurred_at)).where(mine_p).scalar_subquery(),
-        select(func.max(p.occurred_at)).where(mine_p).scalar_subquery(),
-        select(func.count()).where(mine_i).scalar_subquery(),
-        select(func.count()).where(mine_i, i.status.in_(IN_USE)).scalar_subquery(),
-    ).where(customers.c.customer_id.in_(ids))
+    bought = (
+        select(
+            p.customer_id,
+            func.count(distinct(p.order_id)).label("orders"),
+            func.min(p.occurred_at).label("first"),
+            func.max(p.occurred_at).label("last"),
+        )
+        .where(any_of(conn, p.customer_id, wanted))
+        .group_by(p.customer_id)
+        .subquery()
+    )
+    in_use = case((i.status.in_(IN_USE), 1), else_=0)
+    owns = (
+        select(i.customer_id, func.count().label("n"), func.sum(in_use).label("in_use"))
+        .where(any_of(conn, i.customer_id, wanted))
+        .group_by(i.customer_id)
+        .subquery()
+    )
+    query = (
+        select(
+            customers.c.customer_id,
+            customers.c.status,
+            bought.c.orders,
+            bought.c.first,
+            bought.c.last,
+            owns.c.n,
+            owns.c.in_use,
+        )
+        .outerjoin(bought, bought.c.customer_id == customers.c.customer_id)
+        .outerjoin(owns, owns.c.customer_id == customers.c.customer_id)
+        .where(any_of(conn, customers.c.customer_id, wanted))
+    )
     updates, changes = [], []
-    rows = await conn.execute(query)
-    for cid, _old_segment, old_status, orders, first, last, n_inst, in_use in rows:
-        new_segment = segment(orders, n_inst, loyal_min_orders)
-        new_status = customer_status(orders, n_inst, in_use)
+    for cid, old_status, orders, first, last, n, used in await conn.execute(query):
+        orders, n, used = orders or 0, n or 0, used or 0
+        new_segment = segment(orders, n, loyal_min_orders)
+        new_status = customer_status(orders, n, used)
         if new_status != old_status:
             changes.append((cid, old_status, new_status))
         updates.append(
@@ -230,7 +232,7 @@ async def load_installations(
     if not ids:
         return {}
     cols = [installations.c[name] for name in _INSTALLATION_FIELDS]
-    query = select(*cols).where(installations.c.installation_id.in_(ids))
+    query = select(*cols).where(any_of(conn, installations.c.installation_id, ids))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     return {row.installation_id: Installation(**row._asdict()) for row in await conn.execute(query)}
@@ -240,7 +242,10 @@ async def save_installations(
     conn: AsyncConnection, rows: Iterable[Installation], now: datetime
 ) -> None:
     """Upsert the new states of the installations a batch touched."""
-    data = [{**asdict(inst), "updated_at": now} for inst in rows]
+    # A shallow copy per row: dataclasses.asdict deep-copies every dict, which dominated.
+    data = [
+        {**{f: getattr(inst, f) for f in _INSTALLATION_FIELDS}, "updated_at": now} for inst in rows
+    ]
     changed = [
         c
         for c in (*_INSTALLATION_FIELDS, "updated_at")

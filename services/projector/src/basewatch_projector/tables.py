@@ -122,7 +122,7 @@ installations = Table(
     Column("status_changed_at", UtcDateTime, nullable=False),
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    Index(None, "customer_id"),
+    Index(None, "customer_id", "status"),
     Index(None, "product_id", "version"),
     Index(None, "status", "installation_id"),
 )

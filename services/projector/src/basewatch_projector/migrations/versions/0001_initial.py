@@ -76,7 +76,9 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime, nullable=False),
         sa.PrimaryKeyConstraint("installation_id", name="pk_installations"),
     )
-    op.create_index("ix_installations_customer_id", "installations", ["customer_id"])
+    op.create_index(
+        "ix_installations_customer_id_status", "installations", ["customer_id", "status"]
+    )
     op.create_index(
         "ix_installations_product_id_version", "installations", ["product_id", "version"]
     )

@@ -1,0 +1,429 @@
+"""Projector benchmark: catch up a backlog of events into PostgreSQL.
+
+    .venv/bin/python -m bench.projector [--events 1000000] [--installations 100000]
+
+Pre-loads a backlog (mostly heartbeats over the installations, some identifies,
+installs, purchases and uninstalls) on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS),
+starts `basewatch projector` as its own process against a fresh PostgreSQL schema,
+and prints events/s, the time to catch up and the projector's peak RSS. In the same
+run a baseline applies a slice of the same backlog naively: one statement per event,
+each in its own transaction. Then it measures read API latency on the loaded tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from sqlalchemy import text
+
+from basewatch_projector.db import create_engine
+from basewatch_projector.migrate import migrate
+from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.records import decode_record
+from basewatch_shared.settings import hash_key
+from basewatch_shared.topics import Topics, create_topics
+
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PARTITIONS = 6
+READ_KEY = "bench-read-key"
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _ts(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def generate(
+    n_events: int, n_installations: int, seed: int = 7
+) -> Iterator[tuple[str, str, bytes]]:
+    """Yield (topic kind, key, value) in a realistic mix; heartbeats fill the rest."""
+    rng = random.Random(seed)
+    n_customers = n_installations // 2
+    received = _ts(86400 * 3)
+    envelope = {"received_at": received, "source": "bench"}
+    sent = 0
+
+    def record(event: dict[str, Any]) -> bytes:
+        return orjson.dumps(event | envelope, option=orjson.OPT_SORT_KEYS)
+
+    for c in range(n_customers):
+        cid = f"cust-{c}"
+        yield (
+            "customers",
+            cid,
+            record(
+                {
+                    "event_id": f"id-{c}",
+                    "type": "identify",
+                    "occurred_at": _ts(c % 3600),
+                    "customer_id": cid,
+                    "traits": {"email": f"{cid}@example.com", "country": "DE"},
+                }
+            ),
+        )
+        sent += 1
+        for k in range(1 + (c % 3 == 0)):
+            yield (
+                "customers",
+                cid,
+                record(
+                    {
+                        "event_id": f"buy-{c}-{k}",
+                        "type": "purchase",
+                        "occurred_at": _ts(3600 + c % 3600),
+                        "customer_id": cid,
+                        "order_id": f"o-{c}-{k}",
+                        "product_id": f"prod-{c % 5}",
+                        "amount": f"{rng.randint(100, 99999) / 100:.2f}",
+                        "currency": rng.choice(["EUR", "USD", "GBP"]),
+                        "quantity": 1,
+                    }
+                ),
+            )
+            sent += 1
+    for i in range(n_installations):
+        yield (
+            "telemetry",
+            f"inst-{i}",
+            record(
+                {
+                    "event_id": f"ins-{i}",
+                    "type": "install",
+                    "occurred_at": _ts(7200 + i % 3600),
+                    "customer_id": f"cust-{i % n_customers}",
+                    "installation_id": f"inst-{i}",
+                    "product_id": f"prod-{i % 5}",
+                    "version": "1.0",
+                    "platform": "linux",
+                }
+            ),
+        )
+        sent += 1
+    uninstalls = n_installations // 50
+    for i in range(uninstalls):
+        yield (
+            "telemetry",
+            f"inst-{i}",
+            record(
+                {
+                    "event_id": f"un-{i}",
+                    "type": "uninstall",
+                    "occurred_at": _ts(86400 * 2),
+                    "installation_id": f"inst-{i}",
+                }
+            ),
+        )
+        sent += 1
+    for n in range(n_events - sent):
+        i = rng.randrange(n_installations)
+        yield (
+            "telemetry",
+            f"inst-{i}",
+            record(
+                {
+                    "event_id": f"hb-{n}",
+                    "type": "heartbeat",
+                    "occurred_at": _ts(10800 + n * 0.1),
+                    "installation_id": f"inst-{i}",
+                    "version": "1.1",
+                    "usage": {"sessions": n, "active_minutes": n * 3},
+                }
+            ),
+        )
+
+
+async def preload(bootstrap: str, topics: Topics, n_events: int, n_installations: int) -> int:
+    """Produce the backlog in broker batches; return how many records were produced."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", max_batch_size=512 * 1024, linger_ms=5
+    )
+    await producer.start()
+    partitioner = DefaultPartitioner()
+    parts = list(range(PARTITIONS))
+    pending: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
+    futures = []
+    count = 0
+
+    async def flush(topic: str, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+        batch = producer.create_batch()
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+
+    try:
+        for kind, key, value in generate(n_events, n_installations):
+            topic = topics.customers if kind == "customers" else topics.telemetry
+            kb = key.encode()
+            bucket = pending[(topic, partitioner(kb, parts, parts))]
+            bucket.append((kb, value))
+            count += 1
+            if len(bucket) >= 2000:
+                (t, p) = (topic, partitioner(kb, parts, parts))
+                await flush(t, p, bucket)
+                pending[(t, p)] = []
+        for (topic, partition), items in pending.items():
+            if items:
+                await flush(topic, partition, items)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def fresh_schema() -> str:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    engine = create_engine(PG_URL, schema=schema)
+    await migrate(engine)
+    await engine.dispose()
+    return schema
+
+
+async def drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await conn.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_projector(bootstrap: str, topics: Topics, total: int, port: int) -> dict[str, float]:
+    """Start the projector process; time it until every record is applied."""
+    schema = await fresh_schema()
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    env = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        DATABASE_URL=PG_URL,
+        BASEWATCH_DATABASE_SCHEMA=schema,
+        BASEWATCH_TOPIC_PREFIX=topics.prefix,
+        BASEWATCH_CONSUMER_GROUP=group,
+        BASEWATCH_KAFKA_IDEMPOTENCE="false",
+        BASEWATCH_API_KEYS=f"bench:read:{hash_key(READ_KEY)}",
+        BASEWATCH_LOG_LEVEL="WARNING",
+    )
+    engine = create_engine(PG_URL, schema=schema)
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "basewatch_shared.cli", "projector", "--port", str(port), env=env
+    )
+    first_progress = None
+    try:
+        while True:
+            async with engine.connect() as conn:
+                done = (
+                    await conn.execute(
+                        text("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets")
+                    )
+                ).scalar_one()
+            if done and first_progress is None:
+                first_progress = time.monotonic()
+            if done >= total:
+                break
+            if proc.returncode is not None:
+                raise SystemExit("the projector exited")
+            if sys.stdout.isatty():
+                print(f"\r  applied {done:>9,} / {total:,}", end="", flush=True)
+            await asyncio.sleep(0.25)
+        finished = time.monotonic()
+        print()
+        rss = _peak_rss_mb(proc.pid)
+        batch = await mean_batch(port)
+        latency = await read_latency(port)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+        await engine.dispose()
+        await drop_schema(schema)
+    catch_up = finished - started
+    return {
+        "catch_up_s": catch_up,
+        "events_per_s": total / catch_up,
+        "apply_events_per_s": total / (finished - (first_progress or started)),
+        "peak_rss_mb": rss,
+        "mean_batch": batch,
+        **latency,
+    }
+
+
+async def mean_batch(port: int) -> float:
+    """Mean records per applied batch, from the projector's own metrics."""
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    values = {}
+    for line in body.splitlines():
+        if line.startswith("basewatch_projector_batch_records_"):
+            name, value = line.split()
+            values[name] = float(value)
+    count = values.get("basewatch_projector_batch_records_count", 0.0)
+    return values.get("basewatch_projector_batch_records_sum", 0.0) / count if count else 0.0
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(samples, n=100)
+    return q[49] * 1000, q[94] * 1000, q[98] * 1000
+
+
+async def read_latency(port: int, n: int = 2000) -> dict[str, float]:
+    """p50/p95/p99 of the read API on the loaded tables (one client, sequential)."""
+    results: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {READ_KEY}"}
+    rng = random.Random(1)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+
+        def one_customer() -> str:
+            return f"/v1/customers/cust-{rng.randrange(50000)}"
+
+        def summary() -> str:
+            return "/v1/summary"
+
+        for name, path, count in [("customer", one_customer, n), ("summary", summary, n // 10)]:
+            samples = []
+            for _ in range(count):
+                t = time.perf_counter()
+                response = await client.get(path())
+                samples.append(time.perf_counter() - t)
+                if response.status_code != 200:
+                    break
+            if response.status_code == 200:
+                p50, p95, p99 = _percentiles(samples)
+                results.update(
+                    {f"{name}_p50_ms": p50, f"{name}_p95_ms": p95, f"{name}_p99_ms": p99}
+                )
+    return results
+
+
+async def run_baseline(bootstrap: str, topics: Topics, count: int) -> float:
+    """One statement per event, each its own transaction: the naive way, for comparison."""
+    schema = await fresh_schema()
+    engine = create_engine(PG_URL, schema=schema)
+    consumer = AIOKafkaConsumer(
+        topics.telemetry,
+        topics.customers,
+        bootstrap_servers=bootstrap,
+        group_id=f"baseline-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+    )
+    await consumer.start()
+    applied = 0
+    started = time.monotonic()
+    try:
+        while applied < count:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=500)).values():
+                for raw in records:
+                    event = decode_record(raw.value).event
+                    async with engine.begin() as conn:
+                        await conn.execute(*_naive_statement(event))
+                    applied += 1
+    finally:
+        elapsed = time.monotonic() - started
+        await consumer.stop()
+        await engine.dispose()
+        await drop_schema(schema)
+    return applied / elapsed
+
+
+def _naive_statement(event: Any) -> tuple[Any, dict[str, Any]]:
+    now = datetime.now(UTC)
+    if event.type == "purchase":
+        return text(
+            "INSERT INTO purchases VALUES (:e, :c, :o, :p, :a, :cur, 1, :t, :t) "
+            "ON CONFLICT DO NOTHING"
+        ), {
+            "e": event.event_id,
+            "c": event.customer_id,
+            "o": event.order_id,
+            "p": event.product_id,
+            "a": int(event.amount * 1_000_000),
+            "cur": event.currency,
+            "t": event.occurred_at,
+        }
+    if event.type == "identify":
+        return text(
+            "INSERT INTO customers (customer_id, traits, trait_times, orders, segment, "
+            "status, first_seen_at, updated_at) VALUES (:c, '{}', '{}', 0, 'suspect', "
+            "'none', :n, :n) ON CONFLICT (customer_id) DO UPDATE SET updated_at = :n"
+        ), {"c": event.customer_id, "n": now}
+    return text(
+        "INSERT INTO installations (installation_id, status, status_changed_at, "
+        "first_seen_at, updated_at, last_heartbeat_at, attr_times) "
+        "VALUES (:i, 'active', :n, :n, :n, :t, '{}') ON CONFLICT (installation_id) "
+        "DO UPDATE SET last_heartbeat_at = greatest(installations.last_heartbeat_at, :t)"
+    ), {"i": event.installation_id, "n": now, "t": event.occurred_at}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--installations", type=int, default=100_000)
+    parser.add_argument("--baseline-events", type=int, default=20_000)
+    parser.add_argument("--port", type=int, default=18081)
+    args = parser.parse_args()
+
+    broker = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker = EmbeddedBroker()
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+    try:
+        topics = Topics(f"bench.{uuid.uuid4().hex[:8]}.")
+        await create_topics(bootstrap, topics, PARTITIONS, 1)
+        t = time.monotonic()
+        total = await preload(bootstrap, topics, args.events, args.installations)
+        print(
+            f"preloaded {total:,} events in {time.monotonic() - t:.1f} s "
+            f"({args.installations:,} installations, {PARTITIONS} partitions)"
+        )
+        result = await run_projector(bootstrap, topics, total, args.port)
+        baseline = await run_baseline(bootstrap, topics, args.baseline_events)
+    finally:
+        if broker is not None:
+            broker.stop()
+    print("\nprojector (set-based batches, one transaction per batch, PostgreSQL)")
+    print(f"  events/s (from process start) {result['events_per_s']:>12,.0f}")
+    print(f"  events/s (while applying)     {result['apply_events_per_s']:>12,.0f}")
+    print(f"  time to catch up              {result['catch_up_s']:>12.1f} s")
+    print(f"  peak RSS                      {result['peak_rss_mb']:>12.0f} MB")
+    print(f"  mean batch                    {result['mean_batch']:>12.0f} records")
+    print(f"baseline (one statement per event, auto-commit), {args.baseline_events:,} events")
+    print(f"  events/s                      {baseline:>12,.0f}")
+    print(f"  speed-up                      {result['events_per_s'] / baseline:>12.1f} x")
+    for name in ("customer", "summary"):
+        if f"{name}_p99_ms" in result:
+            print(
+                f"read API GET {name:<9} p50 {result[f'{name}_p50_ms']:.2f} ms  "
+                f"p95 {result[f'{name}_p95_ms']:.2f} ms  p99 {result[f'{name}_p99_ms']:.2f} ms"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
