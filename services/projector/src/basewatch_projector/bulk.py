@@ -13,10 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, text
+from sqlalchemy import ColumnElement, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
+
+from basewatch_projector.tables import Json
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -50,11 +52,7 @@ async def upsert(
     columns = tuple(rows[0])
     if is_postgres(conn):
         sql = _unnest_upsert(table, columns, tuple(keys), tuple(update_columns))
-        json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-        params = {
-            f"p{i}": [_pg_value(row[c], c in json_columns) for row in rows]
-            for i, c in enumerate(columns)
-        }
+        params = {f"p{i}": _pg_column(table, c, rows) for i, c in enumerate(columns)}
         await conn.execute(sql, params)
         return
     stmt = sqlite.insert(table)
@@ -67,10 +65,11 @@ async def upsert(
     await conn.execute(stmt, list(rows))
 
 
-def _pg_value(value: Any, is_json: bool) -> Any:
-    if is_json:
-        return None if value is None else orjson.dumps(value).decode()
-    return value
+def _pg_column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """One column's values; JSON documents are encoded here, as their type would."""
+    if isinstance(table.c[name].type, Json):
+        return [None if r[name] is None else orjson.dumps(r[name]).decode() for r in rows]
+    return [r[name] for r in rows]
 
 
 @lru_cache(maxsize=64)
@@ -80,12 +79,8 @@ def _unnest_upsert(
     arrays, selected = [], []
     for i, name in enumerate(columns):
         column_type = table.c[name].type
-        if isinstance(column_type, JSON):
-            arrays.append(f"CAST(:p{i} AS TEXT[])")
-            selected.append(f"CAST(u.{name} AS JSON)")
-        else:
-            arrays.append(f"CAST(:p{i} AS {column_type.compile(dialect=_PG)}[])")
-            selected.append(f"u.{name}")
+        arrays.append(f"CAST(:p{i} AS {column_type.compile(dialect=_PG)}[])")
+        selected.append(f"u.{name}")
     conflict = (
         "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
         if updates

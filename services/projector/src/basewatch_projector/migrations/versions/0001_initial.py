@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from basewatch_projector.tables import UtcDateTime
+from basewatch_projector.tables import Json, UtcDateTime
 
 revision = "0001"
 down_revision = None
@@ -25,8 +25,8 @@ def upgrade() -> None:
     op.create_table(
         "customers",
         sa.Column("customer_id", Id, primary_key=True),
-        sa.Column("traits", sa.JSON, nullable=False),
-        sa.Column("trait_times", sa.JSON, nullable=False),
+        sa.Column("traits", Json, nullable=False),
+        sa.Column("trait_times", Json, nullable=False),
         sa.Column("country", sa.String(2)),
         sa.Column("first_purchase_at", UtcDateTime),
         sa.Column("last_purchase_at", UtcDateTime),
@@ -66,9 +66,9 @@ def upgrade() -> None:
         sa.Column("platform", sa.String(64)),
         sa.Column("installed_at", UtcDateTime),
         sa.Column("last_heartbeat_at", UtcDateTime),
-        sa.Column("usage", sa.JSON),
+        sa.Column("usage", Json),
         sa.Column("uninstalled_at", UtcDateTime),
-        sa.Column("attr_times", sa.JSON, nullable=False),
+        sa.Column("attr_times", Json, nullable=False),
         sa.Column("usage_at", UtcDateTime),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("status_changed_at", UtcDateTime, nullable=False),
