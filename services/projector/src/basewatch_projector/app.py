@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI, Response
@@ -17,6 +18,7 @@ from basewatch_projector.api import router
 from basewatch_projector.consumer import Consumer
 from basewatch_projector.db import create_engine
 from basewatch_projector.errors import NotFound
+from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.migrate import check_migrated
 from basewatch_projector.settings import Settings
@@ -30,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the projector app; the engine and Kafka clients start in the lifespan."""
     topics = Topics(settings.topic_prefix)
     metrics = Metrics()
+    lag = LagTracker(metrics, lambda: datetime.now(UTC))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,8 +61,15 @@ def create_app(settings: Settings) -> FastAPI:
             loyal_min_orders=settings.loyal_min_orders,
             batch_max_records=settings.batch_max_records,
             metrics=metrics,
+            lag=lag,
         )
         app.state.engine = engine
+
+        async def broker_ready() -> bool:
+            metadata = await producer.client.fetch_all_metadata()
+            return bool(metadata.brokers())
+
+        app.state.broker_ready = broker_ready
         await producer.start()
         consumer.subscribe()
         await kafka.start()
@@ -80,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan)
     app.state.api_keys = settings.api_keys
+    app.state.freshness = lag.freshness
     install_problem_handlers(app, {NotFound: lambda e: ProblemError(404, "Not found", str(e))})
     app.include_router(router)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,10 +20,11 @@ Telemetry = Install | Heartbeat | Uninstall
 
 @dataclass
 class Applied:
-    """What a batch changed: installation and customer status transitions."""
+    """What a batch changed: status transitions, and the duplicates it skipped by type."""
 
     installations: list[tuple[Installation | None, Installation]] = field(default_factory=list)
     customers: list[tuple[str, str, str]] = field(default_factory=list)
+    duplicates: Counter[str] = field(default_factory=Counter)
 
 
 async def apply_records(
@@ -34,8 +35,13 @@ async def apply_records(
     by_installation: dict[str, list[Telemetry]] = defaultdict(list)
     identifies: dict[str, list[Identify]] = defaultdict(list)
     ledger: list[dict[str, object]] = []
+    seen: set[str] = set()
     for record in records:
         event = record.event
+        if event.event_id in seen:  # a retry or redelivery inside this batch
+            applied.duplicates[event.type] += 1
+            continue
+        seen.add(event.event_id)
         if isinstance(event, Install | Heartbeat | Uninstall):
             by_installation[event.installation_id].append(event)
         elif isinstance(event, Identify):
@@ -72,7 +78,7 @@ async def apply_records(
                 for cid, events in identifies.items()
             },
         )
-    await store.insert_purchases(conn, ledger)
+    applied.duplicates["purchase"] += await store.insert_purchases(conn, ledger)
     applied.customers = await store.refresh_customers(conn, stale, loyal_min_orders, now)
     return applied
 

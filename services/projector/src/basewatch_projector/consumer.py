@@ -7,7 +7,8 @@ truth; Kafka offsets are committed afterwards, best effort, for standard lag too
 
 - A record that cannot be processed (not JSON, fails the contract, violates a
   constraint) goes to the dead-letter topic, acknowledged before the offset moves past
-  it, and the partition keeps moving.
+  it, and the partition keeps moving. (A crash between the two can dead-letter a
+  record twice; it is never lost.)
 - An infrastructure error (database down) is retried with backoff while the
   partitions are paused and the consumer keeps polling, so it keeps its membership.
 """
@@ -31,30 +32,38 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from basewatch_projector import store
 from basewatch_projector.apply import apply_records
 from basewatch_projector.errors import FencedError
+from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_shared.records import Record, RecordError, decode_record
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector.consumer")
 KafkaRecord: TypeAlias = ConsumerRecord  # [bytes, bytes]; aiokafka ships no types
+Moves = dict[tuple[str, int], tuple[int | None, int]]
 MAX_BACKOFF_S = 30.0
+INFRASTRUCTURE = (DBAPIError, PoolTimeout, OSError, KafkaError)
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """A consumed record and what decoding made of it (a Record or the reason it failed)."""
+    """A consumed record, what decoding made of it, and its partition's epoch at fetch."""
 
     raw: KafkaRecord
     decoded: Record | None
     error: str | None
+    epoch: int = 0
 
 
-def decode(raw: KafkaRecord) -> Item:
+def decode(raw: KafkaRecord, epoch: int = 0) -> Item:
     """Decode a Kafka record; a failure is data for the dead-letter topic, not a crash."""
     try:
-        return Item(raw, decode_record(raw.value or b""), None)
+        return Item(raw, decode_record(raw.value or b""), None, epoch)
     except RecordError as exc:
-        return Item(raw, None, str(exc))
+        return Item(raw, None, str(exc), epoch)
+
+
+def _names(partitions: Sequence[TopicPartition] | set[TopicPartition]) -> list[str]:
+    return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
 
 
 class Consumer:
@@ -71,6 +80,7 @@ class Consumer:
         loyal_min_orders: int,
         batch_max_records: int,
         metrics: Metrics,
+        lag: LagTracker,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._consumer = consumer
@@ -82,8 +92,11 @@ class Consumer:
         self._batch_max = batch_max_records
         self._metrics = metrics
         self._clock = clock
-        self._lock = asyncio.Lock()  # held while a batch is applied
-        self._expected: dict[TopicPartition, int | None] = {}
+        self.lag = lag
+        self._lock = asyncio.Lock()  # held while a batch is applied or partitions move
+        # Bumped whenever a partition is (re)positioned: records fetched before that
+        # belong to an older epoch and are dropped (the seek fetches them again).
+        self._epoch: dict[TopicPartition, int] = {}
 
     def subscribe(self) -> None:
         """Subscribe to the customers and telemetry topics with our rebalance listener."""
@@ -95,39 +108,55 @@ class Consumer:
         """Consume until ``stop`` is set; the batch in flight finishes or rolls back whole."""
         while not stop.is_set():
             fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_max)
-            items = [decode(raw) for records in fetched.values() for raw in records]
+            epochs = dict(self._epoch)  # taken before any await: the epoch of this fetch
+            self._note_fetch()
+            items = [
+                decode(raw, epochs.get(tp, -1))
+                for tp, records in fetched.items()
+                for raw in records
+            ]
             if items:
                 await self._process(items, stop)
+            self.lag.export()
+
+    def _note_fetch(self) -> None:
+        for tp in self._consumer.assignment():
+            self.lag.fetched(tp, self._consumer.highwater(tp))
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Seek each new partition to the offset the database holds (or the beginning)."""
+        # Paused first: nothing is fetched from wherever Kafka thinks we are.
+        self._consumer.pause(*assigned)
         async with self._engine.connect() as conn:
-            stored = await store.load_offsets(
-                conn, self._group, [(tp.topic, tp.partition) for tp in assigned]
-            )
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            self._expected[tp] = offset
-            if offset is None:
-                await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, offset)
+            stored = await store.load_offsets(conn, self._group, assigned)
+        async with self._lock:
+            self.lag.assigned({tp: stored.get(tp) for tp in assigned})
+            await self._rewind(assigned)
+        self._consumer.resume(*assigned)
         self._metrics.rebalances.inc()
-        log.info(
-            "partitions assigned",
-            extra={"partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)},
-        )
+        log.info("partitions assigned", extra={"partitions": _names(assigned)})
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Let the batch in flight finish before the partitions go to another member."""
         async with self._lock:
+            self.lag.revoked(revoked)
             for tp in revoked:
-                self._expected.pop(tp, None)
+                self._epoch.pop(tp, None)
         if revoked:
-            log.info(
-                "partitions revoked",
-                extra={"partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in revoked)},
-            )
+            log.info("partitions revoked", extra={"partitions": _names(revoked)})
+
+    async def _rewind(self, partitions: set[TopicPartition]) -> None:
+        """Position partitions at their stored offsets; records fetched before are stale."""
+        positions = self.lag.positions()
+        for tp in partitions:
+            self._epoch[tp] = self._epoch.get(tp, 0) + 1
+            position = positions.get(tp)
+            if position is None:
+                continue
+            if position.committed is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, position.committed)
 
     async def _process(self, items: list[Item], stop: asyncio.Event) -> None:
         backoff = 0.5
@@ -143,7 +172,7 @@ class Consumer:
             except (DataError, IntegrityError):
                 await self._apply_one_by_one(items)
                 return
-            except (DBAPIError, PoolTimeout, OSError, KafkaError) as exc:
+            except INFRASTRUCTURE as exc:
                 # Infrastructure, not data: retry the same batch, never drop or dead-letter it.
                 if stop.is_set():
                     raise
@@ -151,15 +180,24 @@ class Consumer:
                 log.warning(
                     "batch failed, retrying", extra={"error": repr(exc), "backoff_s": backoff}
                 )
-            # Keep polling with the partitions paused: the group sees us alive.
+            # Keep polling with the partitions paused: the group sees us alive. A partition
+            # assigned meanwhile may still deliver records; they are not applied now, so
+            # rewind it to fetch them again.
             self._consumer.pause(*self._consumer.assignment())
-            await self._consumer.getmany(timeout_ms=int(backoff * 1000))
+            stray = await self._consumer.getmany(timeout_ms=int(backoff * 1000))
+            if stray:
+                async with self._lock:
+                    await self._rewind(set(stray))
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _resync(self) -> None:
-        """Seek every assigned partition back to the offset the database holds."""
+        """Reload the stored offsets of every assigned partition and seek there."""
+        assigned = self._consumer.assignment()
+        async with self._engine.connect() as conn:
+            stored = await store.load_offsets(conn, self._group, assigned)
         async with self._lock:
-            await self.on_assigned(self._consumer.assignment())
+            self.lag.assigned({tp: stored.get(tp) for tp in assigned})
+            await self._rewind(assigned)
 
     async def _apply(self, items: Sequence[Item]) -> None:
         async with self._lock:
@@ -172,13 +210,30 @@ class Consumer:
             now = self._clock()
             started = asyncio.get_running_loop().time()
             async with self._engine.begin() as conn:
-                await apply_records(conn, records, loyal_min_orders=self._loyal_min_orders, now=now)
+                applied = await apply_records(
+                    conn, records, loyal_min_orders=self._loyal_min_orders, now=now
+                )
                 if not await store.advance_offsets(conn, self._group, moves, now):
                     raise FencedError("offsets moved by another member")
-            self._metrics.observe_batch(items, asyncio.get_running_loop().time() - started)
-            for (topic, partition), (_, new) in moves.items():
-                self._expected[TopicPartition(topic, partition)] = new
+            self._metrics.observe_batch(
+                records, applied.duplicates, asyncio.get_running_loop().time() - started
+            )
+            self._note_applied(items, moves)
         await self._commit_kafka(moves)
+
+    def _note_applied(self, items: Sequence[Item], moves: Moves) -> None:
+        last: dict[tuple[str, int], Record] = {}
+        for item in items:
+            if item.decoded is not None:
+                last[(item.raw.topic, item.raw.partition)] = item.decoded
+        for tp, (_, new) in moves.items():
+            decoded = last.get(tp)
+            self.lag.applied(
+                tp,
+                new,
+                decoded.received_at if decoded else self._clock(),
+                decoded.event.occurred_at if decoded else None,
+            )
 
     async def _apply_one_by_one(self, items: Sequence[Item]) -> None:
         """Isolate the record that violates a constraint: apply each alone."""
@@ -190,21 +245,29 @@ class Consumer:
                 await self._apply([Item(item.raw, None, reason)])
 
     def _still_ours(self, items: Sequence[Item]) -> list[Item]:
-        """Drop records of partitions revoked meanwhile and records already applied."""
+        """Drop records of partitions revoked or repositioned since the fetch, and
+        records already applied."""
+        positions = self.lag.positions()
         kept = []
         for item in items:
             tp = TopicPartition(item.raw.topic, item.raw.partition)
-            if tp in self._expected and item.raw.offset >= (self._expected[tp] or 0):
+            position = positions.get(tp)
+            if (
+                position is not None
+                and item.epoch == self._epoch.get(tp)
+                and item.raw.offset >= (position.committed or 0)
+            ):
                 kept.append(item)
         return kept
 
-    def _moves(self, items: Sequence[Item]) -> dict[tuple[str, int], tuple[int | None, int]]:
-        moves: dict[tuple[str, int], tuple[int | None, int]] = {}
+    def _moves(self, items: Sequence[Item]) -> Moves:
+        """Per partition: (the offset the database should hold now, the new one)."""
+        positions = self.lag.positions()
+        moves: Moves = {}
         for item in items:
-            tp = TopicPartition(item.raw.topic, item.raw.partition)
-            key = (tp.topic, tp.partition)
-            prev = moves.get(key, (self._expected[tp], -1))[1]
-            moves[key] = (self._expected[tp], max(prev, item.raw.offset + 1))
+            tp = (item.raw.topic, item.raw.partition)
+            expected = positions[tp].committed
+            moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
         return moves
 
     async def _dead_letter(self, failed: Sequence[Item]) -> None:
@@ -224,6 +287,7 @@ class Consumer:
                     self._topics.deadletter, value=raw.value, key=raw.key, headers=headers
                 )
             )
+            # The reason names fields, never their values: no personal data in logs.
             log.error(
                 "record dead-lettered",
                 extra={
@@ -236,7 +300,7 @@ class Consumer:
         await asyncio.gather(*futures)
         self._metrics.events.labels(type="unknown", outcome="dead_lettered").inc(len(failed))
 
-    async def _commit_kafka(self, moves: dict[tuple[str, int], tuple[int | None, int]]) -> None:
+    async def _commit_kafka(self, moves: Moves) -> None:
         offsets = {TopicPartition(t, p): new for (t, p), (_, new) in moves.items()}
         try:
             await self._consumer.commit(offsets)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as CounterMetric
+
+from basewatch_shared.records import Record
 
 
 class Metrics:
@@ -14,7 +17,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.events = Counter(
+        self.events = CounterMetric(
             "basewatch_projector_events_total",
             "Records handled, by event type and outcome",
             ["type", "outcome"],
@@ -32,35 +35,59 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
-        self.rebalances = Counter(
+        self.rebalances = CounterMetric(
             "basewatch_projector_rebalances_total", "Partition assignments received", registry=r
         )
-        self.retries = Counter(
+        self.retries = CounterMetric(
             "basewatch_projector_batch_retries_total",
             "Batches retried after an infrastructure error",
             registry=r,
         )
-        self.lag_records = Gauge(
-            "basewatch_projector_consumer_lag_records",
-            "Records not yet applied",
-            ["topic", "partition"],
+        tp = ["topic", "partition"]
+        self.committed_offset = Gauge(
+            "basewatch_projector_committed_offset",
+            "Next offset to apply, as stored in the database",
+            tp,
             registry=r,
+        )
+        self.end_offset = Gauge(
+            "basewatch_projector_log_end_offset",
+            "Log end offset from the latest fetch response",
+            tp,
+            registry=r,
+        )
+        self.lag_records = Gauge(
+            "basewatch_projector_consumer_lag_records", "Records not yet applied", tp, registry=r
         )
         self.lag_seconds = Gauge(
             "basewatch_projector_consumer_lag_seconds",
-            "Age of the oldest unapplied record",
-            ["topic", "partition"],
+            "While behind: wall time minus received_at of the last applied record",
+            tp,
             registry=r,
         )
+        self.last_event_time = Gauge(
+            "basewatch_projector_last_event_timestamp_seconds",
+            "occurred_at of the last applied event (unix time)",
+            tp,
+            registry=r,
+        )
+        self.partition_gauges = (
+            self.committed_offset,
+            self.end_offset,
+            self.lag_records,
+            self.lag_seconds,
+            self.last_event_time,
+        )
 
-    def observe_batch(self, items: Sequence[Any], seconds: float) -> None:
-        """Count an applied batch: its size, duration and events by type."""
-        self.batch_size.observe(len(items))
+    def observe_batch(
+        self, records: Sequence[Record], duplicates: Mapping[str, int], seconds: float
+    ) -> None:
+        """Count an applied batch: its size, duration, and its events by type and outcome."""
+        self.batch_size.observe(len(records))
         self.batch_seconds.observe(seconds)
-        counts: dict[str, int] = {}
-        for item in items:
-            if item.decoded is not None:
-                kind = item.decoded.event.type
-                counts[kind] = counts.get(kind, 0) + 1
+        counts = Counter(record.event.type for record in records)
         for kind, n in counts.items():
-            self.events.labels(type=kind, outcome="applied").inc(n)
+            skipped = duplicates.get(kind, 0)
+            self.events.labels(type=kind, outcome="applied").inc(n - skipped)
+            if skipped:
+                self.events.labels(type=kind, outcome="duplicate").inc(skipped)

@@ -149,9 +149,20 @@ async def save_traits(
     )
 
 
-async def insert_purchases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Add purchases to the ledger; an event_id already there is ignored (counted once)."""
-    await upsert(conn, purchases, rows, ["event_id"], ())
+async def insert_purchases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+    """Add purchases to the ledger; return how many were there already (counted once)."""
+    if not rows:
+        return 0
+    ids = [row["event_id"] for row in rows]
+    known = set(
+        (
+            await conn.execute(
+                select(purchases.c.event_id).where(any_of(conn, purchases.c.event_id, ids))
+            )
+        ).scalars()
+    )
+    await upsert(conn, purchases, [r for r in rows if r["event_id"] not in known], ["event_id"], ())
+    return len(known)
 
 
 async def refresh_customers(
