@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.databases",
     "tests.fixtures.services",
+    "tests.fixtures.ingest",
 ]

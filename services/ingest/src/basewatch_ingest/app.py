@@ -2,41 +2,106 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.requests import ClientDisconnect
 
-from basewatch_ingest.api import router
-from basewatch_ingest.errors import BrokerUnavailable
-from basewatch_ingest.publisher import Publisher, make_producer
+from basewatch_ingest.api import Ingest, router
+from basewatch_ingest.broker import Broker
+from basewatch_ingest.errors import BrokerUnavailable, RateLimited
+from basewatch_ingest.metrics import Metrics
+from basewatch_ingest.middleware import InFlight, ObserveRequests
+from basewatch_ingest.openapi import install_openapi
+from basewatch_ingest.publisher import Publisher
+from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
 
+log = logging.getLogger("basewatch.ingest")
+
+# The broker answers in milliseconds when it is well; after a produce timeout a short
+# pause is enough before the client retries.
+RETRY_AFTER_UNAVAILABLE_S = 2
+
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the ingest app; the producer starts in the lifespan, not at import."""
+    """Build the ingest app; the producer connects in the lifespan, not at import."""
+    metrics = Metrics()
+    in_flight = InFlight()
+    topics = Topics(settings.topic_prefix)
+    produce_timeout = settings.produce_timeout.total_seconds()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        producer = make_producer(settings.kafka_bootstrap_servers, settings.kafka_idempotence)
-        await producer.start()
-        app.state.publisher = Publisher(producer, settings.produce_timeout)
+        broker = Broker(
+            settings.kafka_bootstrap_servers,
+            idempotence=settings.kafka_idempotence,
+            topics=(topics.customers, topics.telemetry),
+            connect_timeout=settings.connect_timeout.total_seconds(),
+            probe_timeout=settings.readiness_timeout.total_seconds(),
+            metrics=metrics,
+        )
+        await broker.start()
+        publisher = Publisher(broker, produce_timeout, metrics)
+        app.state.ingest = Ingest(
+            topics=topics,
+            max_future=settings.max_future,
+            limiter=RateLimiter(settings.rate_limit_events, settings.rate_limit_burst),
+            broker=broker,
+            publisher=publisher,
+            metrics=metrics,
+        )
         try:
             yield
         finally:
-            await producer.stop()
+            # uvicorn already lets in-flight requests finish before this runs; waiting
+            # here too keeps "stop the producer last" true under any server.
+            try:
+                async with asyncio.timeout(produce_timeout + 1):
+                    await in_flight.wait_idle()
+                    await publisher.close()
+            except TimeoutError:
+                log.warning("stopping with %d requests still in flight", in_flight.count)
+            await broker.stop()  # the producer flushes what it was handed, then closes
 
-    app = FastAPI(title="basewatch ingest", version="1", lifespan=lifespan)
-    app.state.settings = settings
+    app = FastAPI(
+        title="basewatch ingest",
+        version="1",
+        description="Product apps send events here; they are put on Kafka (contract section 2).",
+        lifespan=lifespan,
+    )
     app.state.api_keys = settings.api_keys
-    app.state.topics = Topics(settings.topic_prefix)
-    install_problem_handlers(app, {BrokerUnavailable: _unavailable})
+    install_problem_handlers(
+        app,
+        {
+            BrokerUnavailable: _unavailable,
+            RateLimited: _rate_limited,
+            ClientDisconnect: _disconnected,
+        },
+    )
     app.include_router(router)
+    app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
+    install_openapi(app)
     return app
 
 
 def _unavailable(exc: Exception) -> ProblemError:
-    # Retry-After: the produce timeout has already been waited; a short pause is enough.
-    return ProblemError(503, "Broker unavailable", str(exc), headers={"Retry-After": "2"})
+    headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)}
+    return ProblemError(503, "Broker unavailable", str(exc), headers=headers)
+
+
+def _rate_limited(exc: Exception) -> ProblemError:
+    assert isinstance(exc, RateLimited)
+    headers = {"Retry-After": str(exc.retry_after)}
+    return ProblemError(429, "Too many requests", str(exc), headers=headers)
+
+
+def _disconnected(_exc: Exception) -> ProblemError:
+    # The client hung up while sending its body; nobody reads this answer, but it must
+    # not be logged as an internal error.
+    return ProblemError(400, "Client disconnected", "the request body was not received whole")

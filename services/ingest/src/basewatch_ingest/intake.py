@@ -1,35 +1,72 @@
 """Turn a request body into accepted records and per-event rejections, in one pass.
 
 Shapes: one event object, ``{"events": [...]}`` (1 to 1000), or NDJSON (one event a
-line). Work done once per request (the receive time, the source) is not repeated per
-event.
+line; a line that is not JSON is rejected on its own, like an invalid event). Work
+done once per request (the receive time, the source, the envelope) is not repeated
+per event.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final
 
 import orjson
 from pydantic import ValidationError
 
+from basewatch_ingest.encoding import RecordEncoder
 from basewatch_ingest.publisher import OutRecord
-from basewatch_shared.events import EVENT_ADAPTER, Event, error_list
+from basewatch_shared.events import EVENT_ADAPTER, EVENT_TYPES, error_list
 from basewatch_shared.problems import ProblemError
-from basewatch_shared.records import corrected, encode_record, record_key
+from basewatch_shared.records import corrected, record_key, topic_kind
 from basewatch_shared.topics import Topics
 
-MAX_BATCH = 1000
+MAX_BATCH: Final = 1000
+_SHOWN_IN_DETAIL: Final = 3
+
+
+class Reason(StrEnum):
+    """Why one event was refused; a metrics label, so a small fixed set."""
+
+    INVALID = "invalid"
+    TOO_LARGE = "too_large"
+    FUTURE = "future"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """An NDJSON line that is not JSON: refused alone, the other lines still count."""
+
+    message: str
 
 
 @dataclass
 class Intake:
-    """What a request carried: the records to produce and the events refused."""
+    """What a request carried: records to produce, events refused, counts for metrics."""
 
     records: list[OutRecord] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    accepted_types: Counter[str] = field(default_factory=Counter)
+    rejected_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def reject(self, index: int, raw: Any, errors: list[dict[str, str]], reason: Reason) -> None:
+        """Refuse the event at ``index`` with ``errors``."""
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        self.rejected.append(
+            {
+                "index": index,
+                "event_id": event_id
+                if isinstance(event_id, str) and len(event_id) <= 128
+                else None,
+                "errors": errors,
+            }
+        )
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        self.rejected_reasons[(kind if kind in EVENT_TYPES else "unknown", reason)] += 1
 
 
 def _loads(body: bytes) -> Any:
@@ -39,20 +76,31 @@ def _loads(body: bytes) -> Any:
         raise ProblemError(400, "Malformed JSON", str(exc)) from None
 
 
+def _ndjson_lines(body: bytes) -> list[Any]:
+    raw: list[Any] = []
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue  # blank lines (a trailing newline, CRLF endings) separate, they are no event
+        try:
+            raw.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raw.append(Malformed(f"the line is not valid JSON: {exc}"))
+    return raw
+
+
 def split_body(body: bytes, ndjson: bool) -> list[Any]:
-    """The raw events of a body, or a 400/422 problem when its shape is wrong."""
+    """The raw events of a body, or a 400/413/422 problem when its shape is wrong."""
     if ndjson:
-        lines = [line for line in body.split(b"\n") if line.strip()]
-        raw = [_loads(line) for line in lines]
+        raw = _ndjson_lines(body)
     else:
         doc = _loads(body)
         if isinstance(doc, dict) and "events" in doc and "type" not in doc:
             if set(doc) != {"events"}:
-                extra = sorted(set(doc) - {"events"})
-                raise ProblemError(422, "Invalid batch", f"unknown fields: {extra}")
+                extra = sorted(set(doc) - {"events"})[:5]
+                raise ProblemError(422, "Invalid batch", f"unknown fields next to events: {extra}")
             raw = doc["events"]
             if not isinstance(raw, list):
-                raise ProblemError(422, "Invalid batch", "events must be an array")
+                raise ProblemError(422, "Invalid batch", "events must be an array of events")
         elif isinstance(doc, dict):
             raw = [doc]
         else:
@@ -60,7 +108,9 @@ def split_body(body: bytes, ndjson: bool) -> list[Any]:
     if not raw:
         raise ProblemError(422, "Empty batch", "send at least one event")
     if len(raw) > MAX_BATCH:
-        raise ProblemError(413, "Batch too large", f"at most {MAX_BATCH} events per request")
+        raise ProblemError(
+            413, "Too many events", f"{len(raw)} events; at most {MAX_BATCH} per request"
+        )
     return raw
 
 
@@ -72,30 +122,54 @@ def take(
     received_at: datetime,
     max_future: timedelta,
 ) -> Intake:
-    """Validate each raw event; accepted ones become encoded records."""
+    """Validate each raw event; correct its clock skew once; encode the accepted ones."""
     intake = Intake()
+    encoder = RecordEncoder(received_at, source)
     latest = received_at + max_future
     for index, raw in enumerate(raw_events):
+        if isinstance(raw, Malformed):
+            intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
+            continue
         try:
             event = corrected(EVENT_ADAPTER.validate_python(raw), received_at)
         except ValidationError as exc:
-            intake.rejected.append(_rejection(index, raw, error_list(exc)))
+            too_large = any(e["type"] == "event_too_large" for e in exc.errors())
+            intake.reject(
+                index, raw, error_list(exc), Reason.TOO_LARGE if too_large else Reason.INVALID
+            )
             continue
         if event.occurred_at > latest:
-            errors = [{"field": "occurred_at", "message": "is in the future"}]
-            intake.rejected.append(_rejection(index, raw, errors))
+            message = (
+                f"is more than {max_future} ahead of the server's clock (after skew correction)"
+            )
+            intake.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
             continue
-        topic = topics.customers if event.type in ("identify", "purchase") else topics.telemetry
-        value = encode_record(event, received_at, source)
-        intake.records.append(OutRecord(topic=topic, key=record_key(event), value=value))
-        intake.events.append(event)
+        topic = topics.customers if topic_kind(event) == "customers" else topics.telemetry
+        intake.records.append(OutRecord(topic, record_key(event), encoder.encode(event)))
+        intake.accepted_types[event.type] += 1
     return intake
 
 
-def _rejection(index: int, raw: Any, errors: list[dict[str, str]]) -> dict[str, Any]:
-    event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    return {
-        "index": index,
-        "event_id": event_id if isinstance(event_id, str) and len(event_id) <= 128 else None,
-        "errors": errors,
-    }
+def refusal(intake: Intake) -> ProblemError:
+    """The problem for a request of which no event is acceptable: 400, 413 or 422."""
+    reasons = {reason for _kind, reason in intake.rejected_reasons}
+    if reasons == {Reason.MALFORMED}:
+        status, title = 400, "Malformed JSON"
+    elif reasons == {Reason.TOO_LARGE}:
+        status, title = 413, "Event too large"
+    else:
+        status, title = 422, "No acceptable event"
+    return ProblemError(status, title, _summary(intake.rejected), rejected=intake.rejected)
+
+
+def _summary(rejected: list[dict[str, Any]]) -> str:
+    """The first errors of the first events, for the problem's one-line detail."""
+    shown = [
+        f"event {r['index']}: "
+        + "; ".join(
+            f"{e['field'] or '(event)'}: {e['message']}" for e in r["errors"][:_SHOWN_IN_DETAIL]
+        )
+        for r in rejected[:_SHOWN_IN_DETAIL]
+    ]
+    more = len(rejected) - len(shown)
+    return " | ".join(shown) + (f" | and {more} more" if more else "")

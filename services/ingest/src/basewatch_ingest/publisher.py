@@ -1,24 +1,35 @@
 """Put accepted events on Kafka as broker batches and wait for the acknowledgement.
 
-``publish`` returns only when the broker has acknowledged every record (``acks=all``);
-it raises ``BrokerUnavailable`` when that does not happen within the produce timeout,
-so the API can answer 503 instead of 202 and no request hangs.
+Concurrent requests share batches. Each partition has a *lane*: an open batch that
+every request appends its records to. One flusher task hands the open batches of all
+idle lanes to the producer together, so they travel in one produce request; a lane
+stays busy until the broker acknowledged its batch, and meanwhile its next batch
+fills. Under load batches grow instead of queueing up one per request (a broker's
+cost is mostly per batch and per request, not per record). A request waits for the
+acknowledgement of every batch that holds one of its records.
+
+``publish`` returns only when the broker has acknowledged every record (``acks=all``)
+and raises ``BrokerUnavailable`` when that does not happen within the produce
+timeout, so the API answers 503 instead of 202 and no request hangs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections import defaultdict
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 
+from basewatch_ingest.broker import Broker
 from basewatch_ingest.errors import BrokerUnavailable
+from basewatch_ingest.metrics import Metrics
 
 log = logging.getLogger("basewatch.ingest.publisher")
 
@@ -32,61 +43,209 @@ class OutRecord:
     value: bytes
 
 
-def make_producer(bootstrap_servers: str, idempotence: bool) -> AIOKafkaProducer:
-    """The one long-lived producer of the process (created in the lifespan)."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        client_id="basewatch-ingest",
-        acks="all",
-        enable_idempotence=idempotence,
-        # Below Kafka's default message.max.bytes (1 MiB) with room for the batch header.
-        max_batch_size=512 * 1024,
-        max_request_size=1024 * 1024,
-        linger_ms=2,
-        request_timeout_ms=10_000,
-        retry_backoff_ms=100,
-    )
+@functools.lru_cache(maxsize=1 << 15)
+def partition_index(key: bytes, partitions: int) -> int:
+    """The partition Kafka's Java client picks for ``key`` (murmur2), as an index."""
+    # aiokafka's murmur2 is pure Python; events of one entity repeat keys, so cache.
+    index: int = (murmur2(key) & 0x7FFFFFFF) % partitions
+    return index
+
+
+class _Lane:
+    """The records bound for one partition: full batches in order, then an open one."""
+
+    __slots__ = ("acked", "batch", "busy", "partition", "sealed", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.batch: Any = None  # the open BatchBuilder, or None
+        self.acked: asyncio.Future[None] | None = None  # resolved when `batch` is acknowledged
+        self.sealed: deque[tuple[Any, asyncio.Future[None]]] = deque()
+        self.busy = False  # a batch of this lane is with the producer, not yet acknowledged
+
+    def open(self, producer: AIOKafkaProducer) -> asyncio.Future[None]:
+        """Start a new open batch and return the future of its acknowledgement."""
+        self.batch = producer.create_batch()
+        self.acked = asyncio.get_running_loop().create_future()
+        # Every request waiting for it may have given up: never leave an error unread.
+        self.acked.add_done_callback(_read_exception)
+        return self.acked
+
+    def take(self) -> tuple[Any, asyncio.Future[None]] | None:
+        """The next batch to hand to the producer: full ones first, then the open one."""
+        if self.sealed:
+            return self.sealed.popleft()
+        if self.batch is None or self.acked is None:
+            return None
+        taken = (self.batch, self.acked)
+        self.batch = self.acked = None
+        return taken
+
+    def has_records(self) -> bool:
+        """Whether a batch waits to be handed to the producer."""
+        return bool(self.sealed) or self.batch is not None
 
 
 class Publisher:
-    """Groups records by partition into broker batches and awaits all acknowledgements."""
+    """Appends records to shared per-partition batches and awaits their acknowledgement."""
 
-    def __init__(self, producer: AIOKafkaProducer, timeout: timedelta) -> None:
-        self._producer = producer
-        self._timeout = timeout.total_seconds()
-        # The same murmur2 partitioner as the Java client, so keys land where Kafka's own
-        # producers would put them.
-        self._partitioner = DefaultPartitioner()
+    def __init__(self, broker: Broker, timeout: float, metrics: Metrics) -> None:
+        self._broker = broker
+        self._timeout = timeout
+        self._metrics = metrics
+        self._lanes: dict[tuple[str, int], _Lane] = {}
+        self._ready: dict[_Lane, None] = {}  # idle lanes with records, in arrival order
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Produce ``records``; return once the broker acknowledged all of them."""
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self._timeout
         try:
-            async with asyncio.timeout(self._timeout):
-                futures = await self._send_batches(records)
-                await asyncio.gather(*futures)
+            producer = self._broker.producer
+            acks = await self._append(producer, records, deadline)
+            # wait(), not gather(): a request that gives up must not cancel batches that
+            # other requests share. (And cheaper than asyncio.timeout on this hot path.)
+            done, pending = await asyncio.wait(acks, timeout=max(0.0, deadline - loop.time()))
+            if pending:
+                raise TimeoutError
+            for ack in done:
+                ack.result()
+        except BrokerUnavailable:
+            self._metrics.produce_errors.labels("not_connected").inc()
+            raise
         except TimeoutError:
+            self._metrics.produce_errors.labels("timeout").inc()
             raise BrokerUnavailable("the broker did not acknowledge in time") from None
         except KafkaError as exc:
-            raise BrokerUnavailable(f"the broker refused the batch: {exc}") from exc
+            self._metrics.produce_errors.labels("broker_error").inc()
+            raise BrokerUnavailable(f"the broker refused the batch: {exc!r}") from exc
+        finally:
+            self._metrics.produce_seconds.observe(loop.time() - started)
 
-    async def _send_batches(self, records: Sequence[OutRecord]) -> list[asyncio.Future[object]]:
-        by_partition: dict[tuple[str, int], list[OutRecord]] = defaultdict(list)
+    async def close(self) -> None:
+        """Stop the flusher; requests still waiting are refused (503), never left hanging."""
+        if self._flusher is not None:
+            flusher, self._flusher = self._flusher, None
+            flusher.remove_done_callback(self._flusher_died)
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+        gone = BrokerUnavailable("ingest is shutting down")
+        for lane in self._lanes.values():
+            while (taken := lane.take()) is not None:
+                _settle(taken[1], gone)
+
+    async def _append(
+        self, producer: AIOKafkaProducer, records: Sequence[OutRecord], deadline: float
+    ) -> set[asyncio.Future[None]]:
         partitions: dict[str, list[int]] = {}
+        acks: set[asyncio.Future[None]] = set()
         for record in records:
-            if record.topic not in partitions:
-                partitions[record.topic] = sorted(await self._producer.partitions_for(record.topic))
-            all_parts = partitions[record.topic]
-            partition = self._partitioner(record.key, all_parts, all_parts)
-            by_partition[(record.topic, partition)].append(record)
-        futures: list[asyncio.Future[object]] = []
-        for (topic, partition), batch_records in by_partition.items():
-            batch = self._producer.create_batch()
-            for record in batch_records:
-                if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                    futures.append(
-                        await self._producer.send_batch(batch, topic, partition=partition)
+            parts = partitions.get(record.topic)
+            if parts is None:  # once per topic and request
+                parts = partitions[record.topic] = await _partitions(
+                    producer, record.topic, deadline
+                )
+            partition = parts[partition_index(record.key, len(parts))]
+            lane = self._lanes.get((record.topic, partition))
+            if lane is None:
+                lane = self._lanes[(record.topic, partition)] = _Lane(record.topic, partition)
+            acks.add(self._append_one(producer, lane, record))
+        if self._flusher is None:
+            self._start_flusher(producer)
+        return acks
+
+    def _append_one(
+        self, producer: AIOKafkaProducer, lane: _Lane, record: OutRecord
+    ) -> asyncio.Future[None]:
+        acked = lane.acked if lane.batch is not None else lane.open(producer)
+        assert acked is not None
+        if lane.batch.append(key=record.key, value=record.value, timestamp=None) is None:
+            # The open batch is full: seal it and start another.
+            lane.sealed.append((lane.batch, acked))
+            acked = lane.open(producer)
+            if lane.batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                raise BrokerUnavailable("a record is larger than the producer's batch size")
+        if not lane.busy and lane not in self._ready:
+            self._ready[lane] = None
+            self._wakeup.set()
+        return acked
+
+    def _start_flusher(self, producer: AIOKafkaProducer) -> None:
+        self._flusher = asyncio.create_task(self._flush_forever(producer))
+        self._flusher.add_done_callback(self._flusher_died)
+
+    def _flusher_died(self, task: asyncio.Task[None]) -> None:
+        # Only a bug ends the flusher; without it every request would wait until its
+        # timeout, so say so loudly and start another.
+        if not task.cancelled():
+            log.error("the flusher stopped; starting another", exc_info=task.exception())
+            self._start_flusher(self._broker.producer)
+
+    async def _flush_forever(self, producer: AIOKafkaProducer) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            ready, self._ready = self._ready, {}
+            # The producer has no pending batch for an idle lane, so these calls do not
+            # suspend and every batch of the round goes into the same produce request.
+            for lane in ready:
+                if (taken := lane.take()) is None:
+                    continue
+                batch, acked = taken
+                try:
+                    delivered = await producer.send_batch(
+                        batch, lane.topic, partition=lane.partition
                     )
-                    batch = self._producer.create_batch()
-                    batch.append(key=record.key, value=record.value, timestamp=None)
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-        return futures
+                except KafkaError as exc:
+                    _settle(acked, exc)
+                    self._requeue(lane)
+                    continue
+                lane.busy = True
+                delivered.add_done_callback(functools.partial(self._delivered, lane, acked))
+
+    def _delivered(
+        self, lane: _Lane, acked: asyncio.Future[None], delivered: asyncio.Future[Any]
+    ) -> None:
+        """Pass the producer's outcome on to the requests waiting; the lane is idle again."""
+        if delivered.cancelled():
+            _settle(acked, BrokerUnavailable("the batch was cancelled"))
+        else:
+            _settle(acked, delivered.exception())
+        lane.busy = False
+        self._requeue(lane)
+
+    def _requeue(self, lane: _Lane) -> None:
+        if lane.has_records() and lane not in self._ready:
+            self._ready[lane] = None
+            self._wakeup.set()
+
+
+async def _partitions(producer: AIOKafkaProducer, topic: str, deadline: float) -> list[int]:
+    """The topic's partitions, sorted; from cached metadata, else asked within the deadline."""
+    known: set[int] | None = producer.client.cluster.partitions_for_topic(topic)
+    if known is None:  # the topic's first use, or a topic that does not exist
+        async with asyncio.timeout_at(deadline):
+            known = await producer.partitions_for(topic)
+    if not known:
+        raise BrokerUnavailable(f"the broker has no partitions for {topic!r}")
+    return sorted(known)
+
+
+def _settle(acked: asyncio.Future[None], exc: BaseException | None) -> None:
+    if acked.done():
+        return
+    if exc is None:
+        acked.set_result(None)
+    else:
+        acked.set_exception(exc)
+
+
+def _read_exception(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,231 @@
+"""Benchmark ingest over HTTP beside a naive baseline: ``python -m bench.ingest``.
+
+Starts its own embedded broker, creates the topics, starts ingest (``basewatch
+ingest``, as an operator does) and the naive baseline (``bench/naive.py``: one awaited
+``send_and_wait`` per event) as child processes, drives both from this process with
+``bench/loadgen.py``, and prints accepted events/s, requests/s, latency percentiles
+and the peak RSS of each server. Every phase runs for a fixed time, so the whole run
+is bounded (about 40 s with the defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.processes import die_with_parent
+from basewatch_shared.settings import hash_key
+from basewatch_shared.topics import Topics, create_topics
+from bench.loadgen import Outcome, build_request, closed_loop, open_loop
+
+HOST = "127.0.0.1"
+KEY = "bench-ingest-key"
+ROOT = Path(__file__).resolve().parent.parent
+Requests = list[tuple[bytes, int]]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A service under test: its name, port and process."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+
+def _event(n: int, now: datetime) -> dict[str, Any]:
+    """One realistic event: mostly heartbeats, some installs, identifies and purchases."""
+    occurred = (now - timedelta(seconds=random.randint(0, 3600))).isoformat()
+    common = {"event_id": uuid.uuid4().hex, "occurred_at": occurred, "sent_at": now.isoformat()}
+    installation, customer = f"inst-{n % 10_000}", f"cus-{n % 5_000}"
+    kind = n % 10
+    if kind < 7:
+        usage = {"sessions": n % 50, "active_minutes": n % 500}
+        return common | {"type": "heartbeat", "installation_id": installation, "usage": usage}
+    if kind == 7:
+        extra = {"product_id": "editor", "version": "2.4.1", "platform": "linux"}
+        return (
+            common
+            | {"type": "install", "installation_id": installation}
+            | extra
+            | {"customer_id": customer}
+        )
+    if kind == 8:
+        traits = {"email": f"{customer}@example.com", "country": "DE", "plan": "pro"}
+        return common | {"type": "identify", "customer_id": customer, "traits": traits}
+    order = {"order_id": f"ord-{n}", "product_id": "editor", "amount": "49.90", "currency": "EUR"}
+    return common | {"type": "purchase", "customer_id": customer} | order
+
+
+def _requests(port: int, batch: int, count: int) -> Requests:
+    """``count`` distinct request bodies of ``batch`` events each (one event: no wrapper)."""
+    now = datetime.now(UTC)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+    built: Requests = []
+    for r in range(count):
+        events = [_event(random.randrange(1 << 30), now) for _ in range(batch)]
+        body = orjson.dumps(events[0] if batch == 1 else {"events": events})
+        built.append((build_request(f"{HOST}:{port}", "/v1/events", body, headers), batch))
+        del r
+    return built
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str]) -> Server:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*argv, "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(os.getpid()),
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
+                return Server(name, port, proc)
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def _servers(bootstrap: str, workers: int) -> Iterator[tuple[Server, Server]]:
+    env = dict(os.environ)
+    env |= {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "BASEWATCH_KAFKA_IDEMPOTENCE": "false",
+        "BASEWATCH_API_KEYS": f"bench:ingest:{hash_key(KEY)}",
+        "BASEWATCH_LOG_LEVEL": "WARNING",
+        # The benchmark measures throughput, not the rate limiter.
+        "BASEWATCH_RATE_LIMIT_EVENTS": "1e9",
+        "BASEWATCH_RATE_LIMIT_BURST": "1000000000",
+    }
+    cli = [sys.executable, "-m", "basewatch_shared.cli", "ingest", "--workers", str(workers)]
+    naive = [sys.executable, "-m", "uvicorn", "bench.naive:create_app", "--factory"]
+    naive += ["--no-access-log", "--log-level", "warning", "--host", HOST]
+    naive += ["--workers", str(workers)]
+    servers = [_spawn("ingest", cli, env), _spawn("naive", naive, env)]
+    try:
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.proc.terminate()
+        for server in servers:
+            try:
+                server.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait()
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, in MiB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for one in pids:
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def _row(label: str, outcome: Outcome) -> str:
+    codes = ",".join(f"{code}x{n}" for code, n in sorted(outcome.statuses.items()))
+    if outcome.errors:
+        codes += f" errors={outcome.errors}"
+    return (
+        f"{label:<34} {outcome.events_accepted / outcome.seconds:>11,.0f} "
+        f"{outcome.requests / outcome.seconds:>9,.0f} "
+        f"{outcome.percentile(50):>7.1f} {outcome.percentile(95):>7.1f} "
+        f"{outcome.percentile(99):>7.1f}  {codes}"
+    )
+
+
+async def _phase(
+    server: Server, label: str, batch: int, args: argparse.Namespace, rate: float | None = None
+) -> str:
+    requests = _requests(server.port, batch, 200 if batch > 1 else 2000)
+    warm = await closed_loop(HOST, server.port, requests[:20], args.clients, args.warmup)
+    if set(warm.statuses) != {202}:
+        raise SystemExit(f"{server.name} answered {warm.statuses} during warm-up")
+    if rate is None:
+        clients = args.clients if batch > 1 else args.single_clients
+        outcome = await closed_loop(HOST, server.port, requests, clients, args.seconds)
+    else:
+        outcome = await open_loop(HOST, server.port, requests, rate, args.seconds)
+    return _row(f"{server.name:<7} {label}", outcome)
+
+
+async def _run(ingest: Server, naive: Server, args: argparse.Namespace) -> list[str]:
+    rows: list[str] = []
+    phases: Sequence[tuple[str, int, float | None]] = [
+        (f"batch {args.batch}", args.batch, None),
+        ("batch 100", 100, None),
+        ("single event", 1, None),
+        (f"single event @ {args.rate:.0f}/s", 1, args.rate),
+    ]
+    for label, batch, rate in phases:
+        for server in (ingest, naive):
+            rows.append(await _phase(server, label, batch, args, rate))
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print one line per phase and server."""
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured time per phase")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured time per phase")
+    parser.add_argument("--batch", type=int, default=500, help="events per batch request")
+    parser.add_argument("--clients", type=int, default=8, help="connections for batches")
+    parser.add_argument("--single-clients", type=int, default=32, help="connections, single")
+    parser.add_argument("--rate", type=float, default=1000, help="single events/s, paced phase")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes per server"
+    )
+    parser.add_argument("--partitions", type=int, default=6)
+    args = parser.parse_args(argv)
+    with ExitStack() as stack:
+        broker = stack.enter_context(EmbeddedBroker())
+        asyncio.run(create_topics(broker.bootstrap_servers, Topics(), args.partitions, 1))
+        ingest, naive = stack.enter_context(_servers(broker.bootstrap_servers, args.workers))
+        print(f"{'':<34} {'events/s':>11} {'req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+        asyncio.run(_run(ingest, naive, args))
+        print(
+            f"peak RSS: ingest {_peak_rss_mib(ingest.proc.pid):.0f} MiB, "
+            f"naive {_peak_rss_mib(naive.proc.pid):.0f} MiB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The process's one Kafka producer: connected in the background, probed for readiness.
+
+Ingest starts even when the broker is down: the first connection attempt is made
+during start-up, and if it fails the producer is retried in the background while
+/healthz answers, /readyz says 503 and POST answers 503. Once started, the producer
+reconnects by itself when the broker goes away and comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from basewatch_ingest.errors import BrokerUnavailable
+from basewatch_ingest.metrics import Metrics
+
+log = logging.getLogger("basewatch.ingest.broker")
+
+READY_CACHE_S = 1.0  # /readyz may be polled often; one metadata request a second is enough
+_BACKOFF_S = (0.2, 5.0)  # first and longest pause between connection attempts
+
+
+def make_producer(bootstrap_servers: str, idempotence: bool) -> AIOKafkaProducer:
+    """A producer that acknowledges only what every in-sync replica has (acks=all)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id="basewatch-ingest",
+        acks="all",
+        enable_idempotence=idempotence,
+        # Below Kafka's default message.max.bytes (1 MiB) with room for the batch header.
+        max_batch_size=512 * 1024,
+        max_request_size=1024 * 1024,
+        # The publisher coalesces concurrent requests itself: no extra wait here.
+        linger_ms=0,
+        request_timeout_ms=10_000,
+        retry_backoff_ms=100,
+    )
+
+
+class Broker:
+    """Owns the producer's lifecycle and answers "is the broker there?" cheaply."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        idempotence: bool,
+        topics: Sequence[str],
+        connect_timeout: float,
+        probe_timeout: float,
+        metrics: Metrics,
+    ) -> None:
+        self._servers = bootstrap_servers
+        self._idempotence = idempotence
+        self._topics = tuple(topics)
+        self._connect_timeout = connect_timeout
+        self._probe_timeout = probe_timeout
+        self._metrics = metrics
+        self._producer: AIOKafkaProducer | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[bool] | None = None
+        self._ready = False
+        self._checked_at = -READY_CACHE_S
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The started producer; BrokerUnavailable while it has not connected yet."""
+        if self._producer is None:
+            raise BrokerUnavailable("not connected to the broker yet")
+        return self._producer
+
+    async def start(self) -> None:
+        """Try to connect once now; if that fails, keep trying in the background."""
+        if not await self._connect_once():
+            self._connecting = asyncio.create_task(self._connect_until_done())
+
+    async def stop(self) -> None:
+        """Stop connecting, flush what the producer holds and close it; safe twice."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+            self._connecting = None
+        if self._probe is not None:
+            await asyncio.gather(self._probe, return_exceptions=True)
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()  # waits until every batch handed to it is delivered or failed
+
+    async def ready(self) -> bool:
+        """Whether the broker answered a metadata request and has our topics (cached ~1 s)."""
+        if time.monotonic() - self._checked_at < READY_CACHE_S:
+            return self._ready
+        if self._probe is None:  # concurrent callers share one probe
+            self._probe = asyncio.create_task(self._check())
+        # Shielded: a caller that goes away must not cancel the probe for the others.
+        return await asyncio.shield(self._probe)
+
+    async def _check(self) -> bool:
+        ready = False
+        try:
+            if self._producer is not None:
+                async with asyncio.timeout(self._probe_timeout):
+                    cluster = await self._producer.client.fetch_all_metadata()
+                ready = all(cluster.partitions_for_topic(t) for t in self._topics)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.info("broker not ready: %r", exc)
+        finally:
+            self._ready, self._checked_at, self._probe = ready, time.monotonic(), None
+            self._metrics.broker_ready.set(1 if ready else 0)
+        return ready
+
+    async def _connect_once(self) -> bool:
+        producer = make_producer(self._servers, self._idempotence)
+        try:
+            # A frozen broker accepts the connection and never answers: bound the attempt.
+            async with asyncio.timeout(self._connect_timeout):
+                await producer.start()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("cannot connect to the broker at %s yet: %r", self._servers, exc)
+            await producer.stop()
+            return False
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+        self._checked_at = -READY_CACHE_S  # the next /readyz asks the broker afresh
+        log.info("connected to the broker at %s", self._servers)
+        return True
+
+    async def _connect_until_done(self) -> None:
+        backoff, longest = _BACKOFF_S
+        while True:
+            await asyncio.sleep(backoff)
+            if await self._connect_once():
+                return
+            backoff = min(backoff * 2, longest)

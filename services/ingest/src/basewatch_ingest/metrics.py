@@ -1,0 +1,85 @@
+"""Prometheus metrics of one ingest process, in a registry the app owns.
+
+Labels are small fixed sets (route templates, status codes, event types, reasons):
+never user ids, event ids or key names, which would make a series per user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Produce latency is milliseconds when the broker is healthy, seconds when it is not.
+_PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """The counters, histograms and gauges ingest exports on /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.requests = Counter(
+            "basewatch_ingest_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "basewatch_ingest_request_duration_seconds",
+            "Time from receiving a request to sending its response, by route template.",
+            ["route"],
+            buckets=_PRODUCE_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "basewatch_ingest_requests_in_flight",
+            "Requests received and not yet answered.",
+            registry=registry,
+        )
+        self.events_accepted = Counter(
+            "basewatch_ingest_events_accepted",
+            "Events the broker acknowledged, by event type.",
+            ["type"],
+            registry=registry,
+        )
+        self.events_rejected = Counter(
+            "basewatch_ingest_events_rejected",
+            "Events refused one by one, by event type (or unknown) and reason "
+            "(invalid, too_large, future, malformed).",
+            ["type", "reason"],
+            registry=registry,
+        )
+        self.produce_seconds = Histogram(
+            "basewatch_ingest_produce_duration_seconds",
+            "Time from handing a request's records to the producer until the broker "
+            "acknowledged all of them or ingest gave up.",
+            buckets=_PRODUCE_BUCKETS,
+            registry=registry,
+        )
+        self.produce_errors = Counter(
+            "basewatch_ingest_produce_errors",
+            "Requests answered 503 because the broker did not acknowledge, by reason "
+            "(timeout, broker_error, not_connected).",
+            ["reason"],
+            registry=registry,
+        )
+        self.broker_ready = Gauge(
+            "basewatch_ingest_broker_ready",
+            "1 if the last readiness probe reached the broker and found the topics, else 0.",
+            registry=registry,
+        )
+
+    def count_events(
+        self, accepted: Mapping[str, int], rejected: Mapping[tuple[str, str], int]
+    ) -> None:
+        """Add one request's events: accepted by type, rejected by (type, reason)."""
+        for kind, n in accepted.items():
+            self.events_accepted.labels(kind).inc(n)
+        for (kind, reason), n in rejected.items():
+            self.events_rejected.labels(kind, reason).inc(n)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,137 @@
+"""SIGTERM under load: requests in flight finish and are kept, new ones are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from basewatch_shared.processes import die_with_parent
+from basewatch_shared.records import decode_record
+from tests.fixtures.ingest import KEYS, PrivateKafka, read_records
+from tests.fixtures.services import INGEST_AUTH
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+IN_FLIGHT = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def ingest_process(
+    private_kafka: PrivateKafka, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``basewatch ingest`` as an operator starts it, on the private broker; its URL."""
+    port = _free_port()
+    env = dict(os.environ)
+    env |= {
+        "KAFKA_BOOTSTRAP_SERVERS": private_kafka.broker.bootstrap_servers,
+        "BASEWATCH_KAFKA_IDEMPOTENCE": "false",
+        "BASEWATCH_TOPIC_PREFIX": private_kafka.topics.prefix,
+        "BASEWATCH_API_KEYS": KEYS,
+        "BASEWATCH_LOG_LEVEL": "WARNING",
+    }
+    log = (tmp_path / "ingest.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "basewatch_shared.cli", "ingest", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,  # no developer's .env
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(os.getpid()),
+    )
+    try:
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        log.close()
+
+
+async def in_flight(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "basewatch_ingest_requests_in_flight":
+            return family.samples[0].value
+    raise AssertionError("no in-flight gauge")
+
+
+def event(event_id: str) -> dict[str, str]:
+    return {
+        "event_id": event_id,
+        "type": "uninstall",
+        "occurred_at": "2026-01-01T10:00:00Z",
+        "installation_id": f"inst-{event_id}",
+    }
+
+
+async def test_sigterm_lets_requests_in_flight_finish_and_keeps_their_events(
+    private_kafka: PrivateKafka, ingest_process: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    proc, url = ingest_process
+    async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+
+        async def healthz() -> int:
+            try:
+                return (await client.get("/healthz")).status_code
+            except httpx.TransportError:
+                return 0
+
+        await eventually(healthz, lambda code: code == 200, within=30)
+        warm = await client.post("/v1/events", json=event("warm"), headers=INGEST_AUTH)
+        assert warm.status_code == 202, warm.text
+
+        # Hold requests in flight: the broker takes them but does not answer yet.
+        private_kafka.broker.freeze()
+        pending = [
+            asyncio.create_task(client.post("/v1/events", json=event(f"e{i}"), headers=INGEST_AUTH))
+            for i in range(IN_FLIGHT)
+        ]
+        await eventually(lambda: in_flight(client), lambda n: n >= IN_FLIGHT + 1, within=10)
+
+        proc.send_signal(signal.SIGTERM)
+
+        async def refuses_connections() -> bool:
+            async with httpx.AsyncClient(base_url=url) as fresh:
+                try:
+                    await fresh.get("/healthz")
+                except httpx.ConnectError:
+                    return True
+            return False
+
+        await eventually(refuses_connections, bool, within=5)
+        private_kafka.broker.thaw()
+        async with asyncio.timeout(15):
+            responses = await asyncio.gather(*pending)
+
+    assert [r.status_code for r in responses] == [202] * IN_FLIGHT, [r.text for r in responses]
+
+    async def exit_code() -> int | None:
+        return proc.poll()
+
+    # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully.
+    code = await eventually(exit_code, lambda c: c is not None, within=15)
+    assert code in (0, -signal.SIGTERM)
+    records = await read_records(
+        private_kafka.broker.bootstrap_servers, [private_kafka.topics.telemetry]
+    )
+    stored = {decode_record(r.value).event.event_id for r in records}
+    assert stored == {"warm", *(f"e{i}" for i in range(IN_FLIGHT))}
