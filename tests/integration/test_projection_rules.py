@@ -1,0 +1,242 @@
+"""A scripted history through the real broker gives exactly the expected rows (contract §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.settings import Settings
+from basewatch_shared.topics import Topics
+from tests.fixtures.services import READ_AUTH, serve
+from tests.polling import eventually
+from tests.support.history import Out, record, ts
+from tests.support.kafka import produce
+from tests.support.tables import applied_offsets
+
+pytestmark = pytest.mark.integration
+
+
+def _c(event: dict[str, Any]) -> Out:
+    return Out("customers", event["customer_id"].encode(), record(event))
+
+
+def _t(event: dict[str, Any]) -> Out:
+    return Out("telemetry", event["installation_id"].encode(), record(event))
+
+
+BUY_O1 = {
+    "event_id": "b1",
+    "type": "purchase",
+    "occurred_at": ts(100),
+    "customer_id": "c1",
+    "order_id": "o1",
+    "product_id": "p1",
+    "amount": "10.00",
+    "currency": "EUR",
+}
+HB_LATE = {"event_id": "h2", "type": "heartbeat", "occurred_at": ts(150), "installation_id": "i2"}
+
+# Delivered in this order: newer identify before older, heartbeats reversed, a
+# duplicated purchase, a heartbeat from before an uninstall delivered after it.
+HISTORY = [
+    _c(
+        {
+            "event_id": "id2",
+            "type": "identify",
+            "occurred_at": ts(50),
+            "customer_id": "c1",
+            "traits": {"email": "new@example.com"},
+        }
+    ),
+    _c(
+        {
+            "event_id": "id1",
+            "type": "identify",
+            "occurred_at": ts(10),
+            "customer_id": "c1",
+            "traits": {"email": "old@example.com", "country": "DE", "name": "Ada"},
+        }
+    ),
+    _c(BUY_O1),
+    _c(
+        {
+            "event_id": "b2",
+            "type": "purchase",
+            "occurred_at": ts(120),
+            "customer_id": "c1",
+            "order_id": "o2",
+            "product_id": "p1",
+            "amount": 5.5,
+            "currency": "USD",
+        }
+    ),
+    _c(BUY_O1),
+    _t(
+        {
+            "event_id": "in1",
+            "type": "install",
+            "occurred_at": ts(60),
+            "customer_id": "c1",
+            "installation_id": "i1",
+            "product_id": "p1",
+            "version": "1.0",
+            "platform": "linux",
+        }
+    ),
+    _t(
+        {
+            "event_id": "h1b",
+            "type": "heartbeat",
+            "occurred_at": ts(300),
+            "installation_id": "i1",
+            "version": "1.1",
+            "usage": {"sessions": 5},
+        }
+    ),
+    _t(
+        {
+            "event_id": "h1a",
+            "type": "heartbeat",
+            "occurred_at": ts(200),
+            "installation_id": "i1",
+            "version": "1.0",
+            "usage": {"sessions": 3},
+        }
+    ),
+    _c(
+        {
+            "event_id": "b3",
+            "type": "purchase",
+            "occurred_at": ts(130),
+            "customer_id": "c2",
+            "order_id": "o3",
+            "product_id": "p2",
+            "amount": "99.99",
+            "currency": "GBP",
+            "quantity": 3,
+        }
+    ),
+    _t(
+        {
+            "event_id": "in2",
+            "type": "install",
+            "occurred_at": ts(140),
+            "customer_id": "c2",
+            "installation_id": "i2",
+            "product_id": "p2",
+            "version": "2.0",
+        }
+    ),
+    _t({"event_id": "un2", "type": "uninstall", "occurred_at": ts(160), "installation_id": "i2"}),
+    _t(HB_LATE),
+    _c(
+        {
+            "event_id": "b4",
+            "type": "purchase",
+            "occurred_at": ts(170),
+            "customer_id": "c3",
+            "order_id": "o4",
+            "product_id": "p1",
+            "amount": "1",
+            "currency": "EUR",
+        }
+    ),
+    _t(
+        {
+            "event_id": "in4",
+            "type": "install",
+            "occurred_at": ts(180),
+            "customer_id": "c4",
+            "installation_id": "i4",
+            "product_id": "p1",
+            "version": "1.0",
+        }
+    ),
+    _c({"event_id": "id5", "type": "identify", "occurred_at": ts(190), "customer_id": "c5"}),
+    _t(
+        {
+            "event_id": "h9",
+            "type": "heartbeat",
+            "occurred_at": ts(210),
+            "installation_id": "i9",
+            "product_id": "p1",
+        }
+    ),
+]
+
+EXPECTED_CUSTOMERS = {
+    "c1": ("loyal", "active", 2, {"EUR": "10", "USD": "5.5"}),
+    "c2": ("one_time", "lapsed", 1, {"GBP": "99.99"}),
+    "c3": ("one_time", "never_installed", 1, {"EUR": "1"}),
+    "c4": ("prospect", "active", 0, {}),
+    "c5": ("suspect", "none", 0, {}),
+}
+
+
+async def test_scripted_history_gives_exactly_the_expected_rows(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    sent = await produce(kafka_bootstrap, topics, HISTORY)
+    async with serve(create_app(projector_settings())) as api:
+        await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
+
+        async def get(path: str) -> Any:
+            response = await api.get(path, headers=READ_AUTH)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        for cid, (segment, status, orders, revenue) in EXPECTED_CUSTOMERS.items():
+            body = await get(f"/v1/customers/{cid}")
+            assert (body["segment"], body["status"], body["orders"], body["revenue"]) == (
+                segment,
+                status,
+                orders,
+                revenue,
+            ), cid
+        c1 = await get("/v1/customers/c1")
+        assert c1["traits"] == {"email": "new@example.com", "country": "DE", "name": "Ada"}
+        assert (c1["first_purchase_at"], c1["last_purchase_at"]) == (
+            "2026-11-01T00:01:40Z",
+            "2026-11-01T00:02:00Z",
+        )
+        i1 = await get("/v1/installations/i1")
+        assert {
+            k: i1[k]
+            for k in ("version", "platform", "last_heartbeat_at", "usage", "status", "customer_id")
+        } == {
+            "version": "1.1",
+            "platform": "linux",
+            "last_heartbeat_at": "2026-11-01T00:05:00Z",
+            "usage": {"sessions": 5},
+            "status": "active",
+            "customer_id": "c1",
+        }
+        i2 = await get("/v1/installations/i2")
+        assert (i2["status"], i2["last_heartbeat_at"]) == ("uninstalled", "2026-11-01T00:02:30Z")
+        i9 = await get("/v1/installations/i9")
+        assert (i9["customer_id"], i9["product_id"], i9["status"]) == (None, "p1", "active")
+        missing = await api.get("/v1/customers/c9", headers=READ_AUTH)
+        assert missing.status_code == 404
+
+        metrics = (await api.get("/metrics")).text
+        assert (
+            'basewatch_projector_events_total{outcome="duplicate",type="purchase"} 1.0' in metrics
+        )
+        assert await _lag_records(api) == 0
+
+
+async def _lag_records(api: httpx.AsyncClient) -> float:
+    total = 0.0
+    for line in (await api.get("/metrics")).text.splitlines():
+        if line.startswith("basewatch_projector_consumer_lag_records{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
