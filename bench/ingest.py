@@ -2,10 +2,11 @@
 
 Starts its own embedded broker, creates the topics, starts ingest (``basewatch
 ingest``, as an operator does) and the naive baseline (``bench/naive.py``: one awaited
-``send_and_wait`` per event) as child processes, drives both from this process with
-``bench/loadgen.py``, and prints accepted events/s, requests/s, latency percentiles
-and the peak RSS of each server. Every phase runs for a fixed time, so the whole run
-is bounded (about 40 s with the defaults).
+``send_and_wait`` per event) as child processes with the same number of workers,
+drives both from this process with ``bench/loadgen.py``, and prints per phase the
+accepted events/s, requests/s, latency percentiles and the CPU each process used,
+then the peak RSS of each server. Every phase runs for a fixed time, so the whole run
+is bounded (about 45 s with the defaults).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bench.loadgen import Outcome, build_request, closed_loop, open_loop
 HOST = "127.0.0.1"
 KEY = "bench-ingest-key"
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
 Requests = list[tuple[bytes, int]]
 
 
@@ -52,7 +54,7 @@ class Server:
 
 def _event(n: int, now: datetime) -> dict[str, Any]:
     """One realistic event: mostly heartbeats, some installs, identifies and purchases."""
-    occurred = (now - timedelta(seconds=random.randint(0, 3600))).isoformat()
+    occurred = (now - timedelta(seconds=n % 3600)).isoformat()
     common = {"event_id": uuid.uuid4().hex, "occurred_at": occurred, "sent_at": now.isoformat()}
     installation, customer = f"inst-{n % 10_000}", f"cus-{n % 5_000}"
     kind = n % 10
@@ -60,13 +62,8 @@ def _event(n: int, now: datetime) -> dict[str, Any]:
         usage = {"sessions": n % 50, "active_minutes": n % 500}
         return common | {"type": "heartbeat", "installation_id": installation, "usage": usage}
     if kind == 7:
-        extra = {"product_id": "editor", "version": "2.4.1", "platform": "linux"}
-        return (
-            common
-            | {"type": "install", "installation_id": installation}
-            | extra
-            | {"customer_id": customer}
-        )
+        install = {"customer_id": customer, "product_id": "editor", "version": "2.4.1"}
+        return common | {"type": "install", "installation_id": installation} | install
     if kind == 8:
         traits = {"email": f"{customer}@example.com", "country": "DE", "plan": "pro"}
         return common | {"type": "identify", "customer_id": customer, "traits": traits}
@@ -79,12 +76,36 @@ def _requests(port: int, batch: int, count: int) -> Requests:
     now = datetime.now(UTC)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     built: Requests = []
-    for r in range(count):
+    for _ in range(count):
         events = [_event(random.randrange(1 << 30), now) for _ in range(batch)]
         body = orjson.dumps(events[0] if batch == 1 else {"events": events})
         built.append((build_request(f"{HOST}:{port}", "/v1/events", body, headers), batch))
-        del r
     return built
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its children (uvicorn's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live children."""
+    total = 0
+    for one in _tree(pid):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, in MiB."""
+    total = 0
+    for one in _tree(pid):
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def _free_port() -> int:
@@ -144,49 +165,43 @@ def _servers(bootstrap: str, workers: int) -> Iterator[tuple[Server, Server]]:
                 server.proc.wait()
 
 
-def _peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process and its children, in MiB."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1])
-    return total / 1024
-
-
-def _row(label: str, outcome: Outcome) -> str:
+def _row(label: str, outcome: Outcome, cpu: Sequence[float]) -> str:
     codes = ",".join(f"{code}x{n}" for code, n in sorted(outcome.statuses.items()))
     if outcome.errors:
         codes += f" errors={outcome.errors}"
+    percent = " ".join(f"{100 * c / outcome.seconds:>5.0f}" for c in cpu)
     return (
-        f"{label:<34} {outcome.events_accepted / outcome.seconds:>11,.0f} "
-        f"{outcome.requests / outcome.seconds:>9,.0f} "
-        f"{outcome.percentile(50):>7.1f} {outcome.percentile(95):>7.1f} "
-        f"{outcome.percentile(99):>7.1f}  {codes}"
+        f"{label:<31} {outcome.events_accepted / outcome.seconds:>9,.0f} "
+        f"{outcome.requests / outcome.seconds:>7,.0f} "
+        f"{outcome.percentile(50):>6.1f} {outcome.percentile(95):>6.1f} "
+        f"{outcome.percentile(99):>6.1f} {percent}  {codes}"
     )
 
 
 async def _phase(
-    server: Server, label: str, batch: int, args: argparse.Namespace, rate: float | None = None
+    server: Server,
+    broker_pid: int,
+    label: str,
+    batch: int,
+    args: argparse.Namespace,
+    rate: float | None,
 ) -> str:
     requests = _requests(server.port, batch, 200 if batch > 1 else 2000)
     warm = await closed_loop(HOST, server.port, requests[:20], args.clients, args.warmup)
     if set(warm.statuses) != {202}:
         raise SystemExit(f"{server.name} answered {warm.statuses} during warm-up")
+    before = (_cpu_seconds(server.proc.pid), _cpu_seconds(broker_pid), time.process_time())
     if rate is None:
         clients = args.clients if batch > 1 else args.single_clients
         outcome = await closed_loop(HOST, server.port, requests, clients, args.seconds)
     else:
         outcome = await open_loop(HOST, server.port, requests, rate, args.seconds)
-    return _row(f"{server.name:<7} {label}", outcome)
+    after = (_cpu_seconds(server.proc.pid), _cpu_seconds(broker_pid), time.process_time())
+    cpu = [b - a for a, b in zip(before, after, strict=True)]
+    return _row(f"{server.name:<7} {label}", outcome, cpu)
 
 
-async def _run(ingest: Server, naive: Server, args: argparse.Namespace) -> list[str]:
-    rows: list[str] = []
+async def _run(ingest: Server, naive: Server, broker_pid: int, args: argparse.Namespace) -> None:
     phases: Sequence[tuple[str, int, float | None]] = [
         (f"batch {args.batch}", args.batch, None),
         ("batch 100", 100, None),
@@ -195,9 +210,7 @@ async def _run(ingest: Server, naive: Server, args: argparse.Namespace) -> list[
     ]
     for label, batch, rate in phases:
         for server in (ingest, naive):
-            rows.append(await _phase(server, label, batch, args, rate))
-            print(rows[-1], flush=True)
-    return rows
+            print(await _phase(server, broker_pid, label, batch, args, rate), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,15 +227,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args(argv)
+    print(
+        f"{os.cpu_count()} CPUs, {args.workers} worker(s) per server, {args.partitions} "
+        f"partitions, load average before: {os.getloadavg()[0]:.2f}"
+    )
     with ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker())
         asyncio.run(create_topics(broker.bootstrap_servers, Topics(), args.partitions, 1))
         ingest, naive = stack.enter_context(_servers(broker.bootstrap_servers, args.workers))
-        print(f"{'':<34} {'events/s':>11} {'req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
-        asyncio.run(_run(ingest, naive, args))
+        print(
+            f"{'':<31} {'events/s':>9} {'req/s':>7} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} "
+            f"{'srv%':>5} {'brk%':>5} {'gen%':>5}"
+        )
+        asyncio.run(_run(ingest, naive, broker.pid, args))
         print(
             f"peak RSS: ingest {_peak_rss_mib(ingest.proc.pid):.0f} MiB, "
-            f"naive {_peak_rss_mib(naive.proc.pid):.0f} MiB"
+            f"naive {_peak_rss_mib(naive.proc.pid):.0f} MiB "
+            f"(sum over each server's processes)"
         )
     return 0
 

@@ -206,3 +206,30 @@ async def test_rotated_keys_are_both_valid_and_name_the_source(
         decode_record(r.value).event.event_id: decode_record(r.value).source for r in records
     }
     assert sources == {"a1": "test-app", "b1": "test-app-2026b"}
+
+
+async def test_a_batch_larger_than_a_broker_batch_keeps_its_order_per_key(
+    ingest: httpx.AsyncClient, topics: Topics, kafka_bootstrap: str
+) -> None:
+    # ~900 KB for one installation: more than one 512 KiB broker batch.
+    now = _iso(datetime.now(UTC) - timedelta(minutes=1))
+    padding = {"note": "p" * 1200}
+    events = [
+        {
+            "event_id": f"h{i:03d}",
+            "type": "heartbeat",
+            "occurred_at": now,
+            "installation_id": "busy",
+            "properties": padding,
+        }
+        for i in range(700)
+    ]
+    response = await ingest.post("/v1/events", json={"events": events}, headers=INGEST_AUTH)
+    assert response.status_code == 202, response.text
+
+    records = await read_records(kafka_bootstrap, [topics.telemetry])
+    assert len({r.partition for r in records}) == 1
+    ordered = sorted(records, key=lambda r: r.offset)
+    assert [decode_record(r.value).event.event_id for r in ordered] == [
+        e["event_id"] for e in events
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 
 import uvicorn
 from fastapi import FastAPI
@@ -12,9 +13,10 @@ from basewatch_ingest.app import create_app
 from basewatch_ingest.settings import Settings
 from basewatch_shared.logs import configure_logging
 
-# Longer than the produce timeout: uvicorn lets in-flight requests finish (and be
-# answered 202 or 503) before the lifespan flushes and stops the producer.
-GRACEFUL_SHUTDOWN_S = 15
+# On SIGTERM uvicorn stops accepting, lets requests in flight finish (answered 202 or
+# 503 within the produce timeout), then runs the lifespan's shutdown, which flushes and
+# stops the producer. This margin on top of the produce timeout is for the flush.
+SHUTDOWN_MARGIN_S = 5
 
 
 # Per-request garbage is acyclic and freed by reference counting; a collection every
@@ -43,23 +45,25 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
     settings.require_keys()
-    port = args.port if args.port is not None else settings.port
     workers = args.workers if args.workers is not None else settings.workers
-    options = {
-        "host": settings.host,
-        "port": port,
-        "log_config": None,
-        "access_log": False,
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
-    }
+    app: FastAPI | str
     if workers == 1:
         app = create_app(settings)
         tune_gc()
-        uvicorn.run(app, **options)  # type: ignore[arg-type]
     else:
-        # Each worker is a process with its own producer and its own rate-limit buckets.
-        factory = "basewatch_ingest.main:app_from_environment"
-        uvicorn.run(factory, factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        # Each worker is a process with its own producer, rate-limit buckets and metrics.
+        app = "basewatch_ingest.main:app_from_environment"
+    uvicorn.run(
+        app,
+        factory=isinstance(app, str),
+        workers=workers,
+        host=settings.host,
+        port=args.port if args.port is not None else settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=math.ceil(settings.produce_timeout.total_seconds())
+        + SHUTDOWN_MARGIN_S,
+    )
     return 0
 
 

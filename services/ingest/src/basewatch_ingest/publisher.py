@@ -18,17 +18,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 
 from basewatch_ingest.broker import Broker
 from basewatch_ingest.errors import BrokerUnavailable
+from basewatch_ingest.lanes import Lane, partition_index, settle
 from basewatch_ingest.metrics import Metrics
 
 log = logging.getLogger("basewatch.ingest.publisher")
@@ -43,50 +42,6 @@ class OutRecord:
     value: bytes
 
 
-@functools.lru_cache(maxsize=1 << 15)
-def partition_index(key: bytes, partitions: int) -> int:
-    """The partition Kafka's Java client picks for ``key`` (murmur2), as an index."""
-    # aiokafka's murmur2 is pure Python; events of one entity repeat keys, so cache.
-    index: int = (murmur2(key) & 0x7FFFFFFF) % partitions
-    return index
-
-
-class _Lane:
-    """The records bound for one partition: full batches in order, then an open one."""
-
-    __slots__ = ("acked", "batch", "busy", "partition", "sealed", "topic")
-
-    def __init__(self, topic: str, partition: int) -> None:
-        self.topic = topic
-        self.partition = partition
-        self.batch: Any = None  # the open BatchBuilder, or None
-        self.acked: asyncio.Future[None] | None = None  # resolved when `batch` is acknowledged
-        self.sealed: deque[tuple[Any, asyncio.Future[None]]] = deque()
-        self.busy = False  # a batch of this lane is with the producer, not yet acknowledged
-
-    def open(self, producer: AIOKafkaProducer) -> asyncio.Future[None]:
-        """Start a new open batch and return the future of its acknowledgement."""
-        self.batch = producer.create_batch()
-        self.acked = asyncio.get_running_loop().create_future()
-        # Every request waiting for it may have given up: never leave an error unread.
-        self.acked.add_done_callback(_read_exception)
-        return self.acked
-
-    def take(self) -> tuple[Any, asyncio.Future[None]] | None:
-        """The next batch to hand to the producer: full ones first, then the open one."""
-        if self.sealed:
-            return self.sealed.popleft()
-        if self.batch is None or self.acked is None:
-            return None
-        taken = (self.batch, self.acked)
-        self.batch = self.acked = None
-        return taken
-
-    def has_records(self) -> bool:
-        """Whether a batch waits to be handed to the producer."""
-        return bool(self.sealed) or self.batch is not None
-
-
 class Publisher:
     """Appends records to shared per-partition batches and awaits their acknowledgement."""
 
@@ -94,8 +49,8 @@ class Publisher:
         self._broker = broker
         self._timeout = timeout
         self._metrics = metrics
-        self._lanes: dict[tuple[str, int], _Lane] = {}
-        self._ready: dict[_Lane, None] = {}  # idle lanes with records, in arrival order
+        self._lanes: dict[tuple[str, int], Lane] = {}
+        self._ready: dict[Lane, None] = {}  # idle lanes with records, in arrival order
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
@@ -138,7 +93,7 @@ class Publisher:
         gone = BrokerUnavailable("ingest is shutting down")
         for lane in self._lanes.values():
             while (taken := lane.take()) is not None:
-                _settle(taken[1], gone)
+                settle(taken[1], gone)
 
     async def _append(
         self, producer: AIOKafkaProducer, records: Sequence[OutRecord], deadline: float
@@ -154,27 +109,14 @@ class Publisher:
             partition = parts[partition_index(record.key, len(parts))]
             lane = self._lanes.get((record.topic, partition))
             if lane is None:
-                lane = self._lanes[(record.topic, partition)] = _Lane(record.topic, partition)
-            acks.add(self._append_one(producer, lane, record))
+                lane = self._lanes[(record.topic, partition)] = Lane(record.topic, partition)
+            acks.add(lane.append(producer, record.key, record.value))
+            if not lane.busy and lane not in self._ready:
+                self._ready[lane] = None
+                self._wakeup.set()
         if self._flusher is None:
             self._start_flusher(producer)
         return acks
-
-    def _append_one(
-        self, producer: AIOKafkaProducer, lane: _Lane, record: OutRecord
-    ) -> asyncio.Future[None]:
-        acked = lane.acked if lane.batch is not None else lane.open(producer)
-        assert acked is not None
-        if lane.batch.append(key=record.key, value=record.value, timestamp=None) is None:
-            # The open batch is full: seal it and start another.
-            lane.sealed.append((lane.batch, acked))
-            acked = lane.open(producer)
-            if lane.batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                raise BrokerUnavailable("a record is larger than the producer's batch size")
-        if not lane.busy and lane not in self._ready:
-            self._ready[lane] = None
-            self._wakeup.set()
-        return acked
 
     def _start_flusher(self, producer: AIOKafkaProducer) -> None:
         self._flusher = asyncio.create_task(self._flush_forever(producer))
@@ -203,24 +145,24 @@ class Publisher:
                         batch, lane.topic, partition=lane.partition
                     )
                 except KafkaError as exc:
-                    _settle(acked, exc)
+                    settle(acked, exc)
                     self._requeue(lane)
                     continue
                 lane.busy = True
                 delivered.add_done_callback(functools.partial(self._delivered, lane, acked))
 
     def _delivered(
-        self, lane: _Lane, acked: asyncio.Future[None], delivered: asyncio.Future[Any]
+        self, lane: Lane, acked: asyncio.Future[None], delivered: asyncio.Future[Any]
     ) -> None:
         """Pass the producer's outcome on to the requests waiting; the lane is idle again."""
         if delivered.cancelled():
-            _settle(acked, BrokerUnavailable("the batch was cancelled"))
+            settle(acked, BrokerUnavailable("the batch was cancelled"))
         else:
-            _settle(acked, delivered.exception())
+            settle(acked, delivered.exception())
         lane.busy = False
         self._requeue(lane)
 
-    def _requeue(self, lane: _Lane) -> None:
+    def _requeue(self, lane: Lane) -> None:
         if lane.has_records() and lane not in self._ready:
             self._ready[lane] = None
             self._wakeup.set()
@@ -235,17 +177,3 @@ async def _partitions(producer: AIOKafkaProducer, topic: str, deadline: float) -
     if not known:
         raise BrokerUnavailable(f"the broker has no partitions for {topic!r}")
     return sorted(known)
-
-
-def _settle(acked: asyncio.Future[None], exc: BaseException | None) -> None:
-    if acked.done():
-        return
-    if exc is None:
-        acked.set_result(None)
-    else:
-        acked.set_exception(exc)
-
-
-def _read_exception(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()

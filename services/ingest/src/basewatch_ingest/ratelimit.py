@@ -24,15 +24,14 @@ class TokenBucket:
         self.tokens = capacity
         self.updated = now
 
-    def wait_for(self, cost: float, now: float) -> float:
-        """Seconds until ``cost`` tokens are there (0: they are, and are taken now)."""
+    def refill(self, now: float) -> None:
+        """Add the tokens earned since the last call, up to the capacity."""
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= cost:
-            self.tokens -= cost
-            return 0.0
-        # Nothing is taken from a refused request, so a retry after the wait succeeds.
-        return (cost - self.tokens) / self.rate
+
+    def wait_for(self, tokens: float) -> float:
+        """Seconds until ``tokens`` are there; 0 if they are now."""
+        return max(0.0, (tokens - self.tokens) / self.rate)
 
 
 class RateLimiter:
@@ -46,26 +45,27 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
 
-    def _bucket(self, key: str, now: float) -> TokenBucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:  # keys come from the configuration: the dict stays small
-            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, now)
-        return bucket
-
     def admit(self, key: str) -> None:
-        """Refuse before reading the body when the key has no token left at all."""
-        now = self._clock()
-        bucket = self._bucket(key, now)
-        wait = bucket.wait_for(0, now)
+        """Refuse before the body is read when the key has not one token left."""
+        bucket = self._bucket(key)
         if bucket.tokens < 1:
-            raise RateLimited(_seconds(max(wait, (1 - bucket.tokens) / self._rate)))
+            raise RateLimited(_seconds(bucket.wait_for(1)))
 
     def take(self, key: str, events: int) -> None:
         """Charge ``events`` tokens to the key, or raise RateLimited and charge nothing."""
+        bucket = self._bucket(key)
+        if bucket.tokens < events:
+            # Nothing is taken from a refused request, so a retry after the wait succeeds.
+            raise RateLimited(_seconds(bucket.wait_for(events)))
+        bucket.tokens -= events
+
+    def _bucket(self, key: str) -> TokenBucket:
         now = self._clock()
-        wait = self._bucket(key, now).wait_for(events, now)
-        if wait:
-            raise RateLimited(_seconds(wait))
+        bucket = self._buckets.get(key)
+        if bucket is None:  # keys come from the configuration: the dict stays small
+            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, now)
+        bucket.refill(now)
+        return bucket
 
 
 def _seconds(wait: float) -> int:
