@@ -272,6 +272,31 @@ async def test_products_sold_against_installed_by_version(client: httpx.AsyncCli
     }  # fmt: skip
 
 
+async def test_a_product_only_sold_or_only_installed(migrated: AsyncEngine) -> None:
+    records = _records(
+        {"event_id": "b", "type": "purchase", "occurred_at": _ts(1), "customer_id": "c",
+         "order_id": "o", "product_id": "sold", "amount": "0.000001", "currency": "JPY"},
+        {"event_id": "h", "type": "heartbeat", "occurred_at": _ts(1), "installation_id": "i",
+         "product_id": "used"},
+    )  # fmt: skip
+    async with migrated.begin() as conn:
+        await apply_records(conn, records, loyal_min_orders=2, now=NOW)
+    transport = httpx.ASGITransport(app=projector_app(migrated))
+    none = {"installations": 0, "active": 0, "at_risk": 0, "churned": 0, "uninstalled": 0}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=READ_AUTH
+    ) as client:
+        assert await get_json(client, "/v1/products/sold") == {
+            "product_id": "sold", "units_sold": 1, "orders": 1, "revenue": {"JPY": "0.000001"},
+            **none, "versions": [],
+        }  # fmt: skip
+        assert await get_json(client, "/v1/products/used") == {
+            "product_id": "used", "units_sold": 0, "orders": 0, "revenue": {},
+            **none, "installations": 1, "active": 1,
+            "versions": [{"version": None, **none, "installations": 1, "active": 1}],
+        }  # fmt: skip
+
+
 async def test_summary_of_both_bases_and_their_overlap(client: httpx.AsyncClient) -> None:
     assert await get_json(client, "/v1/summary") == {
         "customer_base": {
@@ -503,13 +528,18 @@ async def test_read_routes_need_a_read_key(app: FastAPI) -> None:
 
 
 async def test_responses_carry_the_data_lag(app: FastAPI, client: httpx.AsyncClient) -> None:
+    app.state.freshness = lambda: None  # the lag is unknown (no partition assigned yet)
     for url in READ_URLS:
-        assert LAG not in (await client.get(url)).headers  # no freshness() wired
-    app.state.freshness = lambda: None
-    assert LAG not in (await client.get("/v1/summary")).headers  # lag unknown
+        assert LAG not in (await client.get(url)).headers
+    del app.state.freshness  # an app with no source of freshness at all
+    assert LAG not in (await client.get("/v1/summary")).headers
     app.state.freshness = lambda: 2.5
     for url in READ_URLS:
         assert (await client.get(url)).headers[LAG] == "2.500"
+    app.state.freshness = lambda: -0.2  # clocks disagree a little: never a negative lag
+    assert (await client.get("/v1/summary")).headers[LAG] == "0.000"
+    app.state.freshness = lambda: float("nan")
+    assert LAG not in (await client.get("/v1/summary")).headers
     assert LAG not in (await client.get("/healthz")).headers
 
 
