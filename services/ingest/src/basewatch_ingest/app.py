@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 
-from basewatch_ingest.api import Ingest, router
+from basewatch_ingest.api import Ingest, events_router, router
 from basewatch_ingest.broker import Broker
 from basewatch_ingest.errors import BrokerUnavailable, RateLimited
 from basewatch_ingest.metrics import Metrics
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
             ClientDisconnect: _disconnected,
         },
     )
+    app.include_router(events_router)
     app.include_router(router)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     install_openapi(app)

@@ -7,6 +7,7 @@ never user ids, event ids or key names, which would make a series per user.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -38,6 +39,9 @@ class Metrics:
             "Requests received and not yet answered.",
             registry=registry,
         )
+        # The labelled children of the request metrics, looked up once per label set:
+        # labels() costs a lock and a tuple per call, on every request.
+        self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.events_accepted = Counter(
             "basewatch_ingest_events_accepted",
             "Events the broker acknowledged, by event type.",
@@ -70,6 +74,18 @@ class Metrics:
             "1 if the last readiness probe reached the broker and found the topics, else 0.",
             registry=registry,
         )
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and how long it took."""
+        children = self._per_request.get((route, method, status))
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.request_seconds.labels(route),
+            )
+            self._per_request[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def count_events(
         self, accepted: Mapping[str, int], rejected: Mapping[tuple[str, str], int]

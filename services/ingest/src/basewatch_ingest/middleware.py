@@ -50,6 +50,8 @@ class ObserveRequests:
         self.app = app
         self.metrics = metrics
         self.in_flight = in_flight
+        # Read when scraped, not updated twice per request.
+        metrics.in_flight.set_function(lambda: in_flight.count)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request through the app, observing its status and duration."""
@@ -66,16 +68,13 @@ class ObserveRequests:
 
         started = time.perf_counter()
         self.in_flight.enter()
-        self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, observe)
         finally:
             self.in_flight.leave()
-            self.metrics.in_flight.dec()
-            route = _route(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(_route(scope), method, status, seconds)
 
 
 def _route(scope: Scope) -> str:
