@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 
 from basewatch_ingest.api import Ingest, events_router, router
-from basewatch_ingest.broker import Broker
+from basewatch_ingest.broker import Broker, make_producer
 from basewatch_ingest.errors import BrokerUnavailable, RateLimited
 from basewatch_ingest.metrics import Metrics
 from basewatch_ingest.middleware import InFlight, ObserveRequests
@@ -39,8 +40,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker = Broker(
-            settings.kafka_bootstrap_servers,
-            idempotence=settings.kafka_idempotence,
+            functools.partial(
+                make_producer, settings.kafka_bootstrap_servers, settings.kafka_idempotence
+            ),
+            address=settings.kafka_bootstrap_servers,
             topics=(topics.customers, topics.telemetry),
             connect_timeout=settings.connect_timeout.total_seconds(),
             probe_timeout=settings.readiness_timeout.total_seconds(),

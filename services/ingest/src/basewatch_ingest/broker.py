@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -47,25 +47,28 @@ class Broker:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        new_producer: Callable[[], AIOKafkaProducer],
         *,
-        idempotence: bool,
+        address: str,
         topics: Sequence[str],
         connect_timeout: float,
         probe_timeout: float,
         metrics: Metrics,
+        cache_s: float = READY_CACHE_S,
     ) -> None:
-        self._servers = bootstrap_servers
-        self._idempotence = idempotence
+        self._new_producer = new_producer
+        self._servers = address  # for the logs
         self._topics = tuple(topics)
         self._connect_timeout = connect_timeout
         self._probe_timeout = probe_timeout
         self._metrics = metrics
+        self._cache_s = cache_s
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[bool] | None = None
         self._ready = False
-        self._checked_at = -READY_CACHE_S
+        self._reported: bool | None = None
+        self._checked_at = -cache_s
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -93,7 +96,7 @@ class Broker:
 
     async def ready(self) -> bool:
         """Whether the broker answered a metadata request and has our topics (cached ~1 s)."""
-        if time.monotonic() - self._checked_at < READY_CACHE_S:
+        if time.monotonic() - self._checked_at < self._cache_s:
             return self._ready
         if self._probe is None:  # concurrent callers share one probe
             self._probe = asyncio.create_task(self._check())
@@ -101,21 +104,28 @@ class Broker:
         return await asyncio.shield(self._probe)
 
     async def _check(self) -> bool:
-        ready = False
+        ready, why = False, "not connected yet"
         try:
             if self._producer is not None:
                 async with asyncio.timeout(self._probe_timeout):
                     cluster = await self._producer.client.fetch_all_metadata()
-                ready = all(cluster.partitions_for_topic(t) for t in self._topics)
+                missing = [t for t in self._topics if not cluster.partitions_for_topic(t)]
+                ready, why = not missing, f"topics missing: {missing}"
         except (KafkaError, OSError, TimeoutError) as exc:
-            log.info("broker not ready: %r", exc)
+            why = repr(exc) if str(exc) else type(exc).__name__
         finally:
+            if ready != self._reported:  # log the changes, not every probe of an outage
+                self._reported = ready
+                if ready:
+                    log.info("the broker at %s is ready", self._servers)
+                else:
+                    log.warning("the broker at %s is not ready: %s", self._servers, why)
             self._ready, self._checked_at, self._probe = ready, time.monotonic(), None
             self._metrics.broker_ready.set(1 if ready else 0)
         return ready
 
     async def _connect_once(self) -> bool:
-        producer = make_producer(self._servers, self._idempotence)
+        producer = self._new_producer()
         try:
             # A frozen broker accepts the connection and never answers: bound the attempt.
             async with asyncio.timeout(self._connect_timeout):
@@ -128,7 +138,7 @@ class Broker:
             await producer.stop()
             raise
         self._producer = producer
-        self._checked_at = -READY_CACHE_S  # the next /readyz asks the broker afresh
+        self._checked_at = -self._cache_s  # the next /readyz asks the broker afresh
         log.info("connected to the broker at %s", self._servers)
         return True
 
