@@ -20,7 +20,8 @@ from tests.polling import eventually
 pytestmark = pytest.mark.integration
 
 PRODUCE_TIMEOUT_S = 1.0  # PrivateKafka.settings()
-BOUND_S = PRODUCE_TIMEOUT_S + 1.0  # the produce timeout plus the request's own work
+# The produce timeout plus the request's own work, with room for a busy CI machine.
+BOUND_S = PRODUCE_TIMEOUT_S + 2.0
 
 
 def event(event_id: str) -> dict[str, Any]:

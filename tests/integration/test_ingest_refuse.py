@@ -168,7 +168,7 @@ async def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
     # 400 events left and 10 a second: 600 more fit in 20 s. Nothing is charged for it,
     assert second.status_code == 429, second.text
     assert second.headers["content-type"] == "application/problem+json"
-    assert 19 <= int(second.headers["retry-after"]) <= 20
+    assert 18 <= int(second.headers["retry-after"]) <= 20  # 20 s, less the time it took
     # so a smaller request still fits.
     assert small.status_code == 202, small.text
     records = await read_records(kafka_bootstrap, [topics.customers])
@@ -187,4 +187,4 @@ async def test_an_exhausted_key_is_refused_before_its_body_is_read(
         )
     assert first.status_code == 202, first.text
     assert refused.status_code == 429, refused.text
-    assert refused.headers["retry-after"] == "2"
+    assert refused.headers["retry-after"] in ("1", "2")  # one event at 0.5/s
