@@ -2,11 +2,13 @@
 
 Starts its own embedded broker, creates the topics, starts ingest (``basewatch
 ingest``, as an operator does) and the naive baseline (``bench/naive.py``: one awaited
-``send_and_wait`` per event) as child processes with the same number of workers,
-drives both from this process with ``bench/loadgen.py``, and prints per phase the
-accepted events/s, requests/s, latency percentiles and the CPU each process used,
-then the peak RSS of each server. Every phase runs for a fixed time, so the whole run
-is bounded (about 45 s with the defaults).
+``send_and_wait`` per event), each as the same number of processes on ports of their
+own (one per core by default: how a service scales behind a load balancer), drives
+both from this process with ``bench/loadgen.py`` spreading connections over the
+processes, and prints per phase the accepted events/s, requests/s, latency percentiles
+and the CPU that server, broker and load generator used, then the peak RSS of each
+server process. Every phase runs for a fixed time, so the whole run is bounded (about
+45 s with the defaults).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from basewatch_shared.broker import EmbeddedBroker
 from basewatch_shared.processes import die_with_parent
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
-from bench.loadgen import Outcome, build_request, closed_loop, open_loop
+from bench.loadgen import Address, Outcome, build_request, closed_loop, open_loop
 
 HOST = "127.0.0.1"
 KEY = "bench-ingest-key"
@@ -45,11 +47,24 @@ Requests = list[tuple[bytes, int]]
 
 @dataclass(frozen=True)
 class Server:
-    """A service under test: its name, port and process."""
+    """A service under test: its name, and its processes with their ports."""
 
     name: str
-    port: int
-    proc: subprocess.Popen[bytes]
+    procs: list[subprocess.Popen[bytes]]
+    ports: list[int]
+
+    @property
+    def addresses(self) -> list[Address]:
+        """Where its processes listen."""
+        return [(HOST, port) for port in self.ports]
+
+    def cpu_seconds(self) -> float:
+        """CPU time its processes used so far."""
+        return sum(_cpu_seconds(proc.pid) for proc in self.procs)
+
+    def peak_rss_mib(self) -> float:
+        """The largest peak RSS of its processes."""
+        return max(_peak_rss_mib(proc.pid) for proc in self.procs)
 
 
 def _event(n: int, now: datetime) -> dict[str, Any]:
@@ -71,7 +86,7 @@ def _event(n: int, now: datetime) -> dict[str, Any]:
     return common | {"type": "purchase", "customer_id": customer} | order
 
 
-def _requests(port: int, batch: int, count: int) -> Requests:
+def _requests(batch: int, count: int) -> Requests:
     """``count`` distinct request bodies of ``batch`` events each (one event: no wrapper)."""
     now = datetime.now(UTC)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
@@ -79,33 +94,29 @@ def _requests(port: int, batch: int, count: int) -> Requests:
     for _ in range(count):
         events = [_event(random.randrange(1 << 30), now) for _ in range(batch)]
         body = orjson.dumps(events[0] if batch == 1 else {"events": events})
-        built.append((build_request(f"{HOST}:{port}", "/v1/events", body, headers), batch))
+        built.append((build_request(HOST, "/v1/events", body, headers), batch))
     return built
 
 
-def _tree(pid: int) -> list[int]:
-    """The process and its children (uvicorn's workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
-
-
 def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its live children."""
-    total = 0
-    for one in _tree(pid):
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
+    """CPU time (user + system) used so far by a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _busy_seconds() -> float:
+    """CPU time all processes of the machine used so far (to see what else was running)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / TICK
 
 
 def _peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process and its children, in MiB."""
-    total = 0
-    for one in _tree(pid):
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1])
-    return total / 1024
+    """Peak resident memory (VmHWM) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _free_port() -> int:
@@ -115,7 +126,7 @@ def _free_port() -> int:
         return port
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str]) -> Server:
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     proc = subprocess.Popen(
         [*argv, "--port", str(port)],
@@ -128,15 +139,32 @@ def _spawn(name: str, argv: list[str], env: dict[str, str]) -> Server:
     while True:
         try:
             with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
-                return Server(name, port, proc)
+                return proc, port
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{name} did not start") from None
+                raise SystemExit(f"{argv} did not start") from None
             time.sleep(0.1)
 
 
+def _start(name: str, argv: list[str], env: dict[str, str], processes: int) -> Server:
+    spawned = [_spawn(argv, env) for _ in range(processes)]
+    return Server(name, [proc for proc, _ in spawned], [port for _, port in spawned])
+
+
+def _stop(servers: Sequence[Server]) -> None:
+    procs = [proc for server in servers for proc in server.procs]
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextmanager
-def _servers(bootstrap: str, workers: int) -> Iterator[tuple[Server, Server]]:
+def _servers(bootstrap: str, processes: int) -> Iterator[tuple[Server, Server]]:
     env = dict(os.environ)
     env |= {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -147,22 +175,16 @@ def _servers(bootstrap: str, workers: int) -> Iterator[tuple[Server, Server]]:
         "BASEWATCH_RATE_LIMIT_EVENTS": "1e9",
         "BASEWATCH_RATE_LIMIT_BURST": "1000000000",
     }
-    cli = [sys.executable, "-m", "basewatch_shared.cli", "ingest", "--workers", str(workers)]
+    cli = [sys.executable, "-m", "basewatch_shared.cli", "ingest"]
     naive = [sys.executable, "-m", "uvicorn", "bench.naive:create_app", "--factory"]
     naive += ["--no-access-log", "--log-level", "warning", "--host", HOST]
-    naive += ["--workers", str(workers)]
-    servers = [_spawn("ingest", cli, env), _spawn("naive", naive, env)]
+    servers: list[Server] = []
     try:
+        servers.append(_start("ingest", cli, env, processes))
+        servers.append(_start("naive", naive, env, processes))
         yield servers[0], servers[1]
     finally:
-        for server in servers:
-            server.proc.terminate()
-        for server in servers:
-            try:
-                server.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                server.proc.kill()
-                server.proc.wait()
+        _stop(servers)
 
 
 def _row(label: str, outcome: Outcome, cpu: Sequence[float]) -> str:
@@ -186,18 +208,29 @@ async def _phase(
     args: argparse.Namespace,
     rate: float | None,
 ) -> str:
-    requests = _requests(server.port, batch, 200 if batch > 1 else 2000)
-    warm = await closed_loop(HOST, server.port, requests[:20], args.clients, args.warmup)
+    requests = _requests(batch, 200 if batch > 1 else 2000)
+    warm = await closed_loop(server.addresses, requests[:20], args.clients, args.warmup)
     if set(warm.statuses) != {202}:
         raise SystemExit(f"{server.name} answered {warm.statuses} during warm-up")
-    before = (_cpu_seconds(server.proc.pid), _cpu_seconds(broker_pid), time.process_time())
+    before = (
+        server.cpu_seconds(),
+        _cpu_seconds(broker_pid),
+        time.process_time(),
+        _busy_seconds(),
+    )
     if rate is None:
         clients = args.clients if batch > 1 else args.single_clients
-        outcome = await closed_loop(HOST, server.port, requests, clients, args.seconds)
+        outcome = await closed_loop(server.addresses, requests, clients, args.seconds)
     else:
-        outcome = await open_loop(HOST, server.port, requests, rate, args.seconds)
-    after = (_cpu_seconds(server.proc.pid), _cpu_seconds(broker_pid), time.process_time())
+        outcome = await open_loop(server.addresses, requests, rate, args.seconds)
+    after = (
+        server.cpu_seconds(),
+        _cpu_seconds(broker_pid),
+        time.process_time(),
+        _busy_seconds(),
+    )
     cpu = [b - a for a, b in zip(before, after, strict=True)]
+    cpu[3] -= sum(cpu[:3])  # the rest of the machine: other processes, the kernel
     return _row(f"{server.name:<7} {label}", outcome, cpu)
 
 
@@ -223,27 +256,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--single-clients", type=int, default=32, help="connections, single")
     parser.add_argument("--rate", type=float, default=1000, help="single events/s, paced phase")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes per server"
+        "--processes", type=int, default=os.cpu_count() or 1, help="processes per server"
     )
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args(argv)
     print(
-        f"{os.cpu_count()} CPUs, {args.workers} worker(s) per server, {args.partitions} "
+        f"{os.cpu_count()} CPUs, {args.processes} process(es) per server, {args.partitions} "
         f"partitions, load average before: {os.getloadavg()[0]:.2f}"
     )
     with ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker())
         asyncio.run(create_topics(broker.bootstrap_servers, Topics(), args.partitions, 1))
-        ingest, naive = stack.enter_context(_servers(broker.bootstrap_servers, args.workers))
+        ingest, naive = stack.enter_context(_servers(broker.bootstrap_servers, args.processes))
         print(
             f"{'':<31} {'events/s':>9} {'req/s':>7} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} "
-            f"{'srv%':>5} {'brk%':>5} {'gen%':>5}"
+            f"{'srv%':>5} {'brk%':>5} {'gen%':>5} {'oth%':>5}"
         )
         asyncio.run(_run(ingest, naive, broker.pid, args))
         print(
-            f"peak RSS: ingest {_peak_rss_mib(ingest.proc.pid):.0f} MiB, "
-            f"naive {_peak_rss_mib(naive.proc.pid):.0f} MiB "
-            f"(sum over each server's processes)"
+            f"peak RSS per process: ingest {ingest.peak_rss_mib():.0f} MiB, "
+            f"naive {naive.peak_rss_mib():.0f} MiB"
         )
     return 0
 

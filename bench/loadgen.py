@@ -87,13 +87,23 @@ class Connection:
             await self._writer.wait_closed()
 
 
+Address = tuple[str, int]
+
+
 async def closed_loop(
-    host: str, port: int, requests: Sequence[tuple[bytes, int]], clients: int, seconds: float
+    addresses: Sequence[Address],
+    requests: Sequence[tuple[bytes, int]],
+    clients: int,
+    seconds: float,
 ) -> Outcome:
-    """``clients`` connections each send back to back for ``seconds``; (request, events) pairs."""
+    """``clients`` connections each send back to back for ``seconds``; (request, events) pairs.
+
+    Connections are spread round-robin over ``addresses``, as a load balancer would.
+    """
     outcome = Outcome()
     cycle = itertools.cycle(requests)
-    connections = [await Connection.open(host, port) for _ in range(clients)]
+    targets = itertools.cycle(addresses)
+    connections = [await Connection.open(*next(targets)) for _ in range(clients)]
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -112,28 +122,34 @@ async def closed_loop(
 
 
 async def open_loop(
-    host: str, port: int, requests: Sequence[tuple[bytes, int]], rate: float, seconds: float
+    addresses: Sequence[Address],
+    requests: Sequence[tuple[bytes, int]],
+    rate: float,
+    seconds: float,
 ) -> Outcome:
     """Send at a fixed rate whatever the responses do; latency counts from the scheduled time.
 
     Measuring from the schedule, not from the send, keeps a slow response from hiding the
-    requests that queued behind it (coordinated omission).
+    requests that queued behind it (coordinated omission). Requests go round-robin over
+    ``addresses``.
     """
     outcome = Outcome()
     cycle = itertools.cycle(requests)
-    idle: list[Connection] = []
+    targets = itertools.cycle(range(len(addresses)))
+    idle: list[list[Connection]] = [[] for _ in addresses]
     tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
 
-    async def one(scheduled: float, request: bytes, events: int) -> None:
-        connection = idle.pop() if idle else await Connection.open(host, port)
+    async def one(scheduled: float, target: int, request: bytes, events: int) -> None:
+        pool = idle[target]
+        connection = pool.pop() if pool else await Connection.open(*addresses[target])
         try:
             status = await connection.send(request)
         except (OSError, asyncio.IncompleteReadError):
             outcome.errors += 1
             return
         outcome.record(status, time.perf_counter() - scheduled, events)
-        idle.append(connection)
+        pool.append(connection)
 
     for n in itertools.count():
         scheduled = start + n / rate
@@ -143,11 +159,12 @@ async def open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         request, events = next(cycle)
-        task = asyncio.create_task(one(scheduled, request, events))
+        task = asyncio.create_task(one(scheduled, next(targets), request, events))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
     outcome.seconds = time.perf_counter() - start
-    for connection in idle:
-        await connection.close()
+    for pool in idle:
+        for connection in pool:
+            await connection.close()
     return outcome

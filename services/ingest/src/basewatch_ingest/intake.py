@@ -126,6 +126,7 @@ def take(
     intake = Intake()
     encoder = RecordEncoder(received_at, source)
     latest = received_at + max_future
+    customers, telemetry = topics.customers, topics.telemetry
     for index, raw in enumerate(raw_events):
         if isinstance(raw, Malformed):
             intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
@@ -144,7 +145,7 @@ def take(
             )
             intake.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
             continue
-        topic = topics.customers if topic_kind(event) == "customers" else topics.telemetry
+        topic = customers if topic_kind(event) == "customers" else telemetry
         intake.records.append(OutRecord(topic, record_key(event), encoder.encode(event)))
         intake.accepted_types[event.type] += 1
     return intake

@@ -11,7 +11,7 @@ import functools
 from collections import deque
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 
@@ -26,11 +26,12 @@ def partition_index(key: bytes, partitions: int) -> int:
 class Lane:
     """The records bound for one partition: full batches in order, then an open one."""
 
-    __slots__ = ("acked", "batch", "busy", "partition", "sealed", "topic")
+    __slots__ = ("acked", "batch", "busy", "partition", "sealed", "topic", "tp")
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
         self.partition = partition
+        self.tp = TopicPartition(topic, partition)
         self.batch: Any = None  # the open BatchBuilder, or None
         self.acked: asyncio.Future[None] | None = None  # settles when `batch` is acknowledged
         self.sealed: deque[tuple[Any, asyncio.Future[None]]] = deque()

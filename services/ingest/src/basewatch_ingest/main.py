@@ -7,7 +7,6 @@ import gc
 import math
 
 import uvicorn
-from fastapi import FastAPI
 
 from basewatch_ingest.app import create_app
 from basewatch_ingest.settings import Settings
@@ -31,32 +30,19 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def app_from_environment() -> FastAPI:
-    """The app of one worker process, with settings read from the environment."""
-    settings = Settings()
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    tune_gc()
-    return app
-
-
 def run(args: argparse.Namespace) -> int:
-    """Build the settings, refuse to start without keys, serve until SIGTERM."""
+    """Build the settings, refuse to start without keys, serve until SIGTERM.
+
+    One process: to use more cores, run more processes behind the load balancer (each
+    has its own producer, rate-limit buckets and /metrics, so scrapes stay consistent).
+    """
     settings = Settings()
     configure_logging(settings.log_level)
     settings.require_keys()
-    workers = args.workers if args.workers is not None else settings.workers
-    app: FastAPI | str
-    if workers == 1:
-        app = create_app(settings)
-        tune_gc()
-    else:
-        # Each worker is a process with its own producer, rate-limit buckets and metrics.
-        app = "basewatch_ingest.main:app_from_environment"
+    app = create_app(settings)
+    tune_gc()
     uvicorn.run(
         app,
-        factory=isinstance(app, str),
-        workers=workers,
         host=settings.host,
         port=args.port if args.port is not None else settings.port,
         log_config=None,
@@ -71,7 +57,4 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``basewatch ingest``."""
     parser = sub.add_parser("ingest", help="run the ingest service (HTTP -> Kafka)")
     parser.add_argument("--port", type=int, default=None, help="default: BASEWATCH_PORT or 8080")
-    parser.add_argument(
-        "--workers", type=int, default=None, help="processes; default: BASEWATCH_WORKERS or 1"
-    )
     parser.set_defaults(handler=run)

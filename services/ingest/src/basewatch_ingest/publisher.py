@@ -1,12 +1,14 @@
 """Put accepted events on Kafka as broker batches and wait for the acknowledgement.
 
 Concurrent requests share batches. Each partition has a *lane*: an open batch that
-every request appends its records to. One flusher task hands the open batches of all
-idle lanes to the producer together, so they travel in one produce request; a lane
-stays busy until the broker acknowledged its batch, and meanwhile its next batch
-fills. Under load batches grow instead of queueing up one per request (a broker's
-cost is mostly per batch and per request, not per record). A request waits for the
-acknowledgement of every batch that holds one of its records.
+every request appends its records to. One flusher task hands batches to the producer
+in *rounds*, one per broker node at a time, like the producer's one request in flight
+per node: a round takes the open batch of every lane led by that node, so they travel
+in one produce request, and while the broker works on it the next batches fill. A
+record waits at most for the round in flight and its own. Under load batches grow
+instead of queueing up one per request (a broker's cost is mostly per batch and per
+request, not per record). A request waits for the acknowledgement of every batch
+that holds one of its records.
 
 ``publish`` returns only when the broker has acknowledged every record (``acks=all``)
 and raises ``BrokerUnavailable`` when that does not happen within the produce
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +54,7 @@ class Publisher:
         self._metrics = metrics
         self._lanes: dict[tuple[str, int], Lane] = {}
         self._ready: dict[Lane, None] = {}  # idle lanes with records, in arrival order
+        self._unacked: Counter[int | None] = Counter()  # batches out, by leader node
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
@@ -100,6 +104,7 @@ class Publisher:
     ) -> set[asyncio.Future[None]]:
         partitions: dict[str, list[int]] = {}
         acks: set[asyncio.Future[None]] = set()
+        cluster = producer.client.cluster
         for record in records:
             parts = partitions.get(record.topic)
             if parts is None:  # once per topic and request
@@ -113,7 +118,9 @@ class Publisher:
             acks.add(lane.append(producer, record.key, record.value))
             if not lane.busy and lane not in self._ready:
                 self._ready[lane] = None
-                self._wakeup.set()
+                # Wake the flusher only if it can send now; else the round's end will.
+                if not self._unacked[cluster.leader_for_partition(lane.tp)]:
+                    self._wakeup.set()
         if self._flusher is None:
             self._start_flusher(producer)
         return acks
@@ -130,29 +137,43 @@ class Publisher:
             self._start_flusher(self._broker.producer)
 
     async def _flush_forever(self, producer: AIOKafkaProducer) -> None:
+        cluster = producer.client.cluster
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            busy = {node for node, batches in self._unacked.items() if batches}
             ready, self._ready = self._ready, {}
-            # The producer has no pending batch for an idle lane, so these calls do not
-            # suspend and every batch of the round goes into the same produce request.
+            held: dict[Lane, None] = {}
             for lane in ready:
-                if (taken := lane.take()) is None:
+                node = cluster.leader_for_partition(lane.tp)
+                if node in busy:  # joins that node's next round, with what comes meanwhile
+                    held[lane] = None
                     continue
-                batch, acked = taken
-                try:
-                    delivered = await producer.send_batch(
-                        batch, lane.topic, partition=lane.partition
-                    )
-                except KafkaError as exc:
-                    settle(acked, exc)
-                    self._requeue(lane)
-                    continue
-                lane.busy = True
-                delivered.add_done_callback(functools.partial(self._delivered, lane, acked))
+                # The producer holds no batch of an idle lane, so this does not suspend
+                # and the round's batches go into one produce request.
+                await self._send(producer, lane, node)
+            self._ready = held | self._ready
+
+    async def _send(self, producer: AIOKafkaProducer, lane: Lane, node: int | None) -> None:
+        if (taken := lane.take()) is None:
+            return
+        batch, acked = taken
+        try:
+            delivered = await producer.send_batch(batch, lane.topic, partition=lane.partition)
+        except KafkaError as exc:
+            settle(acked, exc)
+            self._requeue(lane)
+            return
+        lane.busy = True
+        self._unacked[node] += 1
+        delivered.add_done_callback(functools.partial(self._delivered, lane, node, acked))
 
     def _delivered(
-        self, lane: Lane, acked: asyncio.Future[None], delivered: asyncio.Future[Any]
+        self,
+        lane: Lane,
+        node: int | None,
+        acked: asyncio.Future[None],
+        delivered: asyncio.Future[Any],
     ) -> None:
         """Pass the producer's outcome on to the requests waiting; the lane is idle again."""
         if delivered.cancelled():
@@ -160,7 +181,11 @@ class Publisher:
         else:
             settle(acked, delivered.exception())
         lane.busy = False
-        self._requeue(lane)
+        self._unacked[node] -= 1
+        if lane.has_records():
+            self._ready.setdefault(lane, None)
+        if not self._unacked[node] and self._ready:  # the node's round is done: next one
+            self._wakeup.set()
 
     def _requeue(self, lane: Lane) -> None:
         if lane.has_records() and lane not in self._ready:

@@ -14,8 +14,6 @@ class Settings(CommonSettings):
     """Everything ingest reads (contract section 6)."""
 
     port: int = Field(default=8080, ge=0, le=65535)
-    # Processes serving the port; each has its own producer, rate limits and metrics.
-    workers: int = Field(default=1, ge=1, le=64)
     # How long a request may wait for the broker's acknowledgement before a 503.
     produce_timeout: Duration = timedelta(seconds=5)
     # How long one attempt to connect the producer may take (at start and in the background).
