@@ -54,13 +54,13 @@ class ServiceProcess:
             self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
 
-    async def stop(self, timeout: float = 30) -> int:
+    async def stop(self, grace: float = 30) -> int:
         """SIGTERM and wait; SIGKILL if it does not exit in time. Returns the exit code."""
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
+                await asyncio.wait_for(self.proc.wait(), grace)
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()

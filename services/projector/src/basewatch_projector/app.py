@@ -51,6 +51,13 @@ def create_app(settings: Settings) -> FastAPI:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            session_timeout_ms=int(settings.consumer_session_timeout.total_seconds() * 1000),
+            # How long a rebalance waits for members to rejoin; a member that died
+            # without leaving would otherwise hold every restart up for minutes.
+            rebalance_timeout_ms=int(settings.consumer_session_timeout.total_seconds() * 1000),
+            heartbeat_interval_ms=max(
+                100, int(settings.consumer_session_timeout.total_seconds() * 1000) // 3
+            ),
         )
         consumer = Consumer(
             consumer=kafka,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import uvicorn
-
 from basewatch_projector.app import create_app
 from basewatch_projector.db import create_engine
 from basewatch_projector.migrate import current_revision, migrate
 from basewatch_projector.settings import Settings
 from basewatch_shared.logs import configure_logging
+from basewatch_shared.serve import serve
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,14 +19,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     settings.require_keys()
     port = args.port if args.port is not None else settings.port
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(settings), settings.host, port)
     return 0
 
 

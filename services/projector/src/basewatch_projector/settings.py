@@ -24,6 +24,8 @@ class Settings(CommonSettings):
     loyal_min_orders: int = Field(default=2, ge=1)
     hold_churn_above: float = Field(default=0.5, gt=0, le=1)
     batch_max_records: int = Field(default=5000, ge=1, le=100_000)
+    # How long the group waits for a silent member before moving its partitions.
+    consumer_session_timeout: Duration = timedelta(seconds=10)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:

@@ -1,0 +1,286 @@
+"""Exactly once under crashes, rebalances, poison records and a database outage."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.migrate import migrate
+from basewatch_projector.settings import Settings
+from basewatch_shared.topics import Topics
+from tests.fixtures.databases import TestDatabase
+from tests.fixtures.kafka import KafkaBackend
+from tests.fixtures.services import serve
+from tests.polling import eventually
+from tests.support.history import Out, history, record, ts
+from tests.support.kafka import produce
+from tests.support.processes import ServiceProcess
+from tests.support.proxy import CuttableProxy
+from tests.support.tables import applied_offsets, snapshot
+
+pytestmark = pytest.mark.integration
+
+
+def _env(
+    db: TestDatabase, kafka: KafkaBackend, topics: Topics, group: str, **extra: str
+) -> dict[str, str]:
+    return {
+        **db.env(),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "BASEWATCH_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
+        "BASEWATCH_TOPIC_PREFIX": topics.prefix,
+        "BASEWATCH_CONSUMER_GROUP": group,
+        # A killed member holds its partitions until its session expires: keep that short
+        # (Apache Kafka refuses sessions under 6 s; the embedded broker takes less).
+        "BASEWATCH_CONSUMER_SESSION_TIMEOUT": "2s" if kafka.kind == "embedded" else "6s",
+        **extra,
+    }
+
+
+async def _clean_pass(
+    db: TestDatabase, settings: Callable[..., Settings], total: int
+) -> dict[str, Any]:
+    """The tables a single undisturbed projector makes of the same topics."""
+    group = f"clean-{uuid.uuid4().hex[:8]}"
+    engine = db.engine()
+    try:
+        await migrate(engine)
+        async with serve(create_app(settings(consumer_group=group))):
+            await eventually(
+                lambda: applied_offsets(engine, group), lambda n: n == total, within=120
+            )
+        return await snapshot(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_sigkill_mid_backlog_loses_and_duplicates_nothing(
+    migrated: AsyncEngine,
+    database: TestDatabase,
+    another_database: TestDatabase,
+    topics: Topics,
+    kafka_bootstrap: str,
+    kafka_backend: KafkaBackend,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    total = await produce(kafka_bootstrap, topics, history(150, 300, 6_000))
+    env = _env(
+        database,
+        kafka_backend,
+        topics,
+        group_id,
+        BASEWATCH_BATCH_MAX_RECORDS="200",
+    )
+    rng = random.Random(4)
+    kills = 0
+    while kills < 3:
+        proc = await ServiceProcess("projector", env).start()
+        before = await applied_offsets(migrated, group_id)
+        # Kill it at a random moment after it has made some progress.
+        target = min(before + rng.randrange(300, 1500), total)
+
+        def reached(n: int, target: int = target) -> bool:
+            return n >= target
+
+        await eventually(
+            lambda: applied_offsets(migrated, group_id),
+            reached,
+            within=60,
+            interval=0.02,
+        )
+        await proc.kill()
+        kills += 1
+        if await applied_offsets(migrated, group_id) >= total:
+            break
+    proc = await ServiceProcess("projector", env).start()
+    try:
+        await eventually(
+            lambda: applied_offsets(migrated, group_id), lambda n: n == total, within=120
+        )
+    finally:
+        assert await proc.stop() == 0
+    after_kills = await snapshot(migrated)
+    reference = await _clean_pass(
+        another_database,
+        lambda **kw: projector_settings(
+            DATABASE_URL=another_database.url, database_schema=another_database.schema, **kw
+        ),
+        total,
+    )
+    assert after_kills == reference
+    assert len(after_kills["purchases"]) == 150  # 0+1+2 orders per 3 customers, counted once
+
+
+async def test_three_instances_one_leaving_mid_stream_totals_exact(
+    migrated: AsyncEngine,
+    database: TestDatabase,
+    another_database: TestDatabase,
+    topics: Topics,
+    kafka_bootstrap: str,
+    kafka_backend: KafkaBackend,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    if database.kind == "sqlite":
+        pytest.skip("several projector processes share one database only on PostgreSQL")
+    total = await produce(kafka_bootstrap, topics, history(200, 400, 12_000, seed=2))
+    env = _env(
+        database,
+        kafka_backend,
+        topics,
+        group_id,
+        BASEWATCH_BATCH_MAX_RECORDS="300",
+    )
+    procs = [await ServiceProcess("projector", env).start() for _ in range(3)]
+    try:
+        await eventually(
+            lambda: applied_offsets(migrated, group_id),
+            lambda n: n >= total // 3,
+            within=90,
+            interval=0.05,
+        )
+        assert await procs[0].stop() == 0  # leaves the group mid-stream
+        await eventually(
+            lambda: applied_offsets(migrated, group_id), lambda n: n == total, within=120
+        )
+    finally:
+        for proc in procs[1:]:
+            assert await proc.stop() == 0
+    reference = await _clean_pass(
+        another_database,
+        lambda **kw: projector_settings(
+            DATABASE_URL=another_database.url, database_schema=another_database.schema, **kw
+        ),
+        total,
+    )
+    assert await snapshot(migrated) == reference
+
+
+async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    good = {"event_id": "g1", "type": "identify", "occurred_at": ts(1), "customer_id": "c1"}
+    after = {
+        "event_id": "g2",
+        "type": "identify",
+        "occurred_at": ts(2),
+        "customer_id": "c1",
+        "traits": {"name": "Ada"},
+    }
+    poison = [
+        Out("customers", b"c1", b"not json at all"),
+        Out("customers", b"c1", b"[1, 2, 3]"),
+        Out(
+            "customers",
+            b"c1",
+            record(
+                {"event_id": "x", "type": "purchase", "occurred_at": ts(1), "customer_id": "c1"}
+            ),
+        ),
+    ]
+    sent = await produce(
+        kafka_bootstrap,
+        topics,
+        [Out("customers", b"c1", record(good)), *poison, Out("customers", b"c1", record(after))],
+    )
+    async with serve(create_app(projector_settings())) as api:
+        await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
+        body = (
+            await api.get("/v1/customers/c1", headers={"Authorization": "Bearer test-read-key"})
+        ).json()
+        assert body["traits"] == {"name": "Ada"}  # the record after the poison was applied
+        metrics = (await api.get("/metrics")).text
+        assert (
+            'basewatch_projector_events_total{outcome="dead_lettered",type="unknown"} 3.0'
+            in metrics
+        )
+
+    dead = await _consume_all(kafka_bootstrap, topics.deadletter, 3)
+    assert [r.value for r in dead] == [p.value for p in poison]
+    for r in dead:
+        headers = dict(r.headers)
+        assert r.key == b"c1"
+        assert headers["basewatch.original.topic"] == topics.customers.encode()
+        assert int(headers["basewatch.original.offset"]) in (1, 2, 3)
+        assert headers["basewatch.original.partition"].isdigit()
+        assert headers["basewatch.error"]
+    assert b"not JSON" in dict(dead[0].headers)["basewatch.error"]
+    assert b"order_id" in dict(dead[2].headers)["basewatch.error"]
+
+
+async def _consume_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"read-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: list[Any] = []
+    try:
+
+        async def fetch() -> list[Any]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen.extend(records)
+            return seen
+
+        await eventually(fetch, lambda s: len(s) >= count)
+    finally:
+        await consumer.stop()
+    return sorted(seen, key=lambda r: r.offset)
+
+
+async def test_database_outage_is_retried_without_loss_or_rebalance(
+    database: TestDatabase,
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    if database.kind == "sqlite":
+        pytest.skip("an embedded database cannot go down")
+    url = make_url(database.url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    first = await produce(kafka_bootstrap, topics, history(20, 40, 200, seed=3))
+    async with serve(create_app(projector_settings(DATABASE_URL=proxied))) as api:
+        await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == first)
+        await proxy.cut()
+        more = await produce(kafka_bootstrap, topics, history(20, 40, 300, seed=5))
+        await asyncio.sleep(3)  # the outage lasts a while: batches fail and are retried
+        metrics = await _metrics(api)
+        assert metrics["basewatch_projector_batch_retries_total"] >= 1
+        await proxy.restore()
+        await eventually(
+            lambda: applied_offsets(migrated, group_id), lambda n: n == first + more, within=60
+        )
+        metrics = await _metrics(api)
+        assert metrics["basewatch_projector_rebalances_total"] == 1  # kept its membership
+        assert 'outcome="dead_lettered"' not in (await api.get("/metrics")).text
+    await proxy.cut()
+
+
+async def _metrics(api: httpx.AsyncClient) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for line in (await api.get("/metrics")).text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
