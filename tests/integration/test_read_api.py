@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector import store
 from basewatch_projector.app import create_app
 from basewatch_projector.apply import apply_records
 from basewatch_projector.db import create_engine
@@ -105,6 +106,8 @@ async def build_state(engine: AsyncEngine) -> None:
                 .where(installations.c.installation_id == inst)
                 .values(status=status, status_changed_at=NOW)
             )
+        # As the churn sweep does after a status change: the owners are recomputed.
+        await store.refresh_customers(conn, {"c1", "c4"}, loyal_min_orders=2, now=NOW)
 
 
 def projector_app(engine: AsyncEngine) -> FastAPI:

@@ -103,6 +103,7 @@ async def touch_customers(conn: AsyncConnection, ids: Iterable[str], now: dateti
             "traits": {},
             "trait_times": {},
             "orders": 0,
+            "installations_in_use": 0,
             "segment": "suspect",
             "status": "none",
             "first_seen_at": now,
@@ -224,6 +225,7 @@ async def refresh_customers(
                 "last_purchase_at": last,
                 "segment": new_segment,
                 "status": new_status,
+                "installations_in_use": used,
                 "updated_at": now,
             }
         )

@@ -21,12 +21,16 @@ from basewatch_projector.tables import customers, installations
 async def summary(conn: AsyncConnection) -> dict[str, Any]:
     """Customers by segment and status, installations by status and product, the overlap."""
     c, i = customers.c, installations.c
-    kinds = {
-        (segment, status): n
-        for segment, status, n in await conn.execute(
-            select(c.segment, c.status, func.count()).group_by(c.segment, c.status)
+    kinds: dict[tuple[str, str], int] = {}
+    prospects_in_use = 0
+    for segment, status, n, used in await conn.execute(
+        select(c.segment, c.status, func.count(), func.sum(c.installations_in_use)).group_by(
+            c.segment, c.status
         )
-    }
+    ):
+        kinds[(segment, status)] = n
+        if segment == "prospect":  # an owner that has not purchased
+            prospects_in_use += int(used or 0)
     # By version too: the groups then follow an index on (product_id, version, status),
     # which an index-only scan counts without hashing; the versions are summed here.
     products: dict[str | None, list[tuple[str, int]]] = defaultdict(list)
@@ -36,25 +40,14 @@ async def summary(conn: AsyncConnection) -> dict[str, Any]:
         )
     ):
         products[product_id].append((status, n))
-    return _document(kinds, products, await _in_use_not_paid(conn))
-
-
-async def _in_use_not_paid(conn: AsyncConnection) -> int:
-    """Installations in use whose owner is unknown or has not purchased.
-
-    Two indexed counts rather than one outer join of every installation in use with its
-    owner: an owner that has not purchased is a prospect (no purchase, an installation),
-    and the owner rows come from the same transaction as the installations.
-    """
-    c, i = customers.c, installations.c
-    in_use = i.status.in_(IN_USE)
-    unknown = select(func.count()).select_from(installations).where(i.customer_id.is_(None), in_use)
-    prospects = (
+    # Installations in use whose owner has not purchased: the prospects' (kept on the
+    # customer rows) plus those whose owner is unknown (one indexed count).
+    unknown = await conn.scalar(
         select(func.count())
-        .select_from(customers.join(installations, i.customer_id == c.customer_id))
-        .where(c.segment == "prospect", in_use)
+        .select_from(installations)
+        .where(i.customer_id.is_(None), i.status.in_(IN_USE))
     )
-    return int(await conn.scalar(unknown) or 0) + int(await conn.scalar(prospects) or 0)
+    return _document(kinds, products, prospects_in_use + int(unknown or 0))
 
 
 def _document(

@@ -93,11 +93,14 @@ customers = Table(
     Column("first_purchase_at", UtcDateTime),
     Column("last_purchase_at", UtcDateTime),
     Column("orders", Integer, nullable=False, default=0),
+    # Kept with the status: the summary counts unpaid installations in use without a join.
+    Column("installations_in_use", Integer, nullable=False, default=0),
     Column("segment", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "segment", "customer_id"),
+    Index(None, "segment", "status", "installations_in_use"),
     Index(None, "status", "customer_id"),
     Index(None, "country", "customer_id"),
 )
@@ -117,7 +120,7 @@ purchases = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Index(None, "customer_id", "currency"),
-    Index(None, "product_id"),
+    Index(None, "product_id", "customer_id", "order_id"),
 )
 
 installations = Table(
@@ -141,7 +144,7 @@ installations = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "customer_id", "status"),
-    Index(None, "product_id", "version"),
+    Index(None, "product_id", "version", "status"),
     Index(None, "status", "installation_id"),
 )
 

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("first_purchase_at", UtcDateTime),
         sa.Column("last_purchase_at", UtcDateTime),
         sa.Column("orders", sa.Integer, nullable=False),
+        sa.Column("installations_in_use", sa.Integer, nullable=False),
         sa.Column("segment", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("first_seen_at", UtcDateTime, nullable=False),
@@ -38,6 +39,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("customer_id", name="pk_customers"),
     )
     op.create_index("ix_customers_segment_customer_id", "customers", ["segment", "customer_id"])
+    op.create_index(
+        "ix_customers_segment_status_installations_in_use",
+        "customers",
+        ["segment", "status", "installations_in_use"],
+    )
     op.create_index("ix_customers_status_customer_id", "customers", ["status", "customer_id"])
     op.create_index("ix_customers_country_customer_id", "customers", ["country", "customer_id"])
 
@@ -55,7 +61,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", name="pk_purchases"),
     )
     op.create_index("ix_purchases_customer_id_currency", "purchases", ["customer_id", "currency"])
-    op.create_index("ix_purchases_product_id", "purchases", ["product_id"])
+    op.create_index(
+        "ix_purchases_product_id_customer_id_order_id",
+        "purchases",
+        ["product_id", "customer_id", "order_id"],
+    )
 
     op.create_table(
         "installations",
@@ -80,7 +90,9 @@ def upgrade() -> None:
         "ix_installations_customer_id_status", "installations", ["customer_id", "status"]
     )
     op.create_index(
-        "ix_installations_product_id_version", "installations", ["product_id", "version"]
+        "ix_installations_product_id_version_status",
+        "installations",
+        ["product_id", "version", "status"],
     )
     op.create_index(
         "ix_installations_status_installation_id", "installations", ["status", "installation_id"]
