@@ -20,7 +20,7 @@ from basewatch_projector.settings import Settings
 from basewatch_shared.topics import Topics
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.kafka import KafkaBackend
-from tests.fixtures.services import serve
+from tests.fixtures.services import NO_CHURN, serve
 from tests.polling import eventually
 from tests.support.history import Out, history, record, ts
 from tests.support.kafka import produce
@@ -43,6 +43,8 @@ def _env(
         # A killed member holds its partitions until its session expires: keep that short
         # (Apache Kafka refuses sessions under 6 s; the embedded broker takes less).
         "BASEWATCH_CONSUMER_SESSION_TIMEOUT": "2s" if kafka.kind == "embedded" else "6s",
+        "BASEWATCH_AT_RISK_AFTER": NO_CHURN["at_risk_after"],
+        "BASEWATCH_CHURN_AFTER": NO_CHURN["churn_after"],
         **extra,
     }
 

@@ -15,12 +15,15 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from basewatch_projector.api import router
+from basewatch_projector.churn import Policy
 from basewatch_projector.consumer import Consumer
 from basewatch_projector.db import create_engine
 from basewatch_projector.errors import NotFound
 from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.migrate import check_migrated
+from basewatch_projector.ops import router as ops_router
+from basewatch_projector.outbox import Outbox
 from basewatch_projector.settings import Settings
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
@@ -59,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
                 100, int(settings.consumer_session_timeout.total_seconds() * 1000) // 3
             ),
         )
+        outbox = Outbox(engine, producer, settings.kafka_bootstrap_servers, topics.signals)
         consumer = Consumer(
             consumer=kafka,
             producer=producer,
@@ -69,6 +73,9 @@ def create_app(settings: Settings) -> FastAPI:
             batch_max_records=settings.batch_max_records,
             metrics=metrics,
             lag=lag,
+            policy=policy_of(settings),
+            sweep_interval=settings.sweep_interval,
+            outbox=outbox,
         )
         app.state.engine = engine
 
@@ -83,26 +90,38 @@ def create_app(settings: Settings) -> FastAPI:
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop), name="consume")
         task.add_done_callback(_exit_on_crash)
+        publishing = asyncio.create_task(outbox.run(stop), name="outbox")
+        publishing.add_done_callback(_exit_on_crash)
+        log.info("projector started", extra={"consumer_group": settings.consumer_group})
         try:
             yield
         finally:
+            log.info("projector stopping", extra={"consumer_group": settings.consumer_group})
             stop.set()
-            task.remove_done_callback(_exit_on_crash)
-            await asyncio.wait({task}, timeout=30)
-            if not task.done():
-                task.cancel()  # an unfinished transaction rolls back whole
+            for running in (task, publishing):
+                running.remove_done_callback(_exit_on_crash)
+            await asyncio.wait({task, publishing}, timeout=30)
+            for running in (task, publishing):
+                if not running.done():
+                    running.cancel()  # an unfinished transaction rolls back whole
             await kafka.stop()  # leaves the group: the partitions move at once
             await producer.stop()
             await engine.dispose()
+            log.info("projector stopped")
 
     app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan)
     app.state.api_keys = settings.api_keys
     app.state.freshness = lag.freshness
+    app.state.lag = lag
     install_problem_handlers(app, {NotFound: lambda e: ProblemError(404, "Not found", str(e))})
     app.include_router(router)
+    app.include_router(ops_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
+        # At scrape time too, not only after each batch: while a batch hangs (a locked
+        # table, a slow database) the lag in seconds must keep growing on /metrics.
+        lag.export()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -114,3 +133,17 @@ def _exit_on_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.critical("consume loop crashed", exc_info=task.exception())
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The churn policy the settings describe."""
+    return Policy(
+        at_risk_after=settings.at_risk_after,
+        churn_after=settings.churn_after,
+        per_product={
+            product: (t.at_risk_after, t.churn_after)
+            for product, t in settings.product_thresholds.items()
+        },
+        hold_above=settings.hold_churn_above,
+        hold_min=settings.hold_min_transitions,
+    )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector import store
 from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
+from basewatch_projector.signals import customer_signals, installation_signals, store_signals
 from basewatch_shared.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.money import to_micros
 from basewatch_shared.records import Record
@@ -25,10 +27,16 @@ class Applied:
     installations: list[tuple[Installation | None, Installation]] = field(default_factory=list)
     customers: list[tuple[str, str, str]] = field(default_factory=list)
     duplicates: Counter[str] = field(default_factory=Counter)
+    signals: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def apply_records(
-    conn: AsyncConnection, records: Sequence[Record], *, loyal_min_orders: int, now: datetime
+    conn: AsyncConnection,
+    records: Sequence[Record],
+    *,
+    loyal_min_orders: int,
+    now: datetime,
+    partitions: Mapping[str, int] | None = None,
 ) -> Applied:
     """Apply ``records`` with a few multi-row statements; the caller owns the transaction."""
     applied = Applied()
@@ -59,6 +67,8 @@ async def apply_records(
         after = apply_telemetry(
             before or Installation(installation_id=inst_id, first_seen_at=now), events, now
         )
+        if partitions and inst_id in partitions:
+            after.partition = partitions[inst_id]
         applied.installations.append((before, after))
         if before is None or (before.status, before.customer_id) != (
             after.status,
@@ -80,6 +90,10 @@ async def apply_records(
         )
     applied.duplicates["purchase"] += await store.insert_purchases(conn, ledger)
     applied.customers = await store.refresh_customers(conn, stale, loyal_min_orders, now)
+    applied.signals = installation_signals(applied.installations, None, now) + customer_signals(
+        applied.customers, now, now
+    )
+    await store_signals(conn, applied.signals)
     return applied
 
 

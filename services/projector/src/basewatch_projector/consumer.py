@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -31,9 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector import store
 from basewatch_projector.apply import apply_records
+from basewatch_projector.churn import Policy, churn_clock, sweep
 from basewatch_projector.errors import FencedError
 from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
+from basewatch_projector.outbox import Outbox
+from basewatch_shared.events import Heartbeat, Install, Uninstall
 from basewatch_shared.records import Record, RecordError, decode_record
 from basewatch_shared.topics import Topics
 
@@ -62,6 +65,16 @@ def decode(raw: KafkaRecord, epoch: int = 0) -> Item:
         return Item(raw, None, str(exc), epoch)
 
 
+def _telemetry_partitions(items: Sequence[Item]) -> dict[str, int]:
+    """installation_id -> the partition its events arrive on."""
+    return {
+        item.decoded.event.installation_id: item.raw.partition
+        for item in items
+        if item.decoded is not None
+        and isinstance(item.decoded.event, Install | Heartbeat | Uninstall)
+    }
+
+
 def _names(partitions: Sequence[TopicPartition] | set[TopicPartition]) -> list[str]:
     return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
 
@@ -81,6 +94,9 @@ class Consumer:
         batch_max_records: int,
         metrics: Metrics,
         lag: LagTracker,
+        policy: Policy,
+        sweep_interval: timedelta,
+        outbox: Outbox | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._consumer = consumer
@@ -93,6 +109,10 @@ class Consumer:
         self._metrics = metrics
         self._clock = clock
         self.lag = lag
+        self._policy = policy
+        self._sweep_every = sweep_interval.total_seconds()
+        self._next_sweep = 0.0
+        self._outbox = outbox
         self._lock = asyncio.Lock()  # held while a batch is applied or partitions move
         # Bumped whenever a partition is (re)positioned: records fetched before that
         # belong to an older epoch and are dropped (the seek fetches them again).
@@ -118,6 +138,38 @@ class Consumer:
             if items:
                 await self._process(items, stop)
             self.lag.export()
+            if asyncio.get_running_loop().time() >= self._next_sweep:
+                await self._sweep()
+
+    async def _sweep(self) -> None:
+        """Run the churn sweep over this instance's telemetry partitions, on the churn clock."""
+        self._next_sweep = asyncio.get_running_loop().time() + self._sweep_every
+        now = self._clock()
+        async with self._lock:
+            owned = [tp for tp in self._consumer.assignment() if tp.topic == self._topics.telemetry]
+            clock = churn_clock(self.lag.positions(), now, owned)
+            if clock is None:
+                return
+            self._metrics.churn_clock_lag.set(max(0.0, (now - clock).total_seconds()))
+            try:
+                async with self._engine.begin() as conn:
+                    result = await sweep(
+                        conn,
+                        partitions=[tp.partition for tp in owned],
+                        clock=clock,
+                        now=now,
+                        policy=self._policy,
+                        loyal_min_orders=self._loyal_min_orders,
+                    )
+                    counts = await store.installations_by_status(conn)
+            except INFRASTRUCTURE as exc:
+                log.warning("churn sweep failed; next sweep retries", extra={"error": repr(exc)})
+                return
+        self._metrics.held.set(result.held)
+        self._metrics.observe_signals(result.signals)
+        self._metrics.set_installations(counts)
+        if result.signals and self._outbox is not None:
+            self._outbox.notify()
 
     def _note_fetch(self) -> None:
         for tp in self._consumer.assignment():
@@ -211,13 +263,20 @@ class Consumer:
             started = asyncio.get_running_loop().time()
             async with self._engine.begin() as conn:
                 applied = await apply_records(
-                    conn, records, loyal_min_orders=self._loyal_min_orders, now=now
+                    conn,
+                    records,
+                    loyal_min_orders=self._loyal_min_orders,
+                    now=now,
+                    partitions=_telemetry_partitions(items),
                 )
                 if not await store.advance_offsets(conn, self._group, moves, now):
                     raise FencedError("offsets moved by another member")
             self._metrics.observe_batch(
                 records, applied.duplicates, asyncio.get_running_loop().time() - started
             )
+            self._metrics.observe_signals(applied.signals)
+            if applied.signals and self._outbox is not None:
+                self._outbox.notify()
             self._note_applied(items, moves)
         await self._commit_kafka(moves)
 

@@ -71,6 +71,28 @@ class Metrics:
             tp,
             registry=r,
         )
+        self.signals = CounterMetric(
+            "basewatch_projector_signals_total",
+            "Churn signals stored, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.installations = Gauge(
+            "basewatch_projector_installations",
+            "Installations by status (as of the last sweep)",
+            ["status"],
+            registry=r,
+        )
+        self.churn_clock_lag = Gauge(
+            "basewatch_projector_churn_clock_lag_seconds",
+            "Wall clock minus the churn clock (how far behind silence is judged)",
+            registry=r,
+        )
+        self.held = Gauge(
+            "basewatch_projector_churn_held_transitions",
+            "Transitions held by the mass-silence guard in the last sweep",
+            registry=r,
+        )
         self.partition_gauges = (
             self.committed_offset,
             self.end_offset,
@@ -91,3 +113,13 @@ class Metrics:
             self.events.labels(type=kind, outcome="applied").inc(n - skipped)
             if skipped:
                 self.events.labels(type=kind, outcome="duplicate").inc(skipped)
+
+    def observe_signals(self, rows: Sequence[Mapping[str, object]]) -> None:
+        """Count stored signals by kind."""
+        for kind, n in Counter(str(row["kind"]) for row in rows).items():
+            self.signals.labels(kind=kind).inc(n)
+
+    def set_installations(self, counts: Mapping[str, int]) -> None:
+        """Installations by status; statuses with none are exported as 0."""
+        for status in ("active", "at_risk", "churned", "uninstalled"):
+            self.installations.labels(status=status).set(counts.get(status, 0))

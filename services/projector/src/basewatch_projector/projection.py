@@ -52,6 +52,8 @@ class Installation:
     usage: dict[str, Any] | None = None
     usage_at: datetime | None = None
     uninstalled_at: datetime | None = None
+    silent_since: datetime | None = None
+    partition: int | None = None
 
     @property
     def activity_at(self) -> datetime | None:
@@ -151,6 +153,7 @@ def apply_telemetry(
         status = inst.status
     if status != inst.status or inst.status_changed_at is None:
         inst.status, inst.status_changed_at = status, now
+    inst.silent_since = inst.activity_at
     return inst
 
 

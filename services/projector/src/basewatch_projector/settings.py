@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from basewatch_shared.settings import CommonSettings, Duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.basewatch/basewatch.db"
+
+
+class Thresholds(BaseModel):
+    """Silence thresholds for one product (override of the defaults)."""
+
+    at_risk_after: Duration
+    churn_after: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.churn_after <= self.at_risk_after:
+            raise ValueError("churn_after must be longer than at_risk_after")
+        return self
 
 
 class Settings(CommonSettings):
@@ -23,6 +36,11 @@ class Settings(CommonSettings):
     churn_after: Duration = timedelta(days=14)
     loyal_min_orders: int = Field(default=2, ge=1)
     hold_churn_above: float = Field(default=0.5, gt=0, le=1)
+    # Below this many transitions in one sweep, no share is "mass" silence.
+    hold_min_transitions: int = Field(default=10, ge=1)
+    # Per product: {"product-id": {"at_risk_after": "1d", "churn_after": "7d"}} (JSON).
+    product_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
+    sweep_interval: Duration = timedelta(seconds=30)
     batch_max_records: int = Field(default=5000, ge=1, le=100_000)
     # How long the group waits for a silent member before moving its partitions.
     consumer_session_timeout: Duration = timedelta(seconds=10)

@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.bulk import any_of, upsert
 from basewatch_projector.projection import IN_USE, Installation, customer_status, segment
-from basewatch_projector.tables import consumer_offsets, customers, installations, purchases
+from basewatch_projector.tables import (
+    churn_control,
+    consumer_offsets,
+    customers,
+    installations,
+    purchases,
+)
 
 TopicPartition = tuple[str, int]
 _INSTALLATION_FIELDS = tuple(f.name for f in fields(Installation))
@@ -265,3 +271,25 @@ async def save_installations(
         if c not in ("installation_id", "first_seen_at")
     ]
     await upsert(conn, installations, data, ["installation_id"], changed)
+
+
+# -- churn control -----------------------------------------------------------------------
+
+
+async def upsert_control(conn: AsyncConnection, released_until: datetime, now: datetime) -> None:
+    """Store until when the mass-silence hold is released (one row)."""
+    await upsert(
+        conn,
+        churn_control,
+        [{"id": 1, "hold_released_until": released_until, "updated_at": now}],
+        ["id"],
+        ["hold_released_until", "updated_at"],
+    )
+
+
+async def installations_by_status(conn: AsyncConnection) -> dict[str, int]:
+    """How many installations there are in each status."""
+    rows = await conn.execute(
+        select(installations.c.status, func.count()).group_by(installations.c.status)
+    )
+    return {status: int(n) for status, n in rows}

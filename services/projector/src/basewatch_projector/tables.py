@@ -141,9 +141,15 @@ installations = Table(
     Column("usage_at", UtcDateTime),
     Column("status", String(16), nullable=False),
     Column("status_changed_at", UtcDateTime, nullable=False),
+    # The later of installed_at and last_heartbeat_at: silence is measured from here.
+    Column("silent_since", UtcDateTime),
+    # The telemetry partition the installation's events arrive on: an instance sweeps
+    # only the installations of the partitions assigned to it.
+    Column("partition", Integer),
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "customer_id", "status"),
+    Index(None, "partition", "status", "silent_since"),
     Index(None, "product_id", "version", "status"),
     Index(None, "status", "installation_id"),
 )
@@ -159,4 +165,39 @@ consumer_offsets = Table(
     Column("next_offset", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("group_id", "topic", "partition"),
+)
+
+# Every status change is one signal. The table is the feed (GET /v1/signals, ordered by
+# signal_id) and the outbox: published_at is set once the broker holds the signal.
+signals = Table(
+    "signals",
+    metadata,
+    Column(
+        "signal_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("installation_id", Id),
+    Column("customer_id", Id),
+    Column("product_id", Id),
+    Column("previous_status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    # When it happened on the pipeline's clock, and when basewatch noticed (wall clock).
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("silent_since", UtcDateTime),
+    Column("published_at", UtcDateTime),
+    Index(None, "kind", "signal_id"),
+    Index(None, "published_at", "signal_id"),
+)
+
+# One row: until when an operator has released the mass-silence hold.
+churn_control = Table(
+    "churn_control",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hold_released_until", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
