@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector import pagination, products, queries, readiness, summary
+from basewatch_projector import feed, pagination, products, queries, readiness, summary
 from basewatch_projector.documents import (
     CustomerPage,
     CustomerStatus,
@@ -148,6 +148,20 @@ async def get_product(product_id: Annotated[Identifier, Path()], conn: Conn) -> 
 async def get_summary(conn: Conn) -> Document:
     """The customer base, the installed base, and their overlap."""
     return await summary.summary(conn)
+
+
+@_read.get("/v1/signals", response_model=feed.SignalFeed, responses=_LIST)
+async def get_signals(
+    conn: Conn,
+    limit: Limit = 100,
+    kind: Annotated[feed.SignalKind | None, Query()] = None,
+    after: Cursor = None,
+) -> Document:
+    """The churn-signal feed, oldest first; poll again with ``next_cursor``."""
+    try:
+        return await feed.feed(conn, kind=kind.value if kind else None, after=after, limit=limit)
+    except InvalidCursor as exc:
+        raise ProblemError(400, "Invalid cursor", str(exc)) from None
 
 
 @router.get("/healthz")

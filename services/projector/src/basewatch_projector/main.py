@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from basewatch_projector.app import create_app
+from basewatch_projector.churn import release_hold
 from basewatch_projector.db import create_engine
 from basewatch_projector.migrate import current_revision, migrate
 from basewatch_projector.settings import Settings
 from basewatch_shared.logs import configure_logging
 from basewatch_shared.serve import serve
+from basewatch_shared.settings import parse_duration
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,3 +55,37 @@ def migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Register ``basewatch migrate``."""
     parser = sub.add_parser("migrate", help="create or upgrade the database tables")
     parser.set_defaults(handler=run_migrate)
+
+
+async def _release(settings: Settings, for_: timedelta) -> datetime:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await release_hold(conn, now + for_, now)
+    finally:
+        await engine.dispose()
+    return now + for_
+
+
+def run_release(args: argparse.Namespace) -> int:
+    """Let held churn transitions through: the silence was real churn, not an outage."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    until = asyncio.run(_release(settings, parse_duration(args.for_)))
+    print(
+        f"mass-silence hold released until {until.isoformat()}; the next sweeps apply "
+        "the held transitions"
+    )
+    return 0
+
+
+def churn_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``basewatch churn release``."""
+    parser = sub.add_parser("churn", help="operate the churn sweep")
+    actions = parser.add_subparsers(dest="churn_command", metavar="ACTION", required=True)
+    release = actions.add_parser("release", help="release a mass-silence hold")
+    release.add_argument(
+        "--for", dest="for_", default="1h", help="how long the guard stays off (default 1h)"
+    )
+    release.set_defaults(handler=run_release)

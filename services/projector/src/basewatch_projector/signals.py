@@ -58,9 +58,10 @@ def installation_signals(
     installation's own activity or uninstall time)."""
     rows = []
     for before, after in changes:
-        if before is None:
-            continue  # a new installation is no change of status
-        kind = installation_kind(before.status, after.status)
+        # A new installation starts active, so that an install and an uninstall signal the
+        # same whether they arrive in one batch or in two.
+        previous = before.status if before is not None else ACTIVE
+        kind = installation_kind(previous, after.status)
         if kind is None:
             continue
         when = (
@@ -74,7 +75,7 @@ def installation_signals(
                 "installation_id": after.installation_id,
                 "customer_id": after.customer_id,
                 "product_id": after.product_id,
-                "previous_status": before.status,
+                "previous_status": previous,
                 "status": after.status,
                 "occurred_at": when,
                 "detected_at": detected_at,

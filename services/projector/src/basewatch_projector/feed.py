@@ -1,0 +1,56 @@
+"""The churn-signal feed: GET /v1/signals, oldest first, resumable from a cursor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector import pagination
+from basewatch_projector.signals import KINDS
+from basewatch_projector.tables import signals
+
+SignalKind = StrEnum("SignalKind", {k.replace(".", "_"): k for k in KINDS})  # type: ignore[misc]
+
+
+class Signal(BaseModel):
+    """One status change: an installation going at_risk, churned, back, or uninstalled; a
+    customer lapsing or coming back."""
+
+    signal_id: int
+    kind: str
+    installation_id: str | None
+    customer_id: str | None
+    product_id: str | None
+    previous_status: str
+    status: str
+    occurred_at: datetime
+    detected_at: datetime
+    silent_since: datetime | None
+
+
+class SignalFeed(BaseModel):
+    """Signals after the cursor; ``next_cursor`` is where to continue (also when empty)."""
+
+    items: list[Signal]
+    next_cursor: str | None
+
+
+async def feed(
+    conn: AsyncConnection, *, kind: str | None, after: str | None, limit: int
+) -> dict[str, Any]:
+    """Up to ``limit`` signals after the cursor, oldest first."""
+    filters = {"kind": kind}
+    last = int(pagination.decode(after, "signals", filters)) if after else 0
+    query = select(signals).where(signals.c.signal_id > last)
+    if kind is not None:
+        query = query.where(signals.c.kind == kind)
+    rows = (await conn.execute(query.order_by(signals.c.signal_id).limit(limit))).all()
+    items = [{c: getattr(row, c) for c in Signal.model_fields} for row in rows]
+    resume = rows[-1].signal_id if rows else last
+    # A feed is polled: the cursor to continue from is given even when nothing is new.
+    return {"items": items, "next_cursor": pagination.encode("signals", filters, str(resume))}
