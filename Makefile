@@ -45,6 +45,12 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+## bench: the benchmarks (each starts its own broker; PostgreSQL at 127.0.0.1:5432)
+bench: install
+	$(PY) -m bench.ingest
+	$(PY) -m bench.projector
+	$(PY) -m bench.read_api
+
 ## lock: re-resolve dependencies after editing a pyproject.toml
 lock: | $(UV)
 	$(UV) lock

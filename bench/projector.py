@@ -368,8 +368,9 @@ def _naive_statement(event: Any) -> tuple[Any, dict[str, Any]]:
         }
     if event.type == "identify":
         return text(
-            "INSERT INTO customers (customer_id, traits, trait_times, orders, segment, "
-            "status, first_seen_at, updated_at) VALUES (:c, '{}', '{}', 0, 'suspect', "
+            "INSERT INTO customers (customer_id, traits, trait_times, orders, "
+            "installations_in_use, segment, status, first_seen_at, updated_at) "
+            "VALUES (:c, '{}', '{}', 0, 0, 'suspect', "
             "'none', :n, :n) ON CONFLICT (customer_id) DO UPDATE SET updated_at = :n"
         ), {"c": event.customer_id, "n": now}
     return text(
