@@ -228,6 +228,10 @@ async def run_projector(bootstrap: str, topics: Topics, total: int, port: int) -
         BASEWATCH_KAFKA_IDEMPOTENCE="false",
         BASEWATCH_API_KEYS=f"bench:read:{hash_key(READ_KEY)}",
         BASEWATCH_LOG_LEVEL="WARNING",
+        # The backlog's heartbeats are weeks old: no churn sweep work during the measurement.
+        BASEWATCH_AT_RISK_AFTER="3650d",
+        BASEWATCH_CHURN_AFTER="3651d",
+        BASEWATCH_BATCH_MAX_RECORDS=os.environ.get("BASEWATCH_BATCH_MAX_RECORDS", "5000"),
     )
     engine = create_engine(PG_URL, schema=schema)
     started = time.monotonic()
