@@ -59,9 +59,11 @@ def create_app(settings: Settings) -> FastAPI:
             publisher=publisher,
             metrics=metrics,
         )
+        log.info("ingest started", extra={"topics": [topics.customers, topics.telemetry]})
         try:
             yield
         finally:
+            log.info("ingest stopping", extra={"in_flight": in_flight.count})
             # uvicorn already lets in-flight requests finish before this runs; waiting
             # here too keeps "stop the producer last" true under any server.
             try:
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
             except TimeoutError:
                 log.warning("stopping with %d requests still in flight", in_flight.count)
             await broker.stop()  # the producer flushes what it was handed, then closes
+            log.info("ingest stopped")
 
     app = FastAPI(
         title="basewatch ingest",
