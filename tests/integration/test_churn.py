@@ -77,18 +77,20 @@ async def stored(engine: AsyncEngine) -> list[tuple[str, str]]:
 async def heartbeating(bootstrap: str, topics: Topics, ids: Sequence[str]) -> AsyncIterator[None]:
     """Keep ``ids`` sending a heartbeat every 0.3 s while the block runs."""
 
+    stop = asyncio.Event()
+
     async def beat() -> None:
-        while True:
+        while not stop.is_set():
             await produce(bootstrap, topics, [heartbeat(i) for i in ids])
-            await asyncio.sleep(0.3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.3)
 
     task = asyncio.create_task(beat())
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stop.set()  # not cancelled: the producer closes its connections itself
+        await task
 
 
 async def test_silence_then_resumption_then_uninstall_each_one_signal(

@@ -11,6 +11,7 @@ receives signals in id order) and is marked published without being sent again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,6 @@ from basewatch_projector.bulk import any_of
 from basewatch_projector.tables import signals
 
 log = logging.getLogger("basewatch.projector.outbox")
-_LOCK_KEY = 0x6261_7365_7761_7463  # "basewatc": the publisher's advisory lock
 _BATCH = 500
 
 
@@ -62,6 +62,9 @@ class Outbox:
         self._topic = topic
         self._wake = asyncio.Event()
         self._partitioner = DefaultPartitioner()
+        # One publisher per signals topic: the advisory lock is named after the topic.
+        digest = hashlib.sha256(f"basewatch-outbox:{topic}".encode()).digest()
+        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
 
     def notify(self) -> None:
         """New signals were committed: publish soon."""
@@ -85,12 +88,14 @@ class Outbox:
         if conn.dialect.name != "postgresql":
             return True
         # Session-level: released when this connection closes (crash included).
-        return bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}))
+        return bool(
+            await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})
+        )
 
     async def _release(self, conn: AsyncConnection) -> None:
         # The connection goes back to the pool: a session lock would outlive us there.
         if conn.dialect.name == "postgresql" and not conn.invalidated:
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key})
             await conn.commit()
 
     async def _publish_while_leader(self, stop: asyncio.Event) -> None:
