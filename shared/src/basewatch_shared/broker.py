@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from basewatch_shared.processes import die_with_parent
 
 HOST = "127.0.0.1"
 _READY = re.compile(rb"^ready\b", re.MULTILINE)
@@ -35,7 +35,6 @@ _TANSU_ENV = (
     "SCHEMA_REGISTRY",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
-_PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -164,7 +163,7 @@ class EmbeddedBroker:
                     stderr=subprocess.STDOUT,
                     env=env,
                     start_new_session=True,  # a Ctrl-C in the terminal is for us, not Tansu
-                    preexec_fn=_die_with_parent(os.getpid()),
+                    preexec_fn=die_with_parent(os.getpid()),
                 )
             )
         except BaseException:
@@ -242,21 +241,6 @@ def _terminate(proc: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float) 
                 proc.wait()
     finally:
         log.close()
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGKILL the child when our process dies."""
-    if not sys.platform.startswith("linux"):
-        return None  # elsewhere only stop() and the exit-time finalizer stop the broker
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
-
-    def preexec() -> None:
-        if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
 
 
 _spawner_lock = threading.Lock()
