@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.fixtures.services import READ_AUTH, serve
 from tests.polling import eventually
 from tests.support.history import Out
 from tests.support.kafka import produce
+from tests.support.metrics import metric
 
 pytestmark = pytest.mark.integration
 
@@ -193,16 +194,11 @@ async def test_backlog_after_downtime_gives_no_false_signals(
             **{**SHORT, "sweep_interval": "10ms"}, hold_min_transitions=1000, batch_max_records=3
         )
         async with serve(create_app(catching_up)) as api:
-
-            async def lag() -> float:
-                lines = (await api.get("/metrics")).text.splitlines()
-                return sum(
-                    float(x.rsplit(" ", 1)[1])
-                    for x in lines
-                    if x.startswith("basewatch_projector_consumer_lag_records{")
-                )
-
-            await eventually(lag, lambda n: n == 0, within=30)
+            await eventually(
+                lambda: metric(api, "basewatch_projector_consumer_lag_records"),
+                lambda n: n == 0,
+                within=30,
+            )
             await asyncio.sleep(1)  # sweeps on the caught-up clock
     assert await stored(migrated) == []
 
@@ -219,11 +215,8 @@ async def test_mass_silence_is_held_until_released(
     await produce(kafka_bootstrap, topics, [install(i, "c1") for i in quiet + loud])
     async with serve(create_app(settings)) as api, heartbeating(kafka_bootstrap, topics, loud):
 
-        async def held() -> float:
-            for line in (await api.get("/metrics")).text.splitlines():
-                if line.startswith("basewatch_projector_churn_held_transitions "):
-                    return float(line.split()[1])
-            return 0.0
+        def held() -> Awaitable[float]:
+            return metric(api, "basewatch_projector_churn_held_transitions")
 
         await eventually(held, lambda n: n >= 5, within=20)
         assert await stored(migrated) == []  # held, not signalled

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,6 +15,7 @@ from tests.fixtures.services import READ_AUTH, serve
 from tests.polling import eventually
 from tests.support.history import Out, record, ts
 from tests.support.kafka import produce
+from tests.support.metrics import metric
 from tests.support.tables import applied_offsets
 
 pytestmark = pytest.mark.integration
@@ -227,16 +227,8 @@ async def test_scripted_history_gives_exactly_the_expected_rows(
         missing = await api.get("/v1/customers/c9", headers=READ_AUTH)
         assert missing.status_code == 404
 
-        metrics = (await api.get("/metrics")).text
-        assert (
-            'basewatch_projector_events_total{outcome="duplicate",type="purchase"} 1.0' in metrics
+        duplicates = await metric(
+            api, "basewatch_projector_events_total", outcome="duplicate", type="purchase"
         )
-        assert await _lag_records(api) == 0
-
-
-async def _lag_records(api: httpx.AsyncClient) -> float:
-    total = 0.0
-    for line in (await api.get("/metrics")).text.splitlines():
-        if line.startswith("basewatch_projector_consumer_lag_records{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+        assert duplicates == 1
+        assert await metric(api, "basewatch_projector_consumer_lag_records") == 0

@@ -23,6 +23,8 @@ class Metrics:
             ["type", "outcome"],
             registry=r,
         )
+        # Exported at 0 from the start, so that increase() sees the first dead letter.
+        self.events.labels(type="unknown", outcome="dead_lettered")
         self.batch_size = Histogram(
             "basewatch_projector_batch_records",
             "Records per applied batch",

@@ -108,15 +108,7 @@ class Outbox:
 
     async def _publish_batch(self) -> bool:
         """Send the next unpublished signals and mark them; False when none are left."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(signals)
-                    .where(signals.c.published_at.is_(None))
-                    .order_by(signals.c.signal_id)
-                    .limit(_BATCH)
-                )
-            ).all()
+        rows = await self._unpublished(_BATCH)
         if not rows:
             return False
         futures = []
@@ -126,6 +118,12 @@ class Outbox:
         await asyncio.gather(*futures)
         await self._mark([row.signal_id for row in rows])
         return True
+
+    async def _unpublished(self, limit: int | None) -> Sequence[Any]:
+        """Signals not yet marked published, oldest first."""
+        query = select(signals).where(signals.c.published_at.is_(None))
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query.order_by(signals.c.signal_id).limit(limit))).all()
 
     async def _mark(self, ids: Sequence[int]) -> None:
         async with self._engine.begin() as conn:
@@ -137,14 +135,7 @@ class Outbox:
 
     async def _skip_already_published(self) -> None:
         """Mark what a previous publisher sent but did not get to mark."""
-        async with self._engine.connect() as conn:
-            pending = (
-                await conn.execute(
-                    select(signals)
-                    .where(signals.c.published_at.is_(None))
-                    .order_by(signals.c.signal_id)
-                )
-            ).all()
+        pending = await self._unpublished(None)
         if not pending:
             return
         highest = await self._highest_published()
