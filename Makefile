@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 export UV_NO_PROGRESS := 1
 
-.PHONY: install run demo test test-unit test-integration lint format typecheck lock bench clean
+.PHONY: install system-deps run demo test test-unit test-integration lint format typecheck lock bench clean
 
 $(UV):
 	python3 -m venv .tools
@@ -25,12 +25,16 @@ $(VENV)/.installed: requirements.lock shared/pyproject.toml services/ingest/pypr
 
 install: $(VENV)/.installed
 
+## system-deps: Debian packages the tests need (promtool, chromium, chromedriver), when missing
+system-deps:
+	bash tests/system-deps.sh
+
 ## run: the whole system locally (embedded broker, SQLite, ingest on :8080, projector on :8081)
 run: install
 	$(VENV)/bin/basewatch dev
 
 ## test: lint, types, then every test (unit, integration against the real broker and databases)
-test: install lint
+test: install system-deps lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: install
