@@ -44,9 +44,19 @@ class Settings(CommonSettings):
     batch_max_records: int = Field(default=5000, ge=1, le=100_000)
     # How long the group waits for a silent member before moving its partitions.
     consumer_session_timeout: Duration = timedelta(seconds=10)
+    # How often the history of the bases is sampled (GET /v1/history); boundaries are
+    # multiples of it since the Unix epoch, so every instance agrees on them.
+    history_interval: Duration = timedelta(hours=1)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:
         if self.churn_after <= self.at_risk_after:
             raise ValueError("BASEWATCH_CHURN_AFTER must be longer than BASEWATCH_AT_RISK_AFTER")
+        return self
+
+    @model_validator(mode="after")
+    def _history_interval_whole_seconds(self) -> Settings:
+        seconds = self.history_interval.total_seconds()
+        if seconds < 1 or seconds != int(seconds):
+            raise ValueError("BASEWATCH_HISTORY_INTERVAL must be a whole number of seconds")
         return self

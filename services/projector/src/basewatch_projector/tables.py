@@ -191,6 +191,8 @@ signals = Table(
     Column("published_at", UtcDateTime),
     Index(None, "kind", "signal_id"),
     Index(None, "published_at", "signal_id"),
+    # GET /v1/history counts signals per kind and step by their time.
+    Index(None, "occurred_at", "kind"),
 )
 
 # One row: until when an operator has released the mass-silence hold.
@@ -199,5 +201,30 @@ churn_control = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("hold_released_until", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The bases over time (GET /v1/history): a series is (metric, labels), e.g. ("customers",
+# {"segment": "loyal"}). A row is written only when a sample differs from the series'
+# previous value, so the value at t is the latest row at or before t.
+history = Table(
+    "history",
+    metadata,
+    Column("metric", String(16), nullable=False),
+    Column("labels", Json, nullable=False),  # canonical: keys in sorted order
+    Column("bucket", UtcDateTime, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("metric", "labels", "bucket"),
+    Index(None, "metric", "bucket"),
+)
+
+# One row: the first boundary sampled, and the boundary through which the history is
+# settled. Claimed with a compare-and-set, so exactly one instance samples a boundary.
+history_progress = Table(
+    "history_progress",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("first_bucket", UtcDateTime, nullable=False),
+    Column("settled_through", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
