@@ -24,6 +24,7 @@ from basewatch_projector.metrics import Metrics
 from basewatch_projector.migrate import check_migrated
 from basewatch_projector.ops import router as ops_router
 from basewatch_projector.outbox import Outbox
+from basewatch_projector.page import router as page_router
 from basewatch_projector.settings import Settings
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app, {NotFound: lambda e: ProblemError(404, "Not found", str(e))})
     app.include_router(router)
     app.include_router(ops_router)
+    app.include_router(page_router())
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
