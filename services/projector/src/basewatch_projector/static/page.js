@@ -516,10 +516,18 @@
       noHistory(metric);
       return;
     }
+    // "auto" starts at the first sample: a fresh system's history is not a thin line at
+    // the right edge of an empty window.
+    let first = 0;
+    if ($('#range').value === 'auto') {
+      first = Math.min(...keys.map((key) => sums.get(key).findIndex((v) => v !== null)));
+      first = Math.max(0, Math.min(first - 1, xs.length - 12));
+      since = xs[first];
+    }
     const figure = $(`.chart[data-metric="${metric}"]`);
     const plot = $('.plot', figure);
     const labels = Object.fromEntries(group.order);
-    const data = [xs, ...keys.map((key) => sums.get(key))];
+    const data = [xs.slice(first), ...keys.map((key) => sums.get(key).slice(first))];
     const signature = keys.join('|');
     let chart = state.charts[metric];
     if (chart && chart.signature === signature) {
@@ -532,7 +540,8 @@
       chart.signature = signature;
       state.charts[metric] = chart;
     }
-    plot.dataset.points = String(xs.length);
+    // How many samples the fullest series has (the test waits for a few).
+    plot.dataset.points = String(Math.max(...keys.map((key) => sums.get(key).filter((v) => v !== null).length)));
     // The newest value of each series as text: a chart alone is not readable by everyone.
     $('.latest', figure).replaceChildren(...keys.map((key) => {
       const ys = sums.get(key);
