@@ -1,0 +1,9 @@
+"""``basewatch simulate``: realistic traffic for a running ingest.
+
+``catalog`` (products, countries, prices), ``population`` (who the customers are),
+``clock`` (simulated time and how it maps to ``occurred_at``), ``traffic`` (the events
+a population sends over simulated time), ``expected`` (what the projector should show
+for the events ingest accepted), ``sender`` (HTTP: batches, rate, retries), ``report``
+(progress line and summary) and ``command`` (the CLI). Everything but ``sender`` and
+``command`` is pure and seeded.
+"""
