@@ -11,6 +11,7 @@
   const SIGNAL_PAGES_PER_REFRESH = 20;
   const PRODUCTS_DETAILED = 12;
   const CHART_POINTS = 240;
+  const SIGNAL_BARS = 40;
 
   const SEGMENTS = [
     ['loyal', 'Loyal', 'bought at least twice'],
@@ -62,6 +63,7 @@
     again: false,
     refreshes: 0,
     interval: null, // the history recording interval in seconds, once known
+    firstSample: null, // the time of the oldest history sample seen (seconds)
     charts: {},
     signals: { cursor: null, latest: [] },
   };
@@ -163,6 +165,7 @@
     state.key = key;
     state.signals = { cursor: null, latest: [] };
     state.interval = null;
+    state.firstSample = null;
     showDashboard();
     refresh();
   }
@@ -355,11 +358,21 @@
     return bar;
   }
 
+  // Revenue per currency, one line each, never summed across currencies. The API's
+  // amounts are exact decimal strings; shown rounded to the currency's minor unit.
   function revenue(byCurrency) {
-    const entries = Object.entries(byCurrency);
+    const entries = Object.entries(byCurrency).sort(([, a], [, b]) => Number(b) - Number(a));
     if (entries.length === 0) return '–';
-    // Exact decimal strings from the API, never summed across currencies.
-    return entries.map(([currency, amount]) => `${amount} ${currency}`).join(' · ');
+    return h('span', { class: 'amounts' }, ...entries.map(([currency, amount]) =>
+      h('span', { title: `${amount} ${currency}`, text: money(amount, currency) })));
+  }
+
+  function money(amount, currency) {
+    try {
+      return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(Number(amount));
+    } catch (err) { // not an ISO 4217 code this browser knows
+      return `${amount} ${currency}`;
+    }
   }
 
   // ---- lag -----------------------------------------------------------------------------
@@ -438,7 +451,7 @@
   const GROUPS = {
     customers: { key: (l) => l.segment, order: SEGMENTS },
     installations: { key: (l) => l.status, order: INSTALLATION_STATUSES }, // summed over products
-    signals: { key: (l) => l.kind, order: SIGNAL_KINDS },
+    signals: { key: (l) => l.kind, order: SIGNAL_KINDS, bars: true }, // a count per step
   };
 
   const iso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -474,10 +487,25 @@
         throw err;
       }
     }
-    const span = rangeSeconds();
-    const step = state.interval * Math.max(1, Math.ceil(span / state.interval / CHART_POINTS));
-    const since = until - span;
-    await Promise.all(Object.keys(GROUPS).map(async (metric) => {
+    const learning = state.firstSample === null;
+    await drawHistoryFrom(until);
+    // The first answer tells where history starts: draw again at once from there.
+    if (learning && state.firstSample !== null && state.interval !== null && $('#range').value === 'auto') {
+      await drawHistoryFrom(until);
+    }
+  }
+
+  async function drawHistoryFrom(until) {
+    const interval = state.interval;
+    let since = until - rangeSeconds();
+    if ($('#range').value === 'auto' && state.firstSample !== null) {
+      // "auto" starts at the first sample: a young system's history fills the chart
+      // instead of being a thin line at the right edge of an empty window.
+      since = Math.max(since, Math.min(state.firstSample - interval, until - 30 * interval));
+    }
+    const stepFor = (points) => interval * Math.max(1, Math.ceil((until - since) / interval / points));
+    await Promise.all(Object.entries(GROUPS).map(async ([metric, group]) => {
+      const step = stepFor(group.bars ? SIGNAL_BARS : CHART_POINTS);
       try {
         const got = await api('v1/history', { metric, since: iso(since), until: iso(until), step: `${step}s` });
         drawHistory(metric, got, since, until);
@@ -499,36 +527,47 @@
     $('.latest', figure).replaceChildren();
   }
 
-  function drawHistory(metric, got, since, until) {
+  // The series of a metric summed by the label that matters here (installations: over
+  // products), in the fixed order of their kind.
+  function seriesOf(metric, got) {
     const group = GROUPS[metric];
-    const xs = got.times.map((t) => Date.parse(t) / 1000);
-    const sums = new Map(group.order.map(([key]) => [key, xs.map(() => null)]));
+    const sums = new Map(group.order.map(([key]) => [key, got.times.map(() => null)]));
     for (const series of got.series) {
       const key = group.key(series.labels);
-      if (!sums.has(key)) sums.set(key, xs.map(() => null));
+      if (!sums.has(key)) sums.set(key, got.times.map(() => null));
       const ys = sums.get(key);
       series.values.forEach((v, i) => {
         if (v !== null) ys[i] = (ys[i] || 0) + v;
       });
     }
-    const keys = [...sums.keys()].filter((key) => sums.get(key).some((v) => v !== null));
+    return new Map([...sums].filter(([, ys]) => ys.some((v) => v !== null)));
+  }
+
+  function drawHistory(metric, got, since, until) {
+    const group = GROUPS[metric];
+    const xs = got.times.map((t) => Date.parse(t) / 1000);
+    const sums = seriesOf(metric, got);
+    const keys = [...sums.keys()];
     if (xs.length === 0 || keys.length === 0) {
       noHistory(metric);
       return;
     }
-    // "auto" starts at the first sample: a fresh system's history is not a thin line at
-    // the right edge of an empty window.
-    let first = 0;
-    if ($('#range').value === 'auto') {
-      first = Math.min(...keys.map((key) => sums.get(key).findIndex((v) => v !== null)));
-      first = Math.max(0, Math.min(first - 1, xs.length - 12));
-      since = xs[first];
+    if (!group.bars) {
+      const first = Math.min(...keys.map((key) => sums.get(key).findIndex((v) => v !== null)));
+      state.firstSample = Math.min(state.firstSample ?? Infinity, xs[first]);
     }
+    const labels = Object.fromEntries(group.order);
+    let ys = keys.map((key) => sums.get(key));
+    if (group.bars) {
+      // Stacked: each kind drawn as the running total up to it, the tallest first.
+      const running = xs.map(() => 0);
+      ys = ys.map((values) => values.map((v, i) => (running[i] += v || 0))).reverse();
+    }
+    const drawn = group.bars ? [...keys].reverse() : keys;
+    const data = [xs, ...ys];
     const figure = $(`.chart[data-metric="${metric}"]`);
     const plot = $('.plot', figure);
-    const labels = Object.fromEntries(group.order);
-    const data = [xs.slice(first), ...keys.map((key) => sums.get(key).slice(first))];
-    const signature = keys.join('|');
+    const signature = drawn.join('|');
     let chart = state.charts[metric];
     if (chart && chart.signature === signature) {
       chart.setData(data);
@@ -536,7 +575,8 @@
     } else {
       if (chart) chart.destroy();
       plot.replaceChildren();
-      chart = new uPlot(chartOptions(plot, keys.map((key) => ({ key, label: labels[key] || key })), metric, since, until), data, plot);
+      const series = drawn.map((key) => ({ key, label: labels[key] || key }));
+      chart = new uPlot(chartOptions(plot, series, group, since, until), data, plot);
       chart.signature = signature;
       state.charts[metric] = chart;
     }
@@ -544,36 +584,42 @@
     plot.dataset.points = String(Math.max(...keys.map((key) => sums.get(key).filter((v) => v !== null).length)));
     // The newest value of each series as text: a chart alone is not readable by everyone.
     $('.latest', figure).replaceChildren(...keys.map((key) => {
-      const ys = sums.get(key);
-      const last = metric === 'signals'
-        ? ys.reduce((sum, v) => sum + (v || 0), 0)
-        : [...ys].reverse().find((v) => v !== null);
+      const values = sums.get(key);
+      const last = group.bars
+        ? values.reduce((sum, v) => sum + (v || 0), 0)
+        : [...values].reverse().find((v) => v !== null);
       return h('span', { class: 'latest-item' }, dot(key), `${labels[key] || key} `,
         num(`history.${metric}.${key}`, last ?? null));
-    }), metric === 'signals' ? h('span', { class: 'muted', text: 'in range' }) : '');
+    }), group.bars ? h('span', { class: 'muted', text: 'in this range' }) : '');
   }
 
-  function chartOptions(plot, series, metric, since, until) {
-    const width = Math.max(260, plot.clientWidth || 380);
+  function chartOptions(plot, series, group, since, until) {
+    const axis = {
+      stroke: '#6b7480',
+      grid: { stroke: '#eef0f3', width: 1 },
+      ticks: { stroke: '#dfe3e8', width: 1, size: 4 },
+      font: '11px system-ui, sans-serif',
+    };
     return {
-      width,
+      width: Math.max(260, plot.clientWidth || 380),
       height: 200,
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-      scales: { x: { time: true, min: since, max: until }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-      axes: [
-        { stroke: '#6b7480', grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#dfe3e8', width: 1 }, font: '11px system-ui, sans-serif' },
-        { stroke: '#6b7480', grid: { stroke: '#eef0f3', width: 1 }, ticks: { show: false }, size: 44, font: '11px system-ui, sans-serif' },
-      ],
+      scales: {
+        x: { time: true, min: since, max: until },
+        y: { range: (u, min, max) => [0, Math.max(group.bars ? 2 : 4, Math.ceil(max * 1.12))] },
+      },
+      axes: [axis, { ...axis, ticks: { show: false }, size: 40 }],
       series: [
         {},
         ...series.map(({ key, label }) => ({
           label,
           stroke: COLOURS[key] || '#555',
-          width: 2,
+          width: group.bars ? 0 : 2,
+          fill: group.bars ? COLOURS[key] : undefined,
           points: { show: false },
-          spanGaps: metric !== 'signals',
-          paths: metric === 'signals' ? uPlot.paths.stepped({ align: 1 }) : undefined,
+          spanGaps: !group.bars,
+          paths: group.bars ? uPlot.paths.bars({ size: [0.7, 40], gap: 1 }) : undefined,
         })),
       ],
     };
