@@ -19,6 +19,8 @@ from basewatch_projector.churn import Policy
 from basewatch_projector.consumer import Consumer
 from basewatch_projector.db import create_engine
 from basewatch_projector.errors import NotFound
+from basewatch_projector.history import Recorder
+from basewatch_projector.history_api import router as history_router
 from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.migrate import check_migrated
@@ -77,6 +79,14 @@ def create_app(settings: Settings) -> FastAPI:
             policy=policy_of(settings),
             sweep_interval=settings.sweep_interval,
             outbox=outbox,
+            history=Recorder(
+                engine=engine,
+                consumer=kafka,
+                telemetry_topic=topics.telemetry,
+                policy=policy_of(settings),
+                loyal_min_orders=settings.loyal_min_orders,
+                interval=settings.history_interval,
+            ),
         )
         app.state.engine = engine
 
@@ -114,9 +124,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_keys = settings.api_keys
     app.state.freshness = lag.freshness
     app.state.lag = lag
+    app.state.history_interval = settings.history_interval
     install_problem_handlers(app, {NotFound: lambda e: ProblemError(404, "Not found", str(e))})
     app.include_router(router)
     app.include_router(ops_router)
+    app.include_router(history_router)
     app.include_router(page_router())
 
     @app.get("/metrics", include_in_schema=False)

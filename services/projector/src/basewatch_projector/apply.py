@@ -90,8 +90,11 @@ async def apply_records(
         )
     applied.duplicates["purchase"] += await store.insert_purchases(conn, ledger)
     applied.customers = await store.refresh_customers(conn, stale, loyal_min_orders, now)
+    # A customer's change happens on the pipeline's clock (the batch's latest receive
+    # time), not the wall clock: a replay then dates it in the past, where it belongs.
+    at = max((record.received_at for record in records), default=now)
     applied.signals = installation_signals(applied.installations, None, now) + customer_signals(
-        applied.customers, now, now
+        applied.customers, at, now
     )
     await store_signals(conn, applied.signals)
     return applied

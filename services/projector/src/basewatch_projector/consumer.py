@@ -33,6 +33,7 @@ from basewatch_projector import store
 from basewatch_projector.apply import apply_records
 from basewatch_projector.churn import Policy, churn_clock, sweep
 from basewatch_projector.errors import FencedError
+from basewatch_projector.history import Recorder
 from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.outbox import Outbox
@@ -97,6 +98,7 @@ class Consumer:
         policy: Policy,
         sweep_interval: timedelta,
         outbox: Outbox | None = None,
+        history: Recorder | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._consumer = consumer
@@ -113,6 +115,7 @@ class Consumer:
         self._sweep_every = sweep_interval.total_seconds()
         self._next_sweep = 0.0
         self._outbox = outbox
+        self._history = history
         self._lock = asyncio.Lock()  # held while a batch is applied or partitions move
         # Bumped whenever a partition is (re)positioned: records fetched before that
         # belong to an older epoch and are dropped (the seek fetches them again).
@@ -135,9 +138,17 @@ class Consumer:
                 for tp, records in fetched.items()
                 for raw in records
             ]
+            held: set[TopicPartition] = set()
+            if self._history is not None:  # cut at the next history boundary
+                items, held = await self._history.admit(items, epochs)
             if items:
                 await self._process(items, stop)
+            if held:
+                async with self._lock:
+                    await self._rewind(held)
             self.lag.export()
+            if self._history is not None:
+                await self._record_history()
             if asyncio.get_running_loop().time() >= self._next_sweep:
                 await self._sweep()
 
@@ -150,6 +161,8 @@ class Consumer:
             clock = churn_clock(self.lag.positions(), now, owned)
             if clock is None:
                 return
+            if self._history is not None:
+                clock = self._history.bound(clock)
             self._metrics.churn_clock_lag.set(max(0.0, (now - clock).total_seconds()))
             try:
                 async with self._engine.begin() as conn:
@@ -170,6 +183,25 @@ class Consumer:
         self._metrics.set_installations(counts)
         if result.signals and self._outbox is not None:
             self._outbox.notify()
+
+    async def _record_history(self) -> None:
+        """Sample the bases at every boundary this instance's partitions passed."""
+        assert self._history is not None
+        try:
+            async with self._lock:
+                signals = await self._history.tick(
+                    self._consumer.assignment(), self.lag.positions(), self._clock()
+                )
+        except INFRASTRUCTURE as exc:
+            log.warning("history sample failed; the next tick retries", extra={"error": repr(exc)})
+            return
+        self._metrics.observe_signals(signals)
+        if signals and self._outbox is not None:
+            self._outbox.notify()
+
+    def _unparked(self) -> set[TopicPartition]:
+        parked = self._history.parked() if self._history is not None else set()
+        return set(self._consumer.assignment()) - parked
 
     def _note_fetch(self) -> None:
         for tp in self._consumer.assignment():
@@ -215,7 +247,7 @@ class Consumer:
         while True:
             try:
                 await self._apply(items)
-                self._consumer.resume(*self._consumer.assignment())
+                self._consumer.resume(*self._unparked())
                 return
             except FencedError:
                 log.warning("another member moved these partitions first; batch dropped")

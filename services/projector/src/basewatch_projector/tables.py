@@ -226,5 +226,8 @@ history_progress = Table(
     Column("id", Integer, primary_key=True),
     Column("first_bucket", UtcDateTime, nullable=False),
     Column("settled_through", UtcDateTime, nullable=False),
+    # The values of the last sample, [[metric, labels, value], ...]: what the next sample
+    # is compared with (read under the claim's lock, so any instance can take the next).
+    Column("latest", Json, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

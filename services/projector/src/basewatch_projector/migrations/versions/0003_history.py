@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer),
         sa.Column("first_bucket", UtcDateTime, nullable=False),
         sa.Column("settled_through", UtcDateTime, nullable=False),
+        sa.Column("latest", Json, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_history_progress"),
     )

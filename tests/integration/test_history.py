@@ -1,0 +1,239 @@
+"""The bases over time: a scripted past, sampled at the right steps, and a replay of it.
+
+The script happens in the hours before now, so the projector works through it as a
+backlog: the samples must be the state at each past boundary (records received before
+it, the churn sweep on its clock), not the state at the end, and a second projector
+replaying the topics from offset 0 into an empty database must write the same series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.history import EPOCH
+from basewatch_projector.migrate import migrate
+from basewatch_projector.settings import Settings
+from basewatch_projector.tables import history, history_progress
+from basewatch_shared.topics import Topics
+from tests.fixtures.databases import TestDatabase
+from tests.fixtures.services import READ_AUTH, serve
+from tests.polling import eventually
+from tests.support.history import Out
+from tests.support.kafka import produce
+
+pytestmark = pytest.mark.integration
+
+H = timedelta(hours=1)
+# The script starts on an hour boundary half a day ago; boundaries are T, T+1h, ...
+T = EPOCH + ((datetime.now(UTC) - 12 * H - EPOCH) // H) * H
+# i2 goes silent at T+1h10m: at_risk from T+3h40m, churned from T+5h20m.
+CHURN = {"at_risk_after": "150m", "churn_after": "250m", "hold_min_transitions": 1000}
+N = None
+
+
+def _out(minutes: int, kind: str, key: str, **event: Any) -> Out:
+    """A record received (and happened) ``minutes`` after T."""
+    stamp = (T + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+    value = {"occurred_at": stamp, **event, "received_at": stamp, "source": "test"}
+    return Out(kind, key.encode(), orjson.dumps(value))
+
+
+def _identify(minutes: int, customer: str) -> Out:
+    return _out(
+        minutes, "customers", customer, event_id=f"id-{customer}", type="identify",
+        customer_id=customer,
+    )  # fmt: skip
+
+
+def _purchase(minutes: int, customer: str, order: str) -> Out:
+    return _out(
+        minutes, "customers", customer, event_id=f"buy-{order}", type="purchase",
+        customer_id=customer, order_id=order, product_id="p1", amount="9.50", currency="EUR",
+    )  # fmt: skip
+
+
+def _install(minutes: int, installation: str, customer: str, product: str) -> Out:
+    return _out(
+        minutes, "telemetry", installation, event_id=f"in-{installation}", type="install",
+        installation_id=installation, customer_id=customer, product_id=product, version="1",
+    )  # fmt: skip
+
+
+SCRIPT = [
+    _identify(10, "c1"),
+    _purchase(11, "c1", "o1"),  # c1 one_time
+    _install(20, "i1", "c1", "p1"),
+    _identify(30, "c2"),  # c2 suspect
+    _purchase(65, "c1", "o2"),  # c1 loyal
+    _install(70, "i2", "c3", "p2"),  # c3 prospect; i2 never sends a heartbeat
+    _purchase(75, "c2", "o3"),  # c2 one_time
+    _out(150, "telemetry", "i1", event_id="un-i1", type="uninstall", installation_id="i1"),
+    # T+3h..T+4h: nothing received
+    _install(250, "i3", "c2", "p1"),
+    _identify(270, "c4"),  # c4 suspect
+]
+TIMES = [T + k * H for k in range(7)]
+CUSTOMERS = {
+    "loyal": [N, 0, 1, 1, 1, 1, 1],
+    "one_time": [N, 1, 1, 1, 1, 1, 1],
+    "prospect": [N, 0, 1, 1, 1, 1, 1],
+    "suspect": [N, 1, 0, 0, 0, 1, 1],
+}
+INSTALLATIONS = {
+    ("p1", "active"): [N, 1, 1, 0, 0, 1, 1],
+    ("p1", "at_risk"): [N, 0, 0, 0, 0, 0, 0],
+    ("p1", "churned"): [N, 0, 0, 0, 0, 0, 0],
+    ("p1", "uninstalled"): [N, 0, 0, 1, 1, 1, 1],
+    ("p2", "active"): [N, 0, 1, 1, 0, 0, 0],
+    ("p2", "at_risk"): [N, 0, 0, 0, 1, 1, 0],
+    ("p2", "churned"): [N, 0, 0, 0, 0, 0, 1],
+    ("p2", "uninstalled"): [N, 0, 0, 0, 0, 0, 0],
+}
+SIGNALS = {
+    "installation.at_risk": [0, 0, 0, 0, 1, 0, 0],
+    "installation.churned": [0, 0, 0, 0, 0, 0, 1],
+    "installation.reactivated": [0] * 7,
+    "installation.uninstalled": [0, 0, 0, 1, 0, 0, 0],
+    "customer.lapsed": [0, 0, 0, 1, 0, 0, 0],
+    "customer.reactivated": [0] * 7,
+}
+
+
+def _z(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+async def _history(api: httpx.AsyncClient, metric: str, step: str = "1h") -> dict[str, Any]:
+    params = {"metric": metric, "since": _z(TIMES[0]), "until": _z(TIMES[-1]), "step": step}
+    response = await api.get("/v1/history", params=params, headers=READ_AUTH)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _settled(engine: AsyncEngine) -> datetime | None:
+    async with engine.connect() as conn:
+        value: datetime | None = await conn.scalar(select(history_progress.c.settled_through))
+        return value
+
+
+async def _replay(settings: Settings, engine: AsyncEngine) -> dict[str, dict[str, Any]]:
+    """Run a projector until its history is settled through the end of the script."""
+    async with serve(create_app(settings)) as api:
+        await eventually(
+            lambda: _settled(engine), lambda s: s is not None and s >= T + 12 * H, within=30
+        )
+        return {m: await _history(api, m) for m in ("customers", "installations", "signals")}
+
+
+async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
+    database: TestDatabase,
+    another_database: TestDatabase,
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    await produce(kafka_bootstrap, topics, SCRIPT)
+    # Small batches: the history is sampled between many batches.
+    first = await _replay(
+        projector_settings(**CHURN, history_interval="1h", batch_max_records=3), migrated
+    )
+    times = [_z(t) for t in TIMES]
+    assert first["customers"]["times"] == times
+    assert (first["customers"]["step"], first["customers"]["interval"]) == ("1h", "1h")
+    assert {s["labels"]["segment"]: s["values"] for s in first["customers"]["series"]} == CUSTOMERS
+    assert {
+        (s["labels"]["product_id"], s["labels"]["status"]): s["values"]
+        for s in first["installations"]["series"]
+    } == INSTALLATIONS
+    assert {s["labels"]["kind"]: s["values"] for s in first["signals"]["series"]} == SIGNALS
+    async with migrated.connect() as conn:
+        stored = (await conn.execute(select(history).where(history.c.bucket <= TIMES[-1]))).all()
+    # Compact: a row per change of a series, none for the hour in which nothing happened.
+    assert len(stored) == 15
+    assert all(row.bucket != T + 4 * H or row.metric == "installations" for row in stored)
+
+    # A second projector replays the same topics from offset 0 into an empty database,
+    # in big batches: a fetch holds the whole script.
+    engine = another_database.engine()
+    try:
+        await migrate(engine)
+        second = await _replay(
+            projector_settings(
+                **CHURN,
+                history_interval="1h",
+                DATABASE_URL=another_database.url,
+                database_schema=another_database.schema,
+                consumer_group=f"{group_id}-replay",
+            ),
+            engine,
+        )
+    finally:
+        await engine.dispose()
+    assert second == first
+
+
+async def test_steps_aggregate_and_bad_parameters_are_problems(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    await produce(kafka_bootstrap, topics, SCRIPT)
+    settings = projector_settings(**CHURN, history_interval="1h")
+    async with serve(create_app(settings)) as api:
+        await eventually(
+            lambda: _settled(migrated), lambda s: s is not None and s >= T + 12 * H, within=30
+        )
+        hourly = await _history(api, "signals")
+        two = await _history(api, "signals", step="2h")
+        even = [k for k, t in enumerate(TIMES) if (t - EPOCH) % (2 * H) == timedelta(0)]
+        assert two["times"] == [hourly["times"][k] for k in even]
+        for h_series, t_series in zip(hourly["series"], two["series"], strict=True):
+            v = h_series["values"]
+            # (t - 2h, t] is (t - 2h, t - 1h] and (t - 1h, t]; before T nothing happened.
+            assert t_series["values"] == [v[k] + (v[k - 1] if k else 0) for k in even]
+        gauge = await _history(api, "installations", step="2h")
+        hourly_gauge = await _history(api, "installations")
+        for h_series, t_series in zip(hourly_gauge["series"], gauge["series"], strict=True):
+            assert t_series["values"] == [h_series["values"][k] for k in even]
+
+        default = await api.get("/v1/history?metric=customers", headers=READ_AUTH)
+        assert default.status_code == 200
+        assert len(default.json()["times"]) in (7 * 24, 7 * 24 + 1)  # a week of hours
+
+        bad = [
+            {"metric": "nope"},
+            {},
+            {"metric": "customers", "step": "soon"},
+            {"metric": "customers", "step": "90m"},  # not a multiple of the 1h interval
+            {"metric": "customers", "step": "0s"},
+            {"metric": "customers", "since": "2026-11-22T10:00:00"},  # no offset
+            {"metric": "customers", "until": "yesterday"},
+            {"metric": "customers", "since": _z(TIMES[3]), "until": _z(TIMES[0])},
+            {"metric": "customers", "since": "2020-01-01T00:00:00Z", "step": "1h"},  # too many
+        ]
+        for params in bad:
+            response = await api.get("/v1/history", params=params, headers=READ_AUTH)
+            assert response.status_code == 422, (params, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["status"] == 422
+        unauthorized = await api.get("/v1/history?metric=customers")
+        assert unauthorized.status_code == 401
+        schema = (await api.get("/openapi.json")).json()
+        operation = schema["paths"]["/v1/history"]["get"]
+        assert "application/problem+json" in operation["responses"]["422"]["content"]
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/History"
+        }

@@ -1,0 +1,86 @@
+"""Bucketing of the history: boundaries, what a sample stores, times and values per step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from basewatch_projector.history import boundary_after, changes, grace
+from basewatch_projector.history_api import format_duration, gauge, per_step, step_times
+
+H = timedelta(hours=1)
+T = datetime(2026, 11, 22, 10, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    return T + timedelta(hours=hours)
+
+
+def test_boundary_after_is_strictly_later_and_aligned_on_the_epoch() -> None:
+    assert boundary_after(at(0), H) == at(1)  # a record at a boundary belongs to the next
+    assert boundary_after(at(0.999), H) == at(1)
+    assert boundary_after(at(0.5), timedelta(days=1)) == datetime(2026, 11, 23, tzinfo=UTC)
+    assert boundary_after(at(0) + timedelta(seconds=3), timedelta(seconds=5)) == at(0) + (
+        timedelta(seconds=5)
+    )
+
+
+def test_grace_is_short_and_shorter_than_a_short_interval() -> None:
+    assert grace(H) == timedelta(seconds=1)
+    assert grace(timedelta(seconds=2)) == timedelta(seconds=0.4)
+
+
+def test_a_sample_stores_only_changed_series_and_zero_for_vanished_ones() -> None:
+    loyal = ("customers", (("segment", "loyal"),))
+    suspect = ("customers", (("segment", "suspect"),))
+    active = ("installations", (("product_id", "p1"), ("status", "active")))
+    assert changes({loyal: 2, suspect: 1}, {loyal: 2, suspect: 1}) == {}
+    assert changes({loyal: 2, suspect: 1}, {loyal: 3, active: 1}) == {
+        loyal: 3,
+        suspect: 0,
+        active: 1,
+    }
+    assert changes({}, {loyal: 1}) == {loyal: 1}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3600, "1h"), (5, "5s"), (86400, "1d"), (5400, "1h30m"), (90, "1m30s"), (604800, "7d")],
+)
+def test_durations_are_written_in_the_largest_units(seconds: int, text: str) -> None:
+    assert format_duration(timedelta(seconds=seconds)) == text
+
+
+def test_step_times_are_the_aligned_boundaries_within_the_range() -> None:
+    assert step_times(at(0), at(3), H) == [at(0), at(1), at(2), at(3)]
+    assert step_times(at(0.5), at(2.5), H) == [at(1), at(2)]
+    assert step_times(at(0.2), at(0.8), H) == []
+    # Aligned on the epoch, not on since: 10:00 is a boundary of 2h, 11:00 is not.
+    assert step_times(at(1), at(4.5), 2 * H) == [at(2), at(4)]
+
+
+def test_a_gauge_carries_the_last_row_forward_and_is_null_before_sampling() -> None:
+    times = [at(0), at(1), at(2), at(3), at(4)]
+    rows = [(at(1), 5), (at(2.5), 7)]
+    assert gauge(times, at(1), rows) == [None, 5, 5, 7, 7]
+    # A row before the range (the last one at or before its start) is the starting value.
+    assert gauge(times, at(-5), [(at(-3), 2), (at(3), 0)]) == [2, 2, 2, 0, 0]
+    # Sampling had begun but the series had no row yet: 0.
+    assert gauge(times, at(0), [(at(2), 1)]) == [0, 0, 1, 1, 1]
+    assert gauge(times, None, []) == [None] * 5
+
+
+def test_per_step_counts_fall_in_the_half_open_step_ending_at_each_time() -> None:
+    times = [at(1), at(2), at(3)]
+    events = [
+        (at(0.5), 1),  # (0, 1]
+        (at(1), 2),  # exactly on a time: that step, not the next
+        (at(1) + timedelta(microseconds=1), 4),  # (1, 2]
+        (at(3), 8),
+        (at(0), 16),  # before the first step
+        (at(3.1), 32),  # after the last time
+    ]
+    assert per_step(times, H, events) == [3, 4, 8]
+    assert per_step([at(0), at(2), at(4)], 2 * H, [(at(-0.5), 1), (at(2.5), 1)]) == [1, 0, 1]
+    assert per_step([], H, events) == []
