@@ -33,6 +33,10 @@ system-deps:
 run: install
 	$(VENV)/bin/basewatch dev
 
+## demo: the same, with simulated traffic and churn after seconds (page on :8081, key dev-read-key)
+demo: install
+	$(VENV)/bin/basewatch dev --demo
+
 ## test: lint, types, then every test (unit, integration against the real broker and databases)
 test: install system-deps lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

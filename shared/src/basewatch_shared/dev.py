@@ -3,6 +3,9 @@
 Starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), creates the
 topics, migrates the database, starts ingest and the projector as child processes,
 prints what it started, and on Ctrl-C or SIGTERM stops everything it started.
+
+``--demo`` also runs ``basewatch simulate`` against it, with churn thresholds of
+seconds instead of days (``DEMO_ENV``), so that churn signals appear within a minute.
 """
 
 from __future__ import annotations
@@ -28,6 +31,21 @@ DEV_INGEST_KEY = "dev-ingest-key"
 DEV_READ_KEY = "dev-read-key"
 DEV_KEYS = f"dev-app:ingest:{hash_key(DEV_INGEST_KEY)},dev-reader:read:{hash_key(DEV_READ_KEY)}"
 
+# The demo's projector: silence of seconds is churn, swept and recorded every few
+# seconds. The simulation's silences (at 5 s heartbeats) last 10 s to forever; at most
+# about 2 % of the installations fall silent per heartbeat, far below the share the
+# mass-silence guard holds as an outage (so it keeps guarding a stalled simulator).
+DEMO_AT_RISK_AFTER, DEMO_CHURN_AFTER = "20s", "45s"
+DEMO_ENV = {
+    "BASEWATCH_AT_RISK_AFTER": DEMO_AT_RISK_AFTER,
+    "BASEWATCH_CHURN_AFTER": DEMO_CHURN_AFTER,
+    "BASEWATCH_SWEEP_INTERVAL": "2s",
+    "BASEWATCH_HISTORY_INTERVAL": "5s",
+    "BASEWATCH_HOLD_CHURN_ABOVE": "0.8",
+    "BASEWATCH_HOLD_MIN_TRANSITIONS": "20",
+}
+DEMO_POPULATION, DEMO_HEARTBEAT = 300, "5s"
+
 
 def _wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
@@ -46,8 +64,29 @@ def _wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout_s: flo
 
 
 def _spawn(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return _child([name, "--port", str(port)], env)
+
+
+def _simulate(ingest_port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The demo's traffic, until stopped: heartbeats at 5 s against the demo thresholds."""
+    return _child(
+        [
+            "simulate",
+            f"--url=http://127.0.0.1:{ingest_port}",
+            f"--key={DEV_INGEST_KEY}",
+            f"--population={DEMO_POPULATION}",
+            f"--heartbeat-every={DEMO_HEARTBEAT}",
+            f"--at-risk-after={DEMO_AT_RISK_AFTER}",
+            f"--churn-after={DEMO_CHURN_AFTER}",
+            "--progress-every=15",
+        ],
+        env,
+    )
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "basewatch_shared.cli", name, "--port", str(port)],
+        [sys.executable, "-m", "basewatch_shared.cli", *args],
         env=env,
         stdin=subprocess.DEVNULL,
         preexec_fn=die_with_parent(os.getpid()),
@@ -74,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env.setdefault("BASEWATCH_API_KEYS", DEV_KEYS)
     env.setdefault("BASEWATCH_LOG_LEVEL", "WARNING")
+    if args.demo:
+        env.update(DEMO_ENV)
     # SIGTERM is handled like Ctrl-C: unwind, stopping whatever has been started so far.
     signal.signal(signal.SIGTERM, _interrupt)
     procs: list[subprocess.Popen[bytes]] = []
@@ -122,8 +163,15 @@ def _run(
         _wait_healthy(f"http://127.0.0.1:{args.ingest_port}/healthz", procs, 60)
         _wait_healthy(f"http://127.0.0.1:{args.projector_port}/healthz", procs, 60)
         _banner(args, bootstrap, env["DATABASE_URL"], topics, args.partitions)
+        watched = list(procs)
+        if args.demo:
+            # Stopped before the services (callbacks run last in, first out), so that its
+            # last requests are answered and its summary is complete.
+            simulation = [_simulate(args.ingest_port, env)]
+            stack.callback(_stop, simulation)
+            watched += simulation
         stack.callback(print, "\nstopping basewatch ...", flush=True)
-        while all(p.poll() is None for p in procs):
+        while all(p.poll() is None for p in watched):
             time.sleep(0.2)
 
 
@@ -145,6 +193,14 @@ basewatch is running. Ctrl-C stops everything.
 """,
         flush=True,
     )
+    if args.demo:
+        print(
+            f"""  page        {projector}/    (read key: {DEV_READ_KEY})
+  demo        {DEMO_POPULATION} simulated customers, a heartbeat every {DEMO_HEARTBEAT} per \
+installation; at risk after {DEMO_AT_RISK_AFTER} of silence, churned after {DEMO_CHURN_AFTER}
+""",
+            flush=True,
+        )
 
 
 def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,4 +212,9 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--ingest-port", type=int, default=8080)
     parser.add_argument("--projector-port", type=int, default=8081)
     parser.add_argument("--data-dir", default=".basewatch", help="where local files go")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run `basewatch simulate`, with churn after seconds instead of days",
+    )
     parser.set_defaults(handler=run)
