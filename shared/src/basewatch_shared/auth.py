@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.settings import ApiKey, Scope
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="basewatch"'}
+# Declares the scheme in the OpenAPI document (clients and fuzzers see that a key is
+# needed); auto_error=False leaves every refusal to authenticate(), as problem+json.
+BEARER = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
+Documented = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
 
 def authenticate(keys: Sequence[ApiKey], authorization: str | None) -> ApiKey:
@@ -32,7 +38,7 @@ def authenticate(keys: Sequence[ApiKey], authorization: str | None) -> ApiKey:
 def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
     """A FastAPI dependency: the caller's key, which must have ``scope`` (else 403)."""
 
-    async def dependency(request: Request) -> ApiKey:
+    async def dependency(request: Request, _scheme: Documented = None) -> ApiKey:
         key = authenticate(request.app.state.api_keys, request.headers.get("authorization"))
         if scope not in key.scopes:
             raise ProblemError(403, "Forbidden", f"this key lacks the {scope.value!r} scope")

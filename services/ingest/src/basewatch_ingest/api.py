@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -26,7 +26,7 @@ from basewatch_ingest.openapi import (
 )
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
-from basewatch_shared.auth import require
+from basewatch_shared.auth import BEARER, require
 from basewatch_shared.problems import JSONResponse, ProblemError
 from basewatch_shared.settings import Scope
 from basewatch_shared.topics import Topics
@@ -95,6 +95,9 @@ def _media_type(content_type: str | None) -> str:
     responses=RESPONSES,
     openapi_extra=REQUEST_BODY,
     summary="Send events: one, a batch, or NDJSON",
+    # Documents the key in OpenAPI only: a DirectRoute resolves no dependencies, and
+    # post_events checks the key itself.
+    dependencies=[Security(BEARER)],
 )
 async def post_events(request: Request) -> JSONResponse:
     """Accept one event, a batch or NDJSON; 202 once the broker has acknowledged them."""

@@ -218,6 +218,17 @@ METRICS_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
+def _tag_required(schemas: dict[str, Any]) -> None:
+    """Mark ``type`` required in each event schema: the union needs it to pick the schema.
+
+    The models give ``type`` a default (so code can build them without it), which
+    pydantic documents as optional; an event without ``type`` is refused.
+    """
+    for ref in schemas["Event"]["discriminator"]["mapping"].values():
+        event = schemas[ref.rsplit("/", 1)[-1]]
+        event["required"] = ["type", *(f for f in event.get("required", []) if f != "type")]
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the document once, adding the contract's schemas the routes refer to."""
 
@@ -237,6 +248,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             schemas.update(definitions.get("$defs", {}))
             schemas["Event"] = keyed[("Event", "validation")]
+            _tag_required(schemas)
             app.openapi_schema = document
         return app.openapi_schema
 

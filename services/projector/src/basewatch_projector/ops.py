@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from basewatch_projector.documents import Problem
 from basewatch_shared.auth import require
+from basewatch_shared.problems import PROBLEM_JSON
 from basewatch_shared.settings import Scope
 
 
@@ -50,7 +52,20 @@ class Lag(BaseModel):
     lag_seconds: float | None = Field(description="the largest known lag in seconds")
 
 
-router = APIRouter(dependencies=[Depends(require(Scope.READ))], tags=["operations"])
+router = APIRouter(
+    dependencies=[Depends(require(Scope.READ))],
+    tags=["operations"],
+    responses={
+        status: {
+            "description": text,
+            "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+        }
+        for status, text in (
+            (401, "no API key, or an unknown one"),
+            (403, "the key lacks the read scope"),
+        )
+    },
+)
 
 
 @router.get("/v1/ops/lag", response_model=Lag)

@@ -1,0 +1,45 @@
+"""Hypothesis settings for the fuzz tests: small and bounded in CI, larger for a soak.
+
+``BASEWATCH_SOAK=1`` selects the soak profile. The profiles are applied per test (as
+decorators), never loaded globally, so other tests keep hypothesis' defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+SOAK: Final = os.environ.get("BASEWATCH_SOAK", "").strip().lower() in {"1", "true", "yes"}
+
+# The services run on a real broker and database: examples take milliseconds, and a
+# slow one (a broker round trip) is no bug. The example database stays in .hypothesis/.
+settings.register_profile(
+    "basewatch-ci",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "basewatch-soak",
+    parent=settings.get_profile("basewatch-ci"),
+    max_examples=1000,
+)
+FUZZ: Final = settings.get_profile("basewatch-soak" if SOAK else "basewatch-ci")
+
+
+def scaled(ci: int, soak: int) -> settings:
+    """The active profile with another example count (CI or soak), for costlier tests."""
+    return settings(FUZZ, max_examples=soak if SOAK else ci)
+
+
+# The services under test run in this process, on a thread of their own; their Kafka
+# clients use the global ``random`` (aiokafka shuffles partitions and picks nodes with
+# it). Hypothesis cannot tell that from a strategy using ``random`` and warns, which
+# filterwarnings=error would turn into a failure of whichever example was being drawn.
+BACKGROUND_RANDOM: Final = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
