@@ -59,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     args.url = args.url.rstrip("/")
     try:
+        SimClock(datetime.now(UTC), args.speed, args.duration)  # refuse bad options first
         check_reachable(args.url)
-        clock = SimClock(datetime.now(UTC), args.speed, args.duration)
     except (SimulationError, ValueError) as exc:
         print(f"basewatch simulate: {exc}", file=sys.stderr)
         return 2
+    clock = SimClock(datetime.now(UTC), args.speed, args.duration)
     thresholds = Thresholds(args.at_risk_after, args.churn_after)
     if warning := clock.warning(args.heartbeat_every, thresholds.at_risk_after):
         print(warning, file=sys.stderr)
