@@ -62,16 +62,19 @@ class Projectors:
         return len(seen) >= 2 * self.partitions and all(seen.values())
 
     async def wait_caught_up(self, within: float, settle: float = 1.0) -> float:
-        """Wait until the lag is zero three times in a row; returns the seconds waited."""
+        """Wait until the lag is zero three times in a row, ``settle`` / 3 apart (the
+        first after ``settle``: a fetch reports what was just acknowledged); returns the
+        seconds waited."""
         start = time.monotonic()
-        await asyncio.sleep(settle)  # let a fetch report what was just acknowledged
+        await asyncio.sleep(settle)
         streak = 0
         async with httpx.AsyncClient(timeout=5) as client:
             while streak < 3:
                 streak = streak + 1 if await self.caught_up(client) else 0
                 if time.monotonic() - start > within:
                     raise TimeoutError(f"projector lag not zero after {within:.0f} s")
-                await asyncio.sleep(0.4)
+                if streak < 3:
+                    await asyncio.sleep(settle / 3)
         return time.monotonic() - start
 
     async def signal_count(self, prefix: str) -> int:

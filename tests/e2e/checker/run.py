@@ -35,6 +35,7 @@ class Config:
     rate: float | None = None
     retry_for: float = 120.0
     lag_timeout: float = 180.0
+    lag_settle: float = 1.0  # after the last acknowledgement, before lag 0 counts
     signal_wait: float = 45.0  # longer than the projector's sweep interval
     quiet: float = 5.0
     settle: float = 20.0
@@ -132,7 +133,9 @@ class Checker:
             sent = time.monotonic() - start
             acked = self.ledger.acknowledged
             self.model.apply([e for s in phase.steps for e in s if e["event_id"] in acked])
-            waited = await self.projectors.wait_caught_up(self.config.lag_timeout)
+            waited = await self.projectors.wait_caught_up(
+                self.config.lag_timeout, self.config.lag_settle
+            )
             self.model.sweep(datetime.now(UTC))
             await self._signals_settle(self.config.signal_wait)
             report.phases.append((phase.name, sent, waited))
