@@ -56,6 +56,8 @@
   });
 
   const $ = (selector, root = document) => root.querySelector(selector);
+  // Where the page is in the signal feed, and the newest signals it has seen.
+  const newFeed = () => ({ cursor: null, latest: [], read: 0, caughtUp: false });
   const state = {
     key: null,
     timer: null,
@@ -65,7 +67,7 @@
     interval: null, // the history recording interval in seconds, once known
     firstSample: null, // the time of the oldest history sample seen (seconds)
     charts: {},
-    signals: { cursor: null, latest: [] },
+    signals: newFeed(),
   };
 
   // ---- small DOM helpers ------------------------------------------------------------
@@ -163,7 +165,7 @@
 
   function useKey(key) {
     state.key = key;
-    state.signals = { cursor: null, latest: [] };
+    state.signals = newFeed();
     state.interval = null;
     state.firstSample = null;
     showDashboard();
@@ -180,6 +182,11 @@
 
   async function refresh() {
     if (state.key === null) return;
+    if (document.hidden) { // nobody is looking: no load on the projector until someone is
+      clearTimeout(state.timer);
+      state.timer = setTimeout(refresh, REFRESH_MS);
+      return;
+    }
     if (state.running) {
       state.again = true; // asked for while one runs: run once more right after it
       return;
@@ -197,6 +204,8 @@
         productDetails(summary),
       ]);
       renderSummary(summary, products);
+      // When the summary now shown was asked for: a reader can tell it is fresh.
+      $('#refreshed').dataset.summaryRequestedAt = String(requestedAt);
       renderLag(lag);
       await Promise.all([refreshSignals(), refreshHistory()]);
       state.refreshes += 1;
@@ -204,7 +213,6 @@
       const refreshed = $('#refreshed');
       refreshed.textContent = `Updated ${clock.format(now)} · every ${REFRESH_MS / 1000} s`;
       refreshed.dataset.count = String(state.refreshes);
-      refreshed.dataset.summaryRequestedAt = String(requestedAt);
       refreshed.classList.remove('stale');
       $('#banner').hidden = true;
     } catch (err) {
@@ -303,7 +311,7 @@
     const rows = [
       ['paying_and_active', 'Paying and active', 'bought, and an installation is in use', 'good'],
       ['paying_and_lapsed', 'Paying and lapsed', 'bought, installations gone silent', 'bad'],
-      ['paying_never_installed', 'Paying, never installed', 'bought, never installed', 'muted'],
+      ['paying_never_installed', 'Paying, never installed', 'bought, never installed', 'plain'],
       ['active_not_paying_customers', 'Using, not paying', 'prospects with an installation in use', 'lead'],
       ['active_not_paying_installations', 'Installations in use unpaid', 'owner is a prospect or unknown', 'lead'],
     ];
@@ -358,18 +366,20 @@
     return bar;
   }
 
-  // Revenue per currency, one line each, never summed across currencies. The API's
-  // amounts are exact decimal strings; shown rounded to the currency's minor unit.
+  // Revenue per currency, never summed across currencies. The API's amounts are exact
+  // decimal strings (the tooltip shows them); the cell shows them rounded, compactly.
   function revenue(byCurrency) {
-    const entries = Object.entries(byCurrency).sort(([, a], [, b]) => Number(b) - Number(a));
+    const entries = Object.entries(byCurrency).sort(([a], [b]) => a.localeCompare(b));
     if (entries.length === 0) return '–';
     return h('span', { class: 'amounts' }, ...entries.map(([currency, amount]) =>
-      h('span', { title: `${amount} ${currency}`, text: money(amount, currency) })));
+      h('span', { class: 'amount', title: `${amount} ${currency}`, text: money(amount, currency) })));
   }
 
   function money(amount, currency) {
     try {
-      return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(Number(amount));
+      return new Intl.NumberFormat(undefined, {
+        style: 'currency', currency, maximumFractionDigits: 0,
+      }).format(Number(amount));
     } catch (err) { // not an ISO 4217 code this browser knows
       return `${amount} ${currency}`;
     }
@@ -413,37 +423,53 @@
       try {
         got = await api('v1/signals', { after: feed.cursor, limit: SIGNAL_PAGE });
       } catch (err) {
-        if (err.status === 400) { // a cursor from another database: start over
-          state.signals = { cursor: null, latest: [] };
+        if (err.status === 400) { // a cursor this projector no longer takes: start over
+          state.signals = newFeed();
           return;
         }
         throw err;
       }
       feed.latest = feed.latest.concat(got.items).slice(-SIGNALS_SHOWN);
+      feed.read += got.items.length;
       feed.cursor = got.next_cursor;
-      if (got.items.length < SIGNAL_PAGE) break;
+      feed.caughtUp = got.items.length < SIGNAL_PAGE;
+      if (feed.caughtUp) break;
     }
-    renderSignals(feed.latest);
+    renderSignals(feed);
   }
 
-  function renderSignals(latest) {
+  // Today's times as a clock, older ones with their date.
+  const when = (date) => (date.toDateString() === new Date().toDateString() ? clock : stamp).format(date);
+
+  function renderSignals(feed) {
     const body = $('#signals tbody');
+    const empty = $('#signals-empty');
+    if (!feed.caughtUp) { // the rows so far are old ones: not "latest" yet
+      body.replaceChildren();
+      empty.textContent = `Reading the signal feed from its start: ${fmt(feed.read)} so far…`;
+      empty.hidden = false;
+      return;
+    }
+    const latest = feed.latest;
     const label = Object.fromEntries(SIGNAL_KINDS);
     body.replaceChildren(...[...latest].reverse().map((s) => {
-      const who = s.installation_id !== null
-        ? h('span', {}, h('span', { class: 'muted', text: 'installation ' }), h('code', { text: s.installation_id }))
-        : h('span', {}, h('span', { class: 'muted', text: 'customer ' }), h('code', { text: s.customer_id }));
-      const badge = h('span', { class: 'badge', text: label[s.kind] || s.kind });
+      // The installation for an installation's signal, else the customer (the kind says which).
+      const who = h('code', {
+        title: s.installation_id !== null ? 'installation' : 'customer',
+        text: s.installation_id ?? s.customer_id,
+      });
+      const badge = h('span', { class: 'badge', 'data-kind': s.kind, text: label[s.kind] || s.kind });
       badge.style.setProperty('--tone', COLOURS[s.kind] || '#9aa3ae');
       return h('tr', { 'data-testid': `signal.${s.signal_id}` },
-        h('td', { class: 'when' }, h('time', { datetime: s.detected_at, text: stamp.format(new Date(s.detected_at)) })),
+        h('td', { class: 'when' }, h('time', { datetime: s.detected_at, text: when(new Date(s.detected_at)) })),
         h('td', {}, badge),
-        h('td', {}, who),
+        h('td', { class: 'who' }, who),
         h('td', { text: s.product_id === null ? '–' : s.product_id }),
         h('td', { class: 'change' }, h('span', { class: 'muted', text: s.previous_status.replace('_', ' ') }),
           ' → ', h('span', { text: s.status.replace('_', ' ') })));
     }));
-    $('#signals-empty').hidden = latest.length > 0;
+    empty.textContent = 'No churn signals yet.';
+    empty.hidden = latest.length > 0;
   }
 
   // ---- history -----------------------------------------------------------------------
@@ -501,7 +527,7 @@
     if ($('#range').value === 'auto' && state.firstSample !== null) {
       // "auto" starts at the first sample: a young system's history fills the chart
       // instead of being a thin line at the right edge of an empty window.
-      since = Math.max(since, Math.min(state.firstSample - interval, until - 30 * interval));
+      since = Math.max(since, Math.min(state.firstSample - interval, until - 8 * interval));
     }
     const stepFor = (points) => interval * Math.max(1, Math.ceil((until - since) / interval / points));
     await Promise.all(Object.entries(GROUPS).map(async ([metric, group]) => {
@@ -648,6 +674,9 @@
       showKeyForm('The key is forgotten in this browser.');
     });
     $('#refresh').addEventListener('click', () => refresh());
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) refresh();
+    });
     $('#range').addEventListener('change', () => refresh());
     let resizing = null;
     window.addEventListener('resize', () => {

@@ -1,0 +1,346 @@
+"""The built-in page in headless Chromium, against the whole system as a user starts it.
+
+`basewatch dev --demo` runs the stack and the simulation; the test opens the page, is
+refused with a wrong key, enters the read key, waits for the charts and the first churn
+signals, and checks that every number the page shows is exactly the number of a
+`/v1/summary` read at the same moment. The screenshot it leaves in docs/page.png is the
+one the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver import Chrome
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from basewatch_shared.dev import DEV_READ_KEY
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "page.png"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+READ = {"Authorization": f"Bearer {DEV_READ_KEY}"}
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _until(probe: Callable[[], T], ok: Callable[[T], bool], within: float, what: str) -> T:
+    """Call ``probe`` until ``ok(result)``; fail naming ``what`` and the last result."""
+    deadline = time.monotonic() + within
+    while True:
+        result = probe()
+        if ok(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {within} s; last: {result!r}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    """The running system: where its two services listen, and its simulation."""
+
+    ingest: str
+    projector: str
+    dev: subprocess.Popen[bytes]
+
+    def simulation(self) -> int:
+        """The pid of the `basewatch simulate` that the demo runs."""
+        found = [pid for pid in _descendants(self.dev.pid) if b"simulate" in _cmdline(pid)]
+        assert len(found) == 1, found
+        return found[0]
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The simulation stopped in its tracks (SIGSTOP), so only churn moves numbers."""
+        pid = self.simulation()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """`basewatch dev --demo`, as the README tells a newcomer to start it."""
+    ingest_port, projector_port = _free_port(), _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "BASEWATCH_API_KEYS")
+    }
+    log = tmp_path / "dev.out"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "basewatch_shared.cli", "dev", "--demo"),
+                *("--partitions", "3", "--data-dir", str(tmp_path / "data")),
+                *("--ingest-port", str(ingest_port), "--projector-port", str(projector_port)),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=tmp_path,
+        )
+    try:
+        _until(
+            log.read_text,
+            lambda text: "dev keys" in text or proc.poll() is not None,
+            within=90,
+            what="basewatch dev prints its banner",
+        )
+        assert proc.poll() is None, log.read_text()
+        yield Stack(f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{projector_port}", proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log.read_text()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Chrome]:
+    """Headless Chromium from Debian, driven without selenium-manager or any download."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("chromium and chromedriver are missing: run tests/system-deps.sh")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1400,1600",
+        "--lang=en-US",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+# ---- reading the page ----------------------------------------------------------------
+
+_SHOWN = """
+const shown = {};
+for (const el of document.querySelectorAll('[data-testid^="summary."]')) {
+  (shown[el.dataset.testid] ||= []).push(el.textContent);
+}
+const refreshed = document.getElementById('refreshed').dataset;
+return [Number(refreshed.summaryRequestedAt || 0), shown];
+"""
+
+
+def _numbers(document: dict[str, Any]) -> dict[str, int]:
+    """The summary's numbers by the data-testid the page gives each one."""
+    found: dict[str, int] = {}
+
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{path}.{key}", inner)
+        elif isinstance(value, list):  # installed_base.by_product, keyed by product
+            for item in value:
+                product = "~" if item["product_id"] is None else item["product_id"]
+                walk(f"{path}.{product}", {k: v for k, v in item.items() if k != "product_id"})
+        else:
+            found[path] = value
+
+    walk("summary", document)
+    return found
+
+
+def _as_int(text: str) -> int | None:
+    digits = re.sub(r"\D", "", text)  # thousands separators of any locale
+    return int(digits) if digits else None
+
+
+def _shown(driver: Chrome) -> tuple[float, dict[str, int | None]]:
+    """When the page requested the summary it shows (ms), and each number it shows."""
+    requested, shown = driver.execute_script(_SHOWN)
+    values: dict[str, int | None] = {}
+    for testid, texts in shown.items():
+        parsed = {_as_int(t) for t in texts}
+        # The same number in several places (a headline and a list) must agree.
+        values[testid] = parsed.pop() if len(parsed) == 1 else None
+    return requested, values
+
+
+def _charts_drawn(driver: Chrome) -> dict[str, Any]:
+    result: dict[str, Any] = driver.execute_script(
+        """
+        const plots = [...document.querySelectorAll('.plot')];
+        return {
+          canvases: document.querySelectorAll('.plot canvas').length,
+          points: plots.map((p) => Number(p.dataset.points || 0)),
+          customers: document.querySelectorAll('[data-testid^="history.customers."]').length,
+          signals: document.querySelectorAll('#signals tbody tr').length,
+          atRisk: document.querySelectorAll('#signals [data-kind="installation.at_risk"]').length,
+        };
+        """
+    )
+    return result
+
+
+# ---- the test ------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_bases_as_the_api_does(stack: Stack, browser: Chrome) -> None:
+    browser.get(f"{stack.projector}/")
+    key = browser.find_element(By.ID, "key")
+    assert key.is_displayed()
+
+    # A wrong key is refused in words, and not kept.
+    key.send_keys("not-a-key")
+    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    error = _until(
+        lambda: browser.find_element(By.ID, "key-error").text,
+        bool,
+        within=10,
+        what="the page says the key was refused",
+    )
+    assert "refused" in error
+    assert browser.execute_script("return localStorage.length") == 0
+
+    browser.find_element(By.ID, "key").send_keys(DEV_READ_KEY)
+    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    _until(
+        lambda: _charts_drawn(browser),
+        lambda c: c["canvases"] == 3 and min(c["points"]) >= 4 and c["atRisk"] > 0,
+        within=60,
+        what="three charts with history, and the first installation at risk",
+    )
+
+    # Kept in this browser: a reload opens the dashboard without asking again.
+    browser.refresh()
+    _until(
+        lambda: _charts_drawn(browser),
+        lambda c: c["canvases"] == 3,
+        within=15,
+        what="the dashboard opens again with the remembered key",
+    )
+
+    with stack.paused():
+        _page_equals_summary(stack, browser)
+
+    # The whole page in one picture, at the width it was checked at.
+    height = int(browser.execute_script("return document.documentElement.scrollHeight"))
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
+
+    # The page broke no rule of its own: no script error, nothing blocked by its CSP.
+    # (Refused requests, like the wrong key's 401, are logged as failed loads.)
+    problems = [
+        entry["message"]
+        for entry in browser.get_log("browser")  # type: ignore[no-untyped-call]
+        if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]
+    ]
+    assert problems == []
+
+    browser.find_element(By.ID, "forget").click()
+    assert browser.find_element(By.ID, "key").is_displayed()
+    assert browser.execute_script("return localStorage.length") == 0
+
+
+def _page_equals_summary(stack: Stack, browser: Chrome) -> None:
+    """Every number on the page equals /v1/summary read around the page's own read.
+
+    The page's summary is requested after ``before`` and shown before ``after`` is read;
+    when both reads agree, the page must show exactly them. The sweep still moves
+    numbers while the simulation is paused, so a pair that disagrees is read again.
+    """
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=stack.projector, headers=READ) as api:
+        while True:
+            started = time.time() * 1000
+            before = api.get("/v1/summary").json()
+            shown = _fresh_numbers(browser, started)
+            after = api.get("/v1/summary").json()
+            if before == after:
+                break
+            assert time.monotonic() < deadline, "the summary never held still"
+    expected = _numbers(after)
+    differ = {
+        testid: {"page": shown.get(testid), "api": expected.get(testid)}
+        for testid in shown.keys() | expected.keys()
+        if shown.get(testid) != expected.get(testid)
+    }
+    assert differ == {}
+    assert expected["summary.customer_base.total"] > 0
+    assert expected["summary.installed_base.total"] > 0
+
+
+def _fresh_numbers(browser: Chrome, since_ms: float) -> dict[str, int | None]:
+    """The page's numbers from a summary it requested after ``since_ms`` (epoch ms)."""
+    browser.find_element(By.ID, "refresh").click()
+    _requested, shown = _until(
+        lambda: _shown(browser),
+        lambda read: read[0] >= since_ms,
+        within=15,
+        what="the page refreshes",
+    )
+    return shown
