@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -48,6 +49,10 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -57,18 +62,16 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-async def test_dev_runs_the_whole_system_and_stops_cleanly(
-    tmp_path: Path, stop_signal: signal.Signals
-) -> None:
-    ingest_port, projector_port = _free_port(), _free_port()
+async def _start_dev(
+    tmp_path: Path, out: IO[str], ingest_port: int, projector_port: int, *extra: str
+) -> asyncio.subprocess.Process:
+    """``basewatch dev`` on free ports, in its own session (a terminal's process group)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "BASEWATCH_API_KEYS")
     }
-    out = (tmp_path / "dev.out").open("w+")
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "basewatch_shared.cli",
@@ -81,11 +84,22 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
         str(projector_port),
         "--data-dir",
         str(tmp_path / "data"),
+        *extra,
         stdout=out,
         stderr=subprocess.STDOUT,
         env=env,
         cwd=tmp_path,
+        start_new_session=True,
     )
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_dev_runs_the_whole_system_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    ingest_port, projector_port = _free_port(), _free_port()
+    out = (tmp_path / "dev.out").open("w+")
+    proc = await _start_dev(tmp_path, out, ingest_port, projector_port)
     try:
 
         async def banner() -> str:
@@ -149,6 +163,64 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
         out.close()
     assert code == 0, (tmp_path / "dev.out").read_text()
     assert "stopped." in (tmp_path / "dev.out").read_text()
+
+    async def survivors() -> list[int]:
+        return [p for p in spawned if _alive(p)]
+
+    await eventually(survivors, lambda alive: alive == [], within=10)
+
+
+async def test_demo_shows_churn_within_a_minute_and_ctrl_c_stops_everything(
+    tmp_path: Path,
+) -> None:
+    ingest_port, projector_port = _free_port(), _free_port()
+    out = (tmp_path / "dev.out").open("w+")
+    proc = await _start_dev(tmp_path, out, ingest_port, projector_port, "--demo")
+    try:
+
+        async def output() -> str:
+            return (tmp_path / "dev.out").read_text()
+
+        text = await eventually(
+            output, lambda t: "demo " in t or proc.returncode is not None, within=90
+        )
+        assert proc.returncode is None, text
+        assert f"page        http://127.0.0.1:{projector_port}/" in text
+        assert f"read key: {DEV_READ_KEY}" in text
+        spawned = _descendants(proc.pid)
+        commands = {pid: _cmdline(pid) for pid in spawned}
+        assert any(b"simulate" in command for command in commands.values()), commands
+
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{projector_port}",
+            headers={"Authorization": f"Bearer {DEV_READ_KEY}"},
+        ) as client:
+
+            async def at_risk() -> list[dict[str, object]]:
+                response = await client.get("/v1/signals?kind=installation.at_risk")
+                items: list[dict[str, object]] = response.json()["items"]
+                return items
+
+            # 20 s of silence makes an installation at risk; the first silences start
+            # within seconds of the first heartbeats.
+            signals = await eventually(at_risk, bool, within=60, interval=1)
+            assert signals[0]["status"] == "at_risk"
+            summary = (await client.get("/v1/summary")).json()
+            assert summary["customer_base"]["total"] > 0
+            assert summary["installed_base"]["total"] > 0
+    finally:
+        # Ctrl-C in a terminal: SIGINT to every process of the foreground group.
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            code = await asyncio.wait_for(proc.wait(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+        out.close()
+    text = (tmp_path / "dev.out").read_text()
+    assert code == 0, text
+    assert "basewatch simulate: stopped after" in text and "stopped." in text
+    assert "Traceback" not in text
 
     async def survivors() -> list[int]:
         return [p for p in spawned if _alive(p)]

@@ -79,6 +79,7 @@ def _simulate(ingest_port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             f"--at-risk-after={DEMO_AT_RISK_AFTER}",
             f"--churn-after={DEMO_CHURN_AFTER}",
             "--progress-every=15",
+            "--wait=60s",
         ],
         env,
     )
@@ -160,16 +161,17 @@ def _run(
         stack.callback(_stop, procs)
         procs.append(_spawn("ingest", args.ingest_port, env))
         procs.append(_spawn("projector", args.projector_port, env))
-        _wait_healthy(f"http://127.0.0.1:{args.ingest_port}/healthz", procs, 60)
-        _wait_healthy(f"http://127.0.0.1:{args.projector_port}/healthz", procs, 60)
-        _banner(args, bootstrap, env["DATABASE_URL"], topics, args.partitions)
         watched = list(procs)
         if args.demo:
-            # Stopped before the services (callbacks run last in, first out), so that its
-            # last requests are answered and its summary is complete.
+            # Started alongside the services (it waits for ingest) and stopped before them
+            # (callbacks run last in, first out): its last requests are answered and its
+            # summary is complete.
             simulation = [_simulate(args.ingest_port, env)]
             stack.callback(_stop, simulation)
             watched += simulation
+        _wait_healthy(f"http://127.0.0.1:{args.ingest_port}/healthz", watched, 60)
+        _wait_healthy(f"http://127.0.0.1:{args.projector_port}/healthz", watched, 60)
+        _banner(args, bootstrap, env["DATABASE_URL"], topics, args.partitions)
         stack.callback(print, "\nstopping basewatch ...", flush=True)
         while all(p.poll() is None for p in watched):
             time.sleep(0.2)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     args.url = args.url.rstrip("/")
     try:
         SimClock(datetime.now(UTC), args.speed, args.duration)  # refuse bad options first
-        check_reachable(args.url)
+        check_reachable(args.url, args.wait.total_seconds() if args.wait else 0.0)
     except (SimulationError, ValueError) as exc:
         print(f"basewatch simulate: {exc}", file=sys.stderr)
         return 2
@@ -234,6 +234,12 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_duration,
         default=timedelta(days=14),
         help="the projector's BASEWATCH_CHURN_AFTER, for the expected statuses (default 14d)",
+    )
+    add(
+        "--wait",
+        type=_duration,
+        default=None,
+        help="how long to wait for ingest to answer at the start, like 30s (default: no wait)",
     )
     add("--progress-every", type=_positive(float), default=5.0, help="seconds, when not a TTY")
     add("--summary-json", default=None, help="also write the summary as JSON to this file")

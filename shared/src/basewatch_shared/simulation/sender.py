@@ -70,15 +70,21 @@ class TokenBucket:
         self._tokens -= n
 
 
-def check_reachable(url: str, timeout_s: float = 5.0) -> None:
-    """Fail with a clear message when nothing answers at ``url`` or it is not basewatch."""
-    try:
-        response = httpx.get(f"{url}/healthz", timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise SimulationError(
-            f"cannot reach ingest at {url} ({_reason(exc)}); is it running? "
-            "`basewatch dev` (or `make run`) starts one on http://127.0.0.1:8080"
-        ) from None
+def check_reachable(url: str, wait_s: float = 0.0, timeout_s: float = 5.0) -> None:
+    """Fail with a clear message when nothing answers at ``url`` (within ``wait_s``) or it
+    is not basewatch."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            response = httpx.get(f"{url}/healthz", timeout=timeout_s)
+            break
+        except httpx.HTTPError as exc:
+            if time.monotonic() >= deadline:
+                raise SimulationError(
+                    f"cannot reach ingest at {url} ({_reason(exc)}); is it running? "
+                    "`basewatch dev` (or `make run`) starts one on http://127.0.0.1:8080"
+                ) from None
+        time.sleep(0.2)  # before the event loop starts: nothing else to do meanwhile
     if response.status_code != 200:
         raise SimulationError(
             f"{url}/healthz answered {response.status_code}: is that basewatch ingest?"

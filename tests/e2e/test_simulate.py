@@ -1,0 +1,150 @@
+"""`basewatch simulate` as a user runs it, against ingest and projector processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from basewatch_projector.migrate import migrate
+from basewatch_shared.topics import Topics
+from tests.fixtures.databases import TestDatabase
+from tests.fixtures.kafka import KafkaBackend
+from tests.fixtures.services import INGEST_KEY, NO_CHURN, READ_AUTH
+from tests.polling import eventually
+from tests.support.processes import ServiceProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Ingest and projector processes on this test's topics and database."""
+
+    ingest: str
+    projector: str
+
+
+@pytest.fixture
+async def stack(
+    postgres_db: TestDatabase, kafka_backend: KafkaBackend, topics: Topics, group_id: str
+) -> AsyncIterator[Stack]:
+    engine = postgres_db.engine()
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    env = {
+        **postgres_db.env(),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_backend.bootstrap_servers,
+        "BASEWATCH_KAFKA_IDEMPOTENCE": str(kafka_backend.idempotence).lower(),
+        "BASEWATCH_TOPIC_PREFIX": topics.prefix,
+        "BASEWATCH_CONSUMER_GROUP": group_id,
+        "BASEWATCH_CONSUMER_SESSION_TIMEOUT": "2s" if kafka_backend.kind == "embedded" else "6s",
+        # Nothing churns: every status the simulator expects is then exact.
+        "BASEWATCH_AT_RISK_AFTER": NO_CHURN["at_risk_after"],
+        "BASEWATCH_CHURN_AFTER": NO_CHURN["churn_after"],
+    }
+    procs = [ServiceProcess("ingest", env), ServiceProcess("projector", env)]
+    await asyncio.gather(*(p.start() for p in procs))
+    try:
+        async with httpx.AsyncClient() as client:
+            for proc in procs:
+
+                async def ready(port: int = proc.port) -> int:
+                    try:
+                        return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code
+                    except httpx.TransportError:
+                        return 0
+
+                await eventually(ready, lambda status: status == 200, within=60, interval=0.2)
+        yield Stack(f"http://127.0.0.1:{procs[0].port}", f"http://127.0.0.1:{procs[1].port}")
+    finally:
+        await asyncio.gather(*(p.stop() for p in procs))
+
+
+async def _simulate(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "basewatch_shared.cli",
+        "simulate",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _money(revenue: dict[str, str]) -> dict[str, Decimal]:
+    return {currency: Decimal(amount) for currency, amount in revenue.items()}
+
+
+async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_shows(
+    stack: Stack, tmp_path: Path
+) -> None:
+    summary_path = tmp_path / "summary.json"
+    # The command starts in about 5 s here (it imports every service): the runs that
+    # must fail, sending nothing, go alongside the one that sends.
+    (code, out, err), wrong_key, unreachable = await asyncio.gather(
+        _simulate(
+            f"--url={stack.ingest}",
+            f"--key={INGEST_KEY}",
+            "--population=60",
+            "--duration=6s",
+            "--speed=3600",  # six hours of history, ending now
+            "--heartbeat-every=30m",
+            "--seed=5",
+            "--progress-every=1",
+            f"--at-risk-after={NO_CHURN['at_risk_after']}",
+            f"--churn-after={NO_CHURN['churn_after']}",
+            f"--summary-json={summary_path}",
+        ),
+        _simulate(f"--url={stack.ingest}", "--key=nope", "--duration=5s"),
+        _simulate(f"--url=http://127.0.0.1:{free_port()}", "--duration=1s"),
+    )
+    assert code == 0, err
+    assert "basewatch simulate: duration reached" in out
+    assert "accepted" in err and "customers" in err  # progress lines, not on a terminal
+    doc = json.loads(summary_path.read_text())
+    events = doc["events"]
+    assert events["rejected"] == 0 and events["unconfirmed"] == 0 and events["errors"] == []
+    assert events["accepted"] == events["sent"] > 500
+    expected = doc["expected"]
+    assert expected["exact"] and expected["statuses_stable_from"] is None
+    by_segment = expected["summary"]["customer_base"]["by_segment"]
+    assert all(by_segment[s] > 0 for s in ("loyal", "one_time", "prospect", "suspect"))
+    assert expected["summary"]["installed_base"]["by_status"]["uninstalled"] > 0
+
+    async with httpx.AsyncClient(base_url=stack.projector, headers=READ_AUTH) as client:
+
+        async def state() -> tuple[int, dict[str, Any]]:
+            lag = (await client.get("/v1/ops/lag")).json()
+            return lag["lag_records"], (await client.get("/v1/summary")).json()
+
+        await eventually(state, lambda s: s == (0, expected["summary"]), within=30, interval=0.25)
+        for product_id, sales in expected["products"].items():
+            product = (await client.get(f"/v1/products/{product_id}")).json()
+            assert (product["units_sold"], product["orders"]) == (
+                sales["units_sold"],
+                sales["orders"],
+            )
+            assert _money(product["revenue"]) == _money(sales["revenue"])
+
+    # Clear errors, no tracebacks, and nothing sent.
+    assert wrong_key[0] == 2
+    assert "ingest refused the key (401" in wrong_key[2] and "Traceback" not in wrong_key[2]
+    assert unreachable[0] == 2
+    assert "cannot reach ingest at http://127.0.0.1:" in unreachable[2]
+    assert "Traceback" not in unreachable[2]
