@@ -8,6 +8,7 @@ replaying the topics from offset 0 into an empty database must write the same se
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
-from basewatch_projector.history import EPOCH
+from basewatch_projector.history import EPOCH, claim, write
 from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
 from basewatch_projector.tables import history, history_progress
@@ -80,13 +81,15 @@ SCRIPT = [
     # T+3h..T+4h: nothing received
     _install(250, "i3", "c2", "p1"),
     _identify(270, "c4"),  # c4 suspect
+    # The telemetry is all applied while these wait: a sweep on "now" would churn i3.
+    *(_identify(310, f"s{n}") for n in range(10)),
 ]
 TIMES = [T + k * H for k in range(7)]
 CUSTOMERS = {
     "loyal": [N, 0, 1, 1, 1, 1, 1],
     "one_time": [N, 1, 1, 1, 1, 1, 1],
     "prospect": [N, 0, 1, 1, 1, 1, 1],
-    "suspect": [N, 1, 0, 0, 0, 1, 1],
+    "suspect": [N, 1, 0, 0, 0, 1, 11],
 }
 INSTALLATIONS = {
     ("p1", "active"): [N, 1, 1, 0, 0, 1, 1],
@@ -145,9 +148,13 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
     projector_settings: Callable[..., Settings],
 ) -> None:
     await produce(kafka_bootstrap, topics, SCRIPT)
-    # Small batches: the history is sampled between many batches.
+    # Small batches and a sweep after each: the history is sampled between many batches,
+    # and the sweeps must not run ahead of it.
     first = await _replay(
-        projector_settings(**CHURN, history_interval="1h", batch_max_records=3), migrated
+        projector_settings(
+            **CHURN, history_interval="1h", batch_max_records=3, sweep_interval="1ms"
+        ),
+        migrated,
     )
     times = [_z(t) for t in TIMES]
     assert first["customers"]["times"] == times
@@ -161,7 +168,7 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
     async with migrated.connect() as conn:
         stored = (await conn.execute(select(history).where(history.c.bucket <= TIMES[-1]))).all()
     # Compact: a row per change of a series, none for the hour in which nothing happened.
-    assert len(stored) == 15
+    assert len(stored) == 16
     assert all(row.bucket != T + 4 * H or row.metric == "installations" for row in stored)
 
     # A second projector replays the same topics from offset 0 into an empty database,
@@ -237,3 +244,31 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
         assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/History"
         }
+
+
+async def test_each_boundary_is_sampled_once_and_only_forward(migrated: AsyncEngine) -> None:
+    now = datetime.now(UTC)
+    unknown_product = ("installations", (("product_id", None), ("status", "active")))
+
+    async def take(bucket: datetime, sample: dict[Any, int] | None = None) -> Any:
+        async with migrated.begin() as conn:
+            previous = await claim(conn, bucket, now)
+            if previous is not None and sample is not None:
+                await write(conn, bucket, previous, sample)
+            return previous
+
+    # Two instances reach the same boundary at once: one samples it.
+    results = await asyncio.gather(*(take(T, {unknown_product: 2}) for _ in range(2)))
+    assert sorted(r is None for r in results) == [False, True]
+    assert await take(T) is None  # again
+    assert await take(T - H) is None  # an older boundary
+    # The next boundary sees the values the last sample wrote (labels with a null too).
+    assert await take(T + 2 * H, {}) == {unknown_product: 2}
+    async with migrated.connect() as conn:
+        rows = (await conn.execute(select(history).order_by(history.c.bucket))).all()
+        first = await conn.scalar(select(history_progress.c.first_bucket))
+    assert [(r.labels, r.bucket, r.value) for r in rows] == [
+        ({"product_id": None, "status": "active"}, T, 2),
+        ({"product_id": None, "status": "active"}, T + 2 * H, 0),
+    ]
+    assert first == T

@@ -19,7 +19,6 @@ from basewatch_projector.churn import Policy
 from basewatch_projector.consumer import Consumer
 from basewatch_projector.db import create_engine
 from basewatch_projector.errors import NotFound
-from basewatch_projector.history import Recorder
 from basewatch_projector.history_api import router as history_router
 from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
@@ -27,6 +26,7 @@ from basewatch_projector.migrate import check_migrated
 from basewatch_projector.ops import router as ops_router
 from basewatch_projector.outbox import Outbox
 from basewatch_projector.page import router as page_router
+from basewatch_projector.recorder import Recorder
 from basewatch_projector.settings import Settings
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
@@ -66,6 +66,17 @@ def create_app(settings: Settings) -> FastAPI:
             ),
         )
         outbox = Outbox(engine, producer, settings.kafka_bootstrap_servers, topics.signals)
+        recorder = Recorder(
+            engine=engine,
+            consumer=kafka,
+            telemetry_topic=topics.telemetry,
+            policy=policy_of(settings),
+            loyal_min_orders=settings.loyal_min_orders,
+            interval=settings.history_interval,
+            metrics=metrics,
+            outbox=outbox,
+        )
+        await recorder.load()
         consumer = Consumer(
             consumer=kafka,
             producer=producer,
@@ -79,14 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
             policy=policy_of(settings),
             sweep_interval=settings.sweep_interval,
             outbox=outbox,
-            history=Recorder(
-                engine=engine,
-                consumer=kafka,
-                telemetry_topic=topics.telemetry,
-                policy=policy_of(settings),
-                loyal_min_orders=settings.loyal_min_orders,
-                interval=settings.history_interval,
-            ),
+            history=recorder,
         )
         app.state.engine = engine
 

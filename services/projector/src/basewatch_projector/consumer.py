@@ -33,10 +33,10 @@ from basewatch_projector import store
 from basewatch_projector.apply import apply_records
 from basewatch_projector.churn import Policy, churn_clock, sweep
 from basewatch_projector.errors import FencedError
-from basewatch_projector.history import Recorder
 from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.outbox import Outbox
+from basewatch_projector.recorder import Recorder
 from basewatch_shared.events import Heartbeat, Install, Uninstall
 from basewatch_shared.records import Record, RecordError, decode_record
 from basewatch_shared.topics import Topics
@@ -130,7 +130,10 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in flight finishes or rolls back whole."""
         while not stop.is_set():
-            fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_max)
+            ready = self._history is not None and self._history.ready()  # held records
+            fetched = await self._consumer.getmany(
+                timeout_ms=0 if ready else 200, max_records=self._batch_max
+            )
             epochs = dict(self._epoch)  # taken before any await: the epoch of this fetch
             self._note_fetch()
             items = [
@@ -138,17 +141,15 @@ class Consumer:
                 for tp, records in fetched.items()
                 for raw in records
             ]
-            held: set[TopicPartition] = set()
             if self._history is not None:  # cut at the next history boundary
-                items, held = await self._history.admit(items, epochs)
+                items = await self._history.admit(items, epochs)
             if items:
                 await self._process(items, stop)
-            if held:
-                async with self._lock:
-                    await self._rewind(held)
             self.lag.export()
-            if self._history is not None:
-                await self._record_history()
+            if self._history is not None:  # sample the boundaries the partitions passed
+                async with self._lock:
+                    owned = self._consumer.assignment()
+                    await self._history.tick(owned, self.lag.positions(), self._clock())
             if asyncio.get_running_loop().time() >= self._next_sweep:
                 await self._sweep()
 
@@ -182,21 +183,6 @@ class Consumer:
         self._metrics.observe_signals(result.signals)
         self._metrics.set_installations(counts)
         if result.signals and self._outbox is not None:
-            self._outbox.notify()
-
-    async def _record_history(self) -> None:
-        """Sample the bases at every boundary this instance's partitions passed."""
-        assert self._history is not None
-        try:
-            async with self._lock:
-                signals = await self._history.tick(
-                    self._consumer.assignment(), self.lag.positions(), self._clock()
-                )
-        except INFRASTRUCTURE as exc:
-            log.warning("history sample failed; the next tick retries", extra={"error": repr(exc)})
-            return
-        self._metrics.observe_signals(signals)
-        if signals and self._outbox is not None:
             self._outbox.notify()
 
     def _unparked(self) -> set[TopicPartition]:
