@@ -146,13 +146,14 @@
 
   // ---- the key -------------------------------------------------------------------------
 
-  function showKeyForm(message = '') {
+  function showKeyForm(message = '', { refused = true } = {}) {
     state.key = null;
     clearTimeout(state.timer);
     for (const el of document.querySelectorAll('[data-when]')) {
       el.hidden = el.dataset.when !== 'nokey';
     }
     $('#key-error').textContent = message;
+    $('#key-error').classList.toggle('note', !refused);
     $('#key').value = '';
     $('#key').focus();
   }
@@ -534,7 +535,7 @@
       const step = stepFor(group.bars ? SIGNAL_BARS : CHART_POINTS);
       try {
         const got = await api('v1/history', { metric, since: iso(since), until: iso(until), step: `${step}s` });
-        drawHistory(metric, got, since, until);
+        drawHistory(metric, got, since, until, step);
       } catch (err) {
         if (err.status === 404) noHistory(metric);
         else if (err.status === 422 || err.status === 400) state.interval = null; // learn it again
@@ -569,9 +570,11 @@
     return new Map([...sums].filter(([, ys]) => ys.some((v) => v !== null)));
   }
 
-  function drawHistory(metric, got, since, until) {
+  function drawHistory(metric, got, since, until, step) {
     const group = GROUPS[metric];
-    const xs = got.times.map((t) => Date.parse(t) / 1000);
+    // A count per step covers (t - step, t]: its bar stands in the middle of that span.
+    const shift = group.bars ? step / 2 : 0;
+    const xs = got.times.map((t) => Date.parse(t) / 1000 - shift);
     const sums = seriesOf(metric, got);
     const keys = [...sums.keys()];
     if (xs.length === 0 || keys.length === 0) {
@@ -619,6 +622,19 @@
     }), group.bars ? h('span', { class: 'muted', text: 'in this range' }) : '');
   }
 
+  // One short label per tick, as precise as the span needs (uPlot's own two-row labels
+  // crowd a narrow chart).
+  const TICK_FORMATS = [
+    [600, new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit', second: '2-digit' })],
+    [2 * 86400, new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' })],
+    [Infinity, new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' })],
+  ];
+
+  function timeLabel(span) {
+    const format = TICK_FORMATS.find(([upTo]) => span <= upTo)[1];
+    return (seconds) => format.format(new Date(seconds * 1000));
+  }
+
   function chartOptions(plot, series, group, since, until) {
     const axis = {
       stroke: '#6b7480',
@@ -635,7 +651,10 @@
         x: { time: true, min: since, max: until },
         y: { range: (u, min, max) => [0, Math.max(group.bars ? 2 : 4, Math.ceil(max * 1.12))] },
       },
-      axes: [axis, { ...axis, ticks: { show: false }, size: 40 }],
+      axes: [
+        { ...axis, space: 70, values: (u, splits) => splits.map(timeLabel(u.scales.x.max - u.scales.x.min)) },
+        { ...axis, ticks: { show: false }, size: 40 },
+      ],
       series: [
         {},
         ...series.map(({ key, label }) => ({
@@ -671,7 +690,7 @@
     });
     $('#forget').addEventListener('click', () => {
       localStorage.removeItem(KEY_STORE);
-      showKeyForm('The key is forgotten in this browser.');
+      showKeyForm('The key is forgotten: this browser no longer holds it.', { refused: false });
     });
     $('#refresh').addEventListener('click', () => refresh());
     document.addEventListener('visibilitychange', () => {
