@@ -44,14 +44,14 @@ class Stack:
         return await self._up(proc)
 
     def projector_env(self, **env: str) -> dict[str, str]:
-        """A projector's environment: this database and group, sweeping every second."""
+        """A projector's environment: this database and group, sweeping twice a second."""
         return {
             **self._common(),
             **self.database.env(),
             "BASEWATCH_CONSUMER_GROUP": self.group,
             # A killed member holds its partitions until its session expires.
             "BASEWATCH_CONSUMER_SESSION_TIMEOUT": "2s",
-            "BASEWATCH_SWEEP_INTERVAL": "1s",
+            "BASEWATCH_SWEEP_INTERVAL": "500ms",
             **env,
         }
 
@@ -74,8 +74,8 @@ class Stack:
             "read_key": READ_KEY,
             "partitions": self.partitions,
             "signal_wait": 15.0,
-            "quiet": 1.5,
-            "lag_settle": 0.6,
+            "quiet": 0.8,
+            "lag_settle": 0.45,
             "retry_for": 60.0,
             "lag_timeout": 120.0,
         }
@@ -85,7 +85,7 @@ class Stack:
         """Stop every process this stack started."""
         for proc in self.processes:
             if proc.proc is not None and proc.proc.returncode is None:
-                await proc.stop(grace=10)
+                await proc.stop(grace=5)
 
 
 def url(proc: ServiceProcess) -> str:

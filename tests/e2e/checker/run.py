@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -117,6 +118,8 @@ class Checker:
         self.projectors = Projectors(config.projectors, config.read_key, config.partitions)
         self.model = Model(config.at_risk_after, config.churn_after, config.loyal_min_orders)
         self.phase = ""
+        # Called before a phase is sent (by name): where a scenario puts its fault.
+        self.gates: dict[str, Callable[[], Awaitable[None]]] = {}
 
     @property
     def ledger(self) -> Ledger:
@@ -126,6 +129,8 @@ class Checker:
         """Send every phase, wait for the projector after each, then compare."""
         report = Report(self.tag, self.history, self.ledger, Verdict())
         for phase in self.history.phases:
+            if gate := self.gates.get(phase.name):
+                await gate()
             self.phase = phase.name
             start = time.monotonic()
             for step in phase.steps:
