@@ -198,7 +198,9 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
     projector_settings: Callable[..., Settings],
 ) -> None:
     await produce(kafka_bootstrap, topics, SCRIPT)
-    settings = projector_settings(**CHURN, history_interval="1h")
+    # Sampled every minute: the same values at the hours, and the hours after the script
+    # are a stretch without records longer than the recorder walks one boundary at a time.
+    settings = projector_settings(**CHURN, history_interval="1m")
     async with serve(create_app(settings)) as api:
         await eventually(
             lambda: _settled(migrated), lambda s: s is not None and s >= T + 12 * H, within=30
@@ -216,15 +218,22 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
         for h_series, t_series in zip(hourly_gauge["series"], gauge["series"], strict=True):
             assert t_series["values"] == [h_series["values"][k] for k in even]
 
-        default = await api.get("/v1/history?metric=customers", headers=READ_AUTH)
-        assert default.status_code == 200
-        assert len(default.json()["times"]) in (7 * 24, 7 * 24 + 1)  # a week of hours
+        assert {s["labels"]["kind"]: s["values"] for s in hourly["series"]} == SIGNALS
+        assert {
+            (s["labels"]["product_id"], s["labels"]["status"]): s["values"]
+            for s in hourly_gauge["series"]
+        } == INSTALLATIONS
+        # A week of minutes is too many times: the default step is the smallest multiple
+        # of the interval that fits.
+        default = (await api.get("/v1/history?metric=customers", headers=READ_AUTH)).json()
+        assert (default["step"], default["interval"]) == ("2m", "1m")
+        assert len(default["times"]) in (7 * 720, 7 * 720 + 1)
 
         bad = [
             {"metric": "nope"},
             {},
             {"metric": "customers", "step": "soon"},
-            {"metric": "customers", "step": "90m"},  # not a multiple of the 1h interval
+            {"metric": "customers", "step": "90s"},  # not a multiple of the 1m interval
             {"metric": "customers", "step": "0s"},
             {"metric": "customers", "since": "2026-11-22T10:00:00"},  # no offset
             {"metric": "customers", "until": "yesterday"},

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from basewatch_projector.history import boundary_after, changes, grace
-from basewatch_projector.history_api import format_duration, gauge, per_step, step_times
+from basewatch_projector.history_api import (
+    MAX_POINTS,
+    default_step,
+    format_duration,
+    gauge,
+    per_step,
+    step_times,
+)
 
 H = timedelta(hours=1)
 T = datetime(2026, 11, 22, 10, tzinfo=UTC)
@@ -84,3 +91,12 @@ def test_per_step_counts_fall_in_the_half_open_step_ending_at_each_time() -> Non
     assert per_step(times, H, events) == [3, 4, 8]
     assert per_step([at(0), at(2), at(4)], 2 * H, [(at(-0.5), 1), (at(2.5), 1)]) == [1, 0, 1]
     assert per_step([], H, events) == []
+
+
+def test_the_default_step_is_the_interval_unless_that_gives_too_many_times() -> None:
+    week = timedelta(days=7)
+    assert default_step(week, H) == H
+    assert default_step(week, timedelta(minutes=1)) == timedelta(minutes=2)
+    five = default_step(week, timedelta(seconds=5))
+    assert five % timedelta(seconds=5) == timedelta(0)
+    assert week // five + 1 <= MAX_POINTS < week // (five - timedelta(seconds=5)) + 1

@@ -197,9 +197,12 @@ def _invalid(field: str, message: str) -> ProblemError:
     )
 
 
-def _step(text: str | None, interval: timedelta) -> timedelta:
-    if text is None:
-        return interval
+def default_step(span: timedelta, interval: timedelta) -> timedelta:
+    """The interval, or its smallest multiple that keeps ``span`` within MAX_POINTS."""
+    return interval * max(1, -(-(span // interval + 1) // MAX_POINTS))
+
+
+def _step(text: str, interval: timedelta) -> timedelta:
     try:
         step = parse_duration(text)
     except ValueError as exc:
@@ -218,17 +221,21 @@ async def get_history(
     until: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
     step: Annotated[
         str | None,
-        Query(max_length=32, description="like 1h, 5s, 1d; a multiple of the interval"),
+        Query(
+            max_length=32,
+            description="like 1h, 5s, 1d; a multiple of the interval (default: the interval, "
+            f"or its smallest multiple that gives at most {MAX_POINTS} times)",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """The customer base by segment, the installed base by product and status, or the
     churn signals per kind, at each step boundary between ``since`` and ``until``."""
     interval: timedelta = request.app.state.history_interval
-    every = _step(step, interval)
     end = until or datetime.now(EPOCH.tzinfo)
     start = since or end - DEFAULT_SPAN
     if start > end:
         raise _invalid("since", "must not be after until")
+    every = default_step(end - start, interval) if step is None else _step(step, interval)
     if (end - start) // every + 1 > MAX_POINTS:
         raise _invalid("step", f"more than {MAX_POINTS} times between since and until")
     times = step_times(start, end, every)
