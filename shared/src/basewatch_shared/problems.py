@@ -73,7 +73,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     ]
 
 
-Translation = Callable[[Exception], ProblemError]
+# None: not an error this translation knows after all (it is handled as unexpected).
+Translation = Callable[[Exception], ProblemError | None]
 
 
 def install_problem_handlers(
@@ -81,12 +82,18 @@ def install_problem_handlers(
 ) -> None:
     """Translate every error to problem+json; an unexpected one is logged and is a 500.
 
-    ``translations`` maps a service's own errors to the problem a client should see.
+    ``translations`` maps a service's own errors (and their subclasses) to the problem a
+    client should see.
     """
 
-    async def on_problem(_request: Request, exc: Exception) -> ProblemResponse:
+    async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
         if not isinstance(exc, ProblemError):
-            exc = (translations or {})[type(exc)](exc)
+            known = translations or {}
+            translate = next(known[t] for t in type(exc).__mro__ if t in known)
+            translated = translate(exc)
+            if translated is None:
+                return await on_unexpected(request, exc)
+            exc = translated
         return problem(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
     async def on_http(_request: Request, exc: Exception) -> ProblemResponse:

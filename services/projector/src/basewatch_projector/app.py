@@ -28,6 +28,7 @@ from basewatch_projector.outbox import Outbox
 from basewatch_projector.page import router as page_router
 from basewatch_projector.recorder import Recorder
 from basewatch_projector.settings import Settings
+from basewatch_projector.unavailable import DATABASE_ERRORS, database_unavailable
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
 
@@ -129,7 +130,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.freshness = lag.freshness
     app.state.lag = lag
     app.state.history_interval = settings.history_interval
-    install_problem_handlers(app, {NotFound: lambda e: ProblemError(404, "Not found", str(e))})
+    install_problem_handlers(
+        app,
+        {
+            NotFound: lambda e: ProblemError(404, "Not found", str(e)),
+            **dict.fromkeys(DATABASE_ERRORS, database_unavailable),
+        },
+    )
     app.include_router(router)
     app.include_router(ops_router)
     app.include_router(history_router)

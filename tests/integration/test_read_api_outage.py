@@ -1,0 +1,70 @@
+"""The read API during a database outage: 503 with Retry-After, never a 500.
+
+Found by the end-to-end database-outage scenario (tests/e2e/test_faults.py): readers
+polling the signal feed while the database was cut got ``500 Internal error`` and the
+projector logged a traceback per request, as for a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.settings import Settings
+from basewatch_projector.unavailable import database_unavailable
+from tests.fixtures.databases import TestDatabase
+from tests.fixtures.services import READ_AUTH, serve
+from tests.polling import eventually
+from tests.support.proxy import CuttableProxy
+
+pytestmark = pytest.mark.integration
+
+READS = ("/v1/customers", "/v1/installations", "/v1/signals", "/v1/summary")
+
+
+async def test_reads_answer_503_while_the_database_is_cut_and_recover(
+    database: TestDatabase,
+    migrated: AsyncEngine,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    if database.kind == "sqlite":
+        pytest.skip("an embedded database cannot go down")
+    url = make_url(database.url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        async with serve(create_app(projector_settings(DATABASE_URL=proxied))) as api:
+            for path in READS:  # warm the pool: its connections die with the cut
+                assert (await api.get(path, headers=READ_AUTH)).status_code == 200
+            await proxy.cut()
+            for _ in range(2):  # a pooled connection that died, then a refused connect
+                for path in READS:
+                    response = await api.get(path, headers=READ_AUTH)
+                    assert response.status_code == 503, (path, response.text)
+                    assert response.headers["content-type"] == "application/problem+json"
+                    assert response.headers["retry-after"] == "1"
+                    assert response.json()["title"] == "Database unavailable"
+            await proxy.restore()
+
+            async def status() -> int:
+                return (await api.get("/v1/summary", headers=READ_AUTH)).status_code
+
+            await eventually(status, lambda code: code == 200, within=15)
+    finally:
+        await proxy.cut()
+
+
+def test_only_an_unreachable_database_is_unavailable_a_bad_statement_stays_a_bug() -> None:
+    lost = DBAPIError("SELECT 1", None, Exception("connection was closed"))
+    assert database_unavailable(lost) is not None
+    assert database_unavailable(ConnectionRefusedError(111, "refused")) is not None
+    for bug in (
+        ProgrammingError("SELECT nope", None, Exception("syntax")),
+        IntegrityError("INSERT", None, Exception("duplicate key")),
+    ):
+        assert database_unavailable(bug) is None
