@@ -239,6 +239,10 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
             {"metric": "customers", "until": "yesterday"},
             {"metric": "customers", "since": _z(TIMES[3]), "until": _z(TIMES[0])},
             {"metric": "customers", "since": "2020-01-01T00:00:00Z", "step": "1h"},  # too many
+            {"metric": "customers", "since": "1900-01-01T00:00:00Z", "step": "3650d"},
+            {"metric": "customers", "until": "0001-01-02T00:00:00+14:00"},
+            {"metric": "signals", "step": "99999999999d"},
+            {"metric": "customers", "until": "9999-12-31T23:59:59-12:00", "step": "1d"},
         ]
         for params in bad:
             response = await api.get("/v1/history", params=params, headers=READ_AUTH)

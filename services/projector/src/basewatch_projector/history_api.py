@@ -30,6 +30,7 @@ from basewatch_shared.settings import Scope, parse_duration
 Metric = Literal["customers", "installations", "signals"]
 MAX_POINTS = 10_000
 DEFAULT_SPAN = timedelta(days=7)
+MAX_STEP = timedelta(days=3660)
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
@@ -205,8 +206,10 @@ def default_step(span: timedelta, interval: timedelta) -> timedelta:
 def _step(text: str, interval: timedelta) -> timedelta:
     try:
         step = parse_duration(text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise _invalid("step", str(exc)) from None
+    if step > MAX_STEP:
+        raise _invalid("step", f"must be at most {format_duration(MAX_STEP)}")
     if step % interval:
         raise _invalid("step", f"must be a multiple of the interval {format_duration(interval)}")
     return step
@@ -231,14 +234,19 @@ async def get_history(
     """The customer base by segment, the installed base by product and status, or the
     churn signals per kind, at each step boundary between ``since`` and ``until``."""
     interval: timedelta = request.app.state.history_interval
-    end = until or datetime.now(EPOCH.tzinfo)
-    start = since or end - DEFAULT_SPAN
-    if start > end:
-        raise _invalid("since", "must not be after until")
-    every = default_step(end - start, interval) if step is None else _step(step, interval)
-    if (end - start) // every + 1 > MAX_POINTS:
-        raise _invalid("step", f"more than {MAX_POINTS} times between since and until")
-    times = step_times(start, end, every)
+    try:
+        end = until or datetime.now(EPOCH.tzinfo)
+        start = since or end - DEFAULT_SPAN
+        if start > end:
+            raise _invalid("since", "must not be after until")
+        every = default_step(end - start, interval) if step is None else _step(step, interval)
+        if (end - start) // every + 1 > MAX_POINTS:
+            raise _invalid("step", f"more than {MAX_POINTS} times between since and until")
+        if start < EPOCH:
+            raise _invalid("since", "must not be before 1970-01-01T00:00:00Z")
+        times = step_times(start, end, every)
+    except OverflowError:
+        raise _invalid("since", "the times are out of range") from None
     series = (
         await signal_counts(conn, times, every)
         if metric == "signals"

@@ -202,7 +202,7 @@ class Recorder:
             if previous is None:  # another instance sampled it: continue after theirs
                 settled = await settled_through(conn)
                 assert settled is not None
-                self.pending = max(bucket, settled) + self.interval
+                self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await sweep(
                 conn,
@@ -220,5 +220,5 @@ class Recorder:
         """Continue after the last boundary sampled (by any instance), if any."""
         async with self._engine.connect() as conn:
             settled = await settled_through(conn)
-        if settled is not None:
-            self.pending = settled + self.interval
+        if settled is not None:  # aligned on this interval, if it was changed
+            self.pending = boundary_after(settled, self.interval)
