@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 export UV_NO_PROGRESS := 1
 
-.PHONY: install system-deps run demo test test-unit test-integration lint format typecheck lock bench clean
+.PHONY: install system-deps run demo test test-unit test-integration lint format typecheck lock bench soak clean
 
 $(UV):
 	python3 -m venv .tools
@@ -58,6 +58,10 @@ bench: install
 	$(PY) -m bench.ingest
 	$(PY) -m bench.projector
 	$(PY) -m bench.read_api
+
+## soak: the end-to-end fault scenarios, histories ten times bigger and more faults (PostgreSQL at 127.0.0.1:5432)
+soak: install
+	BASEWATCH_SOAK=1 $(VENV)/bin/pytest tests/e2e/test_faults.py -s -p no:cacheprovider $(PYTEST_ARGS)
 
 ## lock: re-resolve dependencies after editing a pyproject.toml
 lock: | $(UV)

@@ -44,6 +44,7 @@ async def _stack(
         f"bwtest-{uuid.uuid4().hex[:10]}",
         TEST_PARTITIONS,
         broker,
+        patience=10 if SOAK else 1,
     )
     try:
         yield stack

@@ -29,6 +29,7 @@ class Stack:
     group: str
     partitions: int
     broker: EmbeddedBroker | None = None  # a private broker, to freeze
+    patience: float = 1.0  # a soak waits longer for bigger backlogs
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def _common(self) -> dict[str, str]:
@@ -76,8 +77,8 @@ class Stack:
             "signal_wait": 15.0,
             "quiet": 0.8,
             "lag_settle": 0.45,
-            "retry_for": 60.0,
-            "lag_timeout": 120.0,
+            "retry_for": 60.0 * self.patience,
+            "lag_timeout": 90.0 * self.patience,
         }
         return Config(**(values | kw))
 
