@@ -3,8 +3,12 @@
 `basewatch dev --demo` runs the stack and the simulation; the test opens the page, is
 refused with a wrong key, enters the read key, waits for the charts and the first churn
 signals, and checks that every number the page shows is exactly the number of a
-`/v1/summary` read at the same moment. The screenshot it leaves in docs/page.png is the
-one the README shows.
+`/v1/summary` read at the same moment, then takes a screenshot of the whole page.
+
+The README's picture, docs/page.png, is this screenshot after two minutes of demo:
+`BASEWATCH_README_SCREENSHOT=1 .venv/bin/pytest tests/e2e/test_page.py` renews it. A
+plain run keeps its screenshot in the test's temporary directory and leaves the working
+tree alone.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,11 +33,13 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from basewatch_shared.dev import DEV_READ_KEY
+from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "page.png"
+README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "page.png"
+README_DEMO_SECONDS = 120  # enough demo for churn, reactivations and a history with a shape
+WIDTH = 1400
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 READ = {"Authorization": f"Bearer {DEV_READ_KEY}"}
 T = TypeVar("T")
@@ -65,6 +71,7 @@ class Stack:
     ingest: str
     projector: str
     dev: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
 
     def simulation(self) -> int:
         """The pid of the `basewatch simulate` that the demo runs."""
@@ -167,7 +174,7 @@ def browser(tmp_path: Path) -> Iterator[Chrome]:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1400,1600",
+        f"--window-size={WIDTH},1600",
         "--lang=en-US",
     ):
         options.add_argument(argument)
@@ -245,7 +252,9 @@ def _charts_drawn(driver: Chrome) -> dict[str, Any]:
 # ---- the test ------------------------------------------------------------------------
 
 
-def test_the_page_shows_the_bases_as_the_api_does(stack: Stack, browser: Chrome) -> None:
+def test_the_page_shows_the_bases_as_the_api_does(
+    stack: Stack, browser: Chrome, tmp_path: Path
+) -> None:
     browser.get(f"{stack.projector}/")
     key = browser.find_element(By.ID, "key")
     assert key.is_displayed()
@@ -260,6 +269,16 @@ def test_the_page_shows_the_bases_as_the_api_does(stack: Stack, browser: Chrome)
         what="the page says the key was refused",
     )
     assert "refused" in error
+    assert browser.execute_script("return localStorage.length") == 0
+    # So is a key without the read scope, with its own reason.
+    browser.find_element(By.ID, "key").send_keys(DEV_INGEST_KEY)
+    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    _until(
+        lambda: browser.find_element(By.ID, "key-error").text,
+        lambda text: "read scope" in text,
+        within=10,
+        what="the page says the key lacks the read scope",
+    )
     assert browser.execute_script("return localStorage.length") == 0
 
     browser.find_element(By.ID, "key").send_keys(DEV_READ_KEY)
@@ -283,14 +302,20 @@ def test_the_page_shows_the_bases_as_the_api_does(stack: Stack, browser: Chrome)
     with stack.paused():
         _page_equals_summary(stack, browser)
 
+    screenshot = tmp_path / "page.png"
+    if os.environ.get("BASEWATCH_README_SCREENSHOT"):
+        time.sleep(max(0.0, stack.started + README_DEMO_SECONDS - time.monotonic()))
+        screenshot = README_SCREENSHOT
     # The whole page in one picture, at the width it was checked at.
     height = int(browser.execute_script("return document.documentElement.scrollHeight"))
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
-        {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False},
     )
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOT))
+    assert browser.save_screenshot(str(screenshot))
+    png = screenshot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") == WIDTH  # the IHDR width
 
     # The page broke no rule of its own: no script error, nothing blocked by its CSP.
     # (Refused requests, like the wrong key's 401, are logged as failed loads.)
