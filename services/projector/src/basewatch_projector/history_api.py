@@ -226,6 +226,7 @@ async def get_history(
         str | None,
         Query(
             max_length=32,
+            pattern=r"^([1-9][0-9]{0,9}[smhdw])+$",
             description="like 1h, 5s, 1d; a multiple of the interval (default: the interval, "
             f"or its smallest multiple that gives at most {MAX_POINTS} times)",
         ),
