@@ -29,6 +29,7 @@ MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".LICENSE": "text/plain; charset=utf-8",
 }
 URL = re.compile(rb"https?://[^\s\"'<>)]*")
 # The one URL the page's own files may name: the SVG namespace, an identifier never fetched.
@@ -72,6 +73,7 @@ async def test_the_page_and_every_file_it_loads_are_served_with_their_media_type
         "static/vendor/uPlot.iife.min.js",
         "static/page.css",
         "static/page.js",
+        "static/vendor/uPlot.LICENSE",
     }
     for path in referenced:
         got = await projector.get(f"/{path}")

@@ -23,6 +23,7 @@ MEDIA_TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".LICENSE": "text/plain; charset=utf-8",  # uPlot's, linked from the page's footer
 }
 # The page may talk to this origin only: a stray external URL fails loudly in the browser.
 CSP: Final = (
@@ -47,7 +48,7 @@ class Asset:
 
 
 def load_assets(root: Path = STATIC) -> dict[str, Asset]:
-    """The servable files below ``root`` by their path relative to it (html, js, css, svg)."""
+    """The servable files below ``root`` (those with a known media type) by their path."""
     assets = {}
     for path in sorted(root.rglob("*")):
         media_type = MEDIA_TYPES.get(path.suffix)

@@ -684,6 +684,10 @@
       event.preventDefault();
       const key = $('#key').value.trim();
       if (!key) return;
+      if (!/^[\x21-\x7e]+$/.test(key)) { // an HTTP header could not carry it
+        showKeyForm('That is not a key: keys are printable ASCII without spaces.');
+        return;
+      }
       localStorage.setItem(KEY_STORE, key);
       $('#key-error').textContent = '';
       useKey(key);
