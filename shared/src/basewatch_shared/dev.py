@@ -117,7 +117,10 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         env.update(DEMO_ENV)
     # SIGTERM is handled like Ctrl-C: unwind, stopping whatever has been started so far.
+    # SIGINT explicitly too: Python leaves it ignored when it started ignored (a background
+    # job), and the demo's simulation, which handles it itself, would then stop alone.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         _run(args, data, env, procs)
@@ -182,6 +185,8 @@ def _banner(args: argparse.Namespace, bootstrap: str, db: str, topics: Topics, n
         f"http://127.0.0.1:{args.ingest_port}",
         f"http://127.0.0.1:{args.projector_port}",
     )
+    if args.demo and sys.stdout.isatty():
+        print("\r\x1b[K", end="")  # clear the simulation's progress line, which started first
     print(
         f"""
 basewatch is running. Ctrl-C stops everything.

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     except (SimulationError, ValueError) as exc:
         print(f"basewatch simulate: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while waiting for ingest: nothing was sent
+        return 130
     clock = SimClock(datetime.now(UTC), args.speed, args.duration)
     thresholds = Thresholds(args.at_risk_after, args.churn_after)
     if warning := clock.warning(args.heartbeat_every, thresholds.at_risk_after):
@@ -121,6 +123,7 @@ async def _simulate(
             reason = await driver.run(signals.stopping, signals.abort)
         finally:
             progress.cancel()
+            await asyncio.gather(progress, return_exceptions=True)
             await driver.cancel()
     outcome = Outcome(
         reason=reason,
