@@ -65,6 +65,7 @@
     again: false,
     refreshes: 0,
     interval: null, // the history recording interval in seconds, once known
+    intervalText: null, // the same as the API writes it (1h, 5s)
     firstSample: null, // the time of the oldest history sample seen (seconds)
     charts: {},
     signals: newFeed(),
@@ -493,9 +494,9 @@
   function rangeSeconds() {
     const chosen = $('#range').value;
     if (chosen !== 'auto') return Number(chosen);
-    // About 180 samples at the recording interval: minutes in the demo, a week when hourly.
+    // About 150 samples at the recording interval: minutes in the demo, a week when hourly.
     const options = [900, 3600, 21600, 86400, 604800, 2592000];
-    const wanted = (state.interval || 3600) * 180;
+    const wanted = (state.interval || 3600) * 150;
     return options.find((o) => o >= wanted) || options[options.length - 1];
   }
 
@@ -506,6 +507,7 @@
       try {
         const probe = await api('v1/history', { metric: 'signals', since: iso(until - 1), until: iso(until) });
         state.interval = parseDuration(probe.interval);
+        state.intervalText = probe.interval;
       } catch (err) {
         if (err.status === 404) {
           for (const metric of Object.keys(GROUPS)) noHistory(metric);
@@ -544,13 +546,14 @@
     }));
   }
 
-  function noHistory(metric) {
+  function noHistory(metric, text = null) {
     const figure = $(`.chart[data-metric="${metric}"]`);
     if (state.charts[metric]) {
       state.charts[metric].destroy();
       delete state.charts[metric];
     }
-    $('.plot', figure).replaceChildren(h('p', { class: 'empty', text: 'No history yet.' }));
+    const every = state.intervalText ? ` The projector takes a sample every ${state.intervalText}.` : '';
+    $('.plot', figure).replaceChildren(h('p', { class: 'empty', text: text || `No history yet.${every}` }));
     $('.latest', figure).replaceChildren();
   }
 
@@ -579,6 +582,10 @@
     const keys = [...sums.keys()];
     if (xs.length === 0 || keys.length === 0) {
       noHistory(metric);
+      return;
+    }
+    if (group.bars && keys.every((key) => sums.get(key).every((v) => !v))) {
+      noHistory(metric, 'No churn signals in this range.');
       return;
     }
     if (!group.bars) {
