@@ -198,9 +198,9 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
     projector_settings: Callable[..., Settings],
 ) -> None:
     await produce(kafka_bootstrap, topics, SCRIPT)
-    # Sampled every minute: the same values at the hours, and the hours after the script
+    # Sampled every 2 minutes: the same values at the hours, and the hours after the script
     # are a stretch without records longer than the recorder walks one boundary at a time.
-    settings = projector_settings(**CHURN, history_interval="1m")
+    settings = projector_settings(**CHURN, history_interval="2m")
     async with serve(create_app(settings)) as api:
         await eventually(
             lambda: _settled(migrated), lambda s: s is not None and s >= T + 12 * H, within=30
@@ -223,17 +223,21 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
             (s["labels"]["product_id"], s["labels"]["status"]): s["values"]
             for s in hourly_gauge["series"]
         } == INSTALLATIONS
-        # A week of minutes is too many times: the default step is the smallest multiple
-        # of the interval that fits.
-        default = (await api.get("/v1/history?metric=customers", headers=READ_AUTH)).json()
-        assert (default["step"], default["interval"]) == ("2m", "1m")
-        assert len(default["times"]) in (7 * 720, 7 * 720 + 1)
+        week = (await api.get("/v1/history?metric=customers", headers=READ_AUTH)).json()
+        assert (week["step"], week["interval"]) == ("2m", "2m")
+        assert len(week["times"]) in (7 * 720, 7 * 720 + 1)
+        # A month of 2 minutes is too many times: without a step, the smallest multiple of
+        # the interval that fits.
+        since = {"metric": "customers", "since": _z(TIMES[-1] - timedelta(days=30))}
+        month = (await api.get("/v1/history", params=since, headers=READ_AUTH)).json()
+        assert month["step"] == "6m"
+        assert len(month["times"]) <= 10_000
 
         bad = [
             {"metric": "nope"},
             {},
             {"metric": "customers", "step": "soon"},
-            {"metric": "customers", "step": "90s"},  # not a multiple of the 1m interval
+            {"metric": "customers", "step": "90s"},  # not a multiple of the 2m interval
             {"metric": "customers", "step": "0s"},
             {"metric": "customers", "since": "2026-11-22T10:00:00"},  # no offset
             {"metric": "customers", "until": "yesterday"},
@@ -285,3 +289,41 @@ async def test_each_boundary_is_sampled_once_and_only_forward(migrated: AsyncEng
         ({"product_id": None, "status": "active"}, T + 2 * H, 0),
     ]
     assert first == T
+
+
+async def test_a_live_projector_samples_each_boundary_as_the_clock_passes_it(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    second = timedelta(seconds=1)
+    received: list[datetime] = []
+    async with serve(create_app(projector_settings(history_interval="1s"))) as api:
+        for n in range(4):  # a new suspect every 0.7 s, received now
+            # Not just before a boundary: a test machine under load may take some tenths
+            # of a second from the broker to the projector, more than the grace of 0.2 s.
+            fraction = (datetime.now(UTC) - EPOCH) / second % 1
+            if not 0.1 < fraction < 0.6:
+                await asyncio.sleep((1.2 - fraction) % 1)
+            received.append(datetime.now(UTC))
+            value = {"event_id": f"live-{n}", "type": "identify", "customer_id": f"l{n}",
+                     "occurred_at": _z(received[-1]), "received_at": _z(received[-1]),
+                     "source": "test"}  # fmt: skip
+            await produce(kafka_bootstrap, topics, [Out("customers", b"l", orjson.dumps(value))])
+            await asyncio.sleep(0.5)
+        await eventually(
+            lambda: _settled(migrated), lambda s: s is not None and s > received[-1] + second
+        )
+        since, until = received[0] - 3 * second, received[-1] + 2 * second
+        params = {"metric": "customers", "since": _z(since), "until": _z(until)}
+        got = (await api.get("/v1/history", params=params, headers=READ_AUTH)).json()
+    suspects = next(s["values"] for s in got["series"] if s["labels"]["segment"] == "suspect")
+    times = [datetime.fromisoformat(t) for t in got["times"]]
+    # Each second holds exactly the records received before it; null before sampling began.
+    assert suspects == [
+        None if v is None else sum(r < t for r in received)
+        for t, v in zip(times, suspects, strict=True)
+    ]
+    assert suspects[-1] == 4
+    assert len({v for v in suspects if v is not None}) >= 4  # a step per record
