@@ -8,13 +8,18 @@ projector logged a traceback per request, as for a bug.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
+from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.api import _connection
 from basewatch_projector.app import create_app
+from basewatch_projector.db import create_engine
 from basewatch_projector.settings import Settings
 from basewatch_projector.unavailable import database_unavailable
 from tests.fixtures.databases import TestDatabase
@@ -68,3 +73,27 @@ def test_only_an_unreachable_database_is_unavailable_a_bad_statement_stays_a_bug
         IntegrityError("INSERT", None, Exception("duplicate key")),
     ):
         assert database_unavailable(bug) is None
+
+
+async def test_a_connection_that_dies_once_the_answer_is_made_is_no_error(
+    database: TestDatabase, migrated: AsyncEngine
+) -> None:
+    """The closing rollback of a read fails when the database went away after the query
+    (the response has started): that was logged as an unhandled error per request."""
+    if database.kind == "sqlite":
+        pytest.skip("an embedded database cannot go down")
+    url = make_url(database.url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    engine = create_engine(proxied, schema=database.schema)
+    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    try:
+        dependency = _connection(Request({"type": "http", "app": app}))
+        conn = await anext(dependency)
+        assert await conn.scalar(select(1)) == 1
+        await proxy.cut()
+        with pytest.raises(StopAsyncIteration):  # closes without raising
+            await anext(dependency)
+    finally:
+        await proxy.cut()
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from basewatch_projector.documents import (
 from basewatch_projector.freshness import LAG_HEADER_DOC, data_lag
 from basewatch_projector.pagination import Cursor, InvalidCursor, Limit
 from basewatch_projector.queries import Document
+from basewatch_projector.unavailable import DATABASE_ERRORS
 from basewatch_shared.auth import require
 from basewatch_shared.events import Identifier
 from basewatch_shared.problems import PROBLEM_JSON, ProblemError
@@ -58,7 +60,8 @@ _read = APIRouter(
 
 
 async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.engine.connect() as conn:
+    conn = await request.app.state.engine.connect()
+    try:
         if conn.dialect.name == "postgresql":
             # One snapshot per response: a customer's orders, revenue and installations,
             # or the summary's counts, agree with each other while the consumer writes.
@@ -66,6 +69,13 @@ async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
         yield conn
+    finally:
+        # A read writes nothing: a database that went away once the answer was made only
+        # fails the closing rollback, after the response started. That is no error of
+        # this request (an error inside it still propagates); the pool drops the
+        # connection.
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await conn.close()
 
 
 Conn = Annotated[AsyncConnection, Depends(_connection)]
