@@ -39,14 +39,22 @@ class Faults:
     def __init__(self, checker: Checker) -> None:
         self.checker = checker
         self.tasks: list[asyncio.Task[None]] = []
+        self._one_at_a_time = asyncio.Lock()  # a phase starts once the last fault ended
         self._answered = asyncio.Event()
         checker.sender.on_batch = self._answered.set
 
     def at(self, phase: str, fault: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Start ``fault`` as the checker begins sending ``phase`` (it runs beside it)."""
 
+        async def gated() -> None:
+            try:
+                await fault()
+            finally:
+                self._one_at_a_time.release()
+
         async def gate() -> None:
-            self.tasks.append(asyncio.create_task(fault()))
+            await self._one_at_a_time.acquire()
+            self.tasks.append(asyncio.create_task(gated()))
 
         self.checker.gates[phase] = gate
 

@@ -25,6 +25,7 @@ RETRYABLE = {429, 502, 503, 504}
 class Ledger:
     """What happened to each event: acknowledged, refused, retried."""
 
+    answers: dict[str, list[str]] = field(default_factory=dict)  # event_id -> every answer
     acknowledged: set[str] = field(default_factory=set)
     rejected: set[str] = field(default_factory=set)  # refused one by one inside a 202
     refused: Counter[str] = field(default_factory=Counter)  # by status: event deliveries
@@ -33,6 +34,11 @@ class Ledger:
     requests: int = 0
     gave_up: set[str] = field(default_factory=set)
     server_errors: int = 0  # 5xx other than 502/503/504: always a bug
+
+    def answer(self, ids: list[str], answer: str) -> None:
+        """Record one answer for each of ``ids``."""
+        for event_id in ids:
+            self.answers.setdefault(event_id, []).append(answer)
 
     @property
     def acked_count(self) -> int:
@@ -101,12 +107,14 @@ class Sender:
                 response = await client.post("/v1/events", content=body)
             except httpx.TransportError as exc:  # refused, reset, timed out: unknown fate
                 ledger.refused[type(exc).__name__] += len(batch)
+                ledger.answer(ids, type(exc).__name__)
             else:
                 status = response.status_code
                 if status == 202:
                     self._acknowledged(ids, response.json())
                     break
                 ledger.refused[str(status)] += len(batch)
+                ledger.answer(ids, str(status))
                 if status >= 500 and status not in RETRYABLE:
                     ledger.server_errors += 1
                 elif status not in RETRYABLE:  # a final answer: the whole batch is refused
@@ -130,5 +138,7 @@ class Sender:
             if index in refused:
                 self.ledger.rejected.add(event_id)
                 self.ledger.refused["202-rejected"] += 1
+                self.ledger.answer([event_id], "202-rejected")
             else:
                 self.ledger.acknowledged.add(event_id)
+                self.ledger.answer([event_id], "202")

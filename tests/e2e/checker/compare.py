@@ -63,6 +63,7 @@ def compare(model: Model, seen: Observed, *, alone: bool) -> Verdict:
     _signals(model.signals, seen.signals, v)
     if alone:
         _summary(model.summary(), seen.summary, v)
+    v.mismatches.sort()
     return v
 
 

@@ -64,6 +64,7 @@ class Report:
         valid = h.events() - len(h.invalid_ids)
         sends = sum(len(s) for p in h.phases for s in p.steps)
         refused = ", ".join(f"{k}: {n}" for k, n in sorted(led.refused.items())) or "none"
+        late = sum(1 for a in led.answers.values() if a[-1] == "202" and len(set(a)) > 1)
         lines = [
             f"basewatch end-to-end check, run {self.tag}",
             f"  events sent          {h.events()} distinct ({valid} valid, "
@@ -72,7 +73,8 @@ class Report:
             f"  acknowledged (202)   {led.acked_count} of {valid} valid events",
             f"  refused              {refused} (event deliveries, by status)",
             f"  invalid refused      {len(led.rejected & h.invalid_ids)} of {len(h.invalid_ids)}",
-            f"  retried              {led.retried} event deliveries (same event_id)",
+            f"  retried              {led.retried} event deliveries (same event_id); "
+            f"{late} events acknowledged only after a refused or unanswered try",
             f"  gave up              {len(led.gave_up)}",
             f"  server errors (5xx)  {led.server_errors}",
         ]
@@ -144,6 +146,7 @@ class Checker:
             self.model.sweep(datetime.now(UTC))
             await self._signals_settle(self.config.signal_wait)
             report.phases.append((phase.name, sent, waited))
+            self.phase = f"after {phase.name}"
         self.phase = "check"
         await asyncio.sleep(self.config.quiet)  # a late, spurious signal would show now
         deadline = time.monotonic() + self.config.settle
