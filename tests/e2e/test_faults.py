@@ -10,13 +10,17 @@ numerous.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import signal
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.migrate import migrate
 from tests.e2e.checker import Checker, Report
@@ -257,37 +261,48 @@ async def test_rebalance_mid_stream_a_second_projector_joins_then_leaves(stack: 
 
 
 async def test_replay_from_offset_zero_into_an_empty_database_gives_identical_tables(
-    stack: Stack, second_postgres: TestDatabase
+    stack: Stack, second_postgres: TestDatabase, tmp_path: Path
 ) -> None:
     ingest, projector = await asyncio.gather(stack.ingest(), stack.projector())
     checker = Checker(stack.config(ingest, [projector], customers=CUSTOMERS, seed=15))
     report = await checker.run()
     print("\n" + report.render())
     _assert_clean(report)
-    first = stack.database.engine()
-    replay = Stack(
-        stack.bootstrap,
-        stack.idempotence,
-        stack.topics,
-        second_postgres,
-        stack.group + "-replay",
-        stack.partitions,
-    )
-    engine = second_postgres.engine()
+    sqlite = TestDatabase(url=f"sqlite+aiosqlite:///{tmp_path / 'replay.db'}", schema=None)
+    # A new group on each empty database: it starts at offset 0 of every partition.
+    replays = [
+        Stack(s.bootstrap, s.idempotence, s.topics, db, f"{s.group}-{db.kind}", s.partitions)
+        for s, db in ((stack, second_postgres), (stack, sqlite))
+    ]
+    engines = [db.engine() for db in (stack.database, second_postgres, sqlite)]
     try:
-        await migrate(engine)
-        original = await snapshot(first)
-        await replay.projector()
-        replayed = await eventually(
-            lambda: snapshot(engine), lambda s: s == original, within=60, interval=0.5
-        )
+        for engine in engines[1:]:
+            await migrate(engine)
+        original = await snapshot(engines[0])
+        await asyncio.gather(*(r.projector() for r in replays))
+        for engine in engines[1:]:
+            await eventually(
+                functools.partial(snapshot, engine),
+                lambda s: s == original,
+                within=60,
+                interval=0.5,
+            )
+        signals = [await _count(engine, "signals") for engine in engines]
     finally:
-        await replay.close()
-        await engine.dispose()
-        await first.dispose()
-    rows = {name: len(table) for name, table in replayed.items()}
-    print(f"replay from offset 0 into an empty database: identical tables {rows}")
+        await asyncio.gather(*(r.close() for r in replays))
+        for engine in engines:
+            await engine.dispose()
+    rows = {name: len(table) for name, table in original.items()}
+    print(
+        f"replay from offset 0 into empty PostgreSQL and SQLite databases: identical tables "
+        f"{rows}; signals live / replayed: {signals}"
+    )
     assert rows["installations"] == len(checker.model.installations)
+
+
+async def _count(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
 
 
 async def test_ingest_sigterm_under_load_acknowledges_only_what_it_keeps(stack: Stack) -> None:
