@@ -148,3 +148,43 @@ async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_
     assert unreachable[0] == 2
     assert "cannot reach ingest at http://127.0.0.1:" in unreachable[2]
     assert "Traceback" not in unreachable[2]
+
+
+# The production image installs only the services' dependencies: no httpx. The command
+# must still start, and `simulate` must say what it lacks.
+_WITHOUT_HTTPX = """
+import sys
+
+class NoHttpx:
+    def find_spec(self, name, path=None, target=None):
+        if name == "httpx" or name.startswith("httpx."):
+            raise ModuleNotFoundError("No module named 'httpx'", name="httpx")
+        return None
+
+sys.meta_path.insert(0, NoHttpx())
+from basewatch_shared.cli import main
+main()
+"""
+
+
+async def test_the_command_works_without_httpx_and_simulate_says_what_it_needs() -> None:
+    async def run(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _WITHOUT_HTTPX,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    (keys_code, keys_out), (sim_code, sim_out) = await asyncio.gather(
+        run("keys", "new", "app", "ingest"), run("simulate", "--duration=1s")
+    )
+    assert keys_code == 0, keys_out
+    assert sim_code == 2
+    assert "basewatch simulate: needs httpx" in sim_out and "Traceback" not in sim_out

@@ -1,168 +1,36 @@
-"""``basewatch simulate``: the command line around the model, the sender and the report."""
+"""``basewatch simulate``: its options, checked before anything else happens.
+
+The ``basewatch`` command loads every command's module to build its parser, also in
+the production image, which has no httpx: the run itself (``runner``) is imported only
+when ``simulate`` runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import random
-import secrets
-import signal
 import sys
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TextIO
-
-import httpx
-import orjson
+from datetime import timedelta
+from typing import Any
 
 from basewatch_shared.settings import parse_duration
-from basewatch_shared.simulation.clock import SimClock
-from basewatch_shared.simulation.driver import Driver
-from basewatch_shared.simulation.expected import Ledger, Thresholds
-from basewatch_shared.simulation.population import Mix, draw_population
-from basewatch_shared.simulation.report import Outcome, document, progress_line, summary_text
-from basewatch_shared.simulation.sender import (
-    Sender,
-    SimulationError,
-    Stats,
-    check_reachable,
-)
-from basewatch_shared.simulation.traffic import Traffic
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_KEY = "dev-ingest-key"  # what `basewatch dev` configures
-ARRIVAL_TICKS = 12  # newcomers arrive over this many heartbeats (or a third of a short run)
-
-
-@dataclass
-class _Signals:
-    """First Ctrl-C or SIGTERM: stop cleanly. Second Ctrl-C: abandon what is under way."""
-
-    stopping: asyncio.Event
-    abort: asyncio.Event
-
-    def interrupt(self) -> None:
-        if self.stopping.is_set():
-            self.abort.set()
-        self.stopping.set()
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate until the duration is over or Ctrl-C; 0 if every event was accepted."""
-    if args.churn_after <= args.at_risk_after:
+    try:
+        from basewatch_shared.simulation import runner
+    except ImportError as exc:
         print(
-            "basewatch simulate: --churn-after must be longer than --at-risk-after", file=sys.stderr
+            f"basewatch simulate: needs {exc.name or 'a package'} (pip install httpx), "
+            "which the services themselves do not",
+            file=sys.stderr,
         )
         return 2
-    args.url = args.url.rstrip("/")
-    try:
-        SimClock(datetime.now(UTC), args.speed, args.duration)  # refuse bad options first
-        check_reachable(args.url, args.wait.total_seconds() if args.wait else 0.0)
-    except (SimulationError, ValueError) as exc:
-        print(f"basewatch simulate: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C while waiting for ingest: nothing was sent
-        return 130
-    clock = SimClock(datetime.now(UTC), args.speed, args.duration)
-    thresholds = Thresholds(args.at_risk_after, args.churn_after)
-    if warning := clock.warning(args.heartbeat_every, thresholds.at_risk_after):
-        print(warning, file=sys.stderr)
-    try:
-        doc = asyncio.run(_simulate(args, clock, thresholds))
-    except SimulationError as exc:
-        print(f"basewatch simulate: {exc}", file=sys.stderr)
-        return 2
-    print(summary_text(doc), flush=True)
-    if args.summary_json:
-        Path(args.summary_json).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    events = doc["events"]
-    return 0 if events["rejected"] == 0 and events["unconfirmed"] == 0 else 1
-
-
-async def _simulate(
-    args: argparse.Namespace, clock: SimClock, thresholds: Thresholds
-) -> dict[str, Any]:
-    rng = random.Random(args.seed)
-    prefix = f"sim-{secrets.token_hex(3)}-"
-    tick: timedelta = args.heartbeat_every
-    window = tick * ARRIVAL_TICKS
-    if clock.duration is not None:
-        window = min(window, clock.duration * clock.speed / 3)
-    traffic = Traffic(
-        draw_population(rng, args.population, prefix, Mix()),
-        rng,
-        start=clock.start,
-        tick=tick,
-        arrival_window=window,
-        prefix=prefix,
-    )
-    ledger, stats = Ledger(), Stats()
-    signals = _Signals(asyncio.Event(), asyncio.Event())
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, signals.interrupt)
-    loop.add_signal_handler(signal.SIGTERM, signals.stopping.set)
-    headers = {"Authorization": f"Bearer {args.key}"}
-    limits = httpx.Limits(max_connections=args.concurrency)
-    async with httpx.AsyncClient(
-        base_url=args.url, headers=headers, timeout=10, limits=limits
-    ) as client:
-        driver = Driver(
-            traffic,
-            clock,
-            Sender(client, stats, ledger.record, signals.stopping),
-            stats,
-            rate=args.rate,
-            batch_max=args.batch,
-            concurrency=args.concurrency,
-        )
-        progress = asyncio.create_task(_progress(driver, args, sys.stderr))
-        try:
-            reason = await driver.run(signals.stopping, signals.abort)
-        finally:
-            progress.cancel()
-            await asyncio.gather(progress, return_exceptions=True)
-            await driver.cancel()
-    outcome = Outcome(
-        reason=reason,
-        elapsed=driver.elapsed,
-        run=prefix,
-        seed=args.seed,
-        speed=clock.speed,
-        sim_start=clock.start,
-        sim_end=clock.start + timedelta(seconds=clock.offset(driver.elapsed)),
-        judged_at=datetime.now(UTC),
-        unsent=driver.unsent,
-        population=args.population,
-    )
-    return document(outcome, stats, traffic, ledger, thresholds)
-
-
-async def _progress(driver: Driver, args: argparse.Namespace, out: TextIO) -> None:
-    """A \\r-updated line on a terminal, else a line every ``--progress-every`` seconds."""
-    tty = out.isatty()
-    every = 0.5 if tty else args.progress_every
-    last_sent, last_at = 0, time.monotonic()
-    try:
-        while True:
-            await asyncio.sleep(every)
-            now = time.monotonic()
-            rate = (driver.stats.sent - last_sent) / max(now - last_at, 1e-9)
-            last_sent, last_at = driver.stats.sent, now
-            sim_now = driver.clock.start + timedelta(seconds=driver.clock.offset(driver.elapsed))
-            line = progress_line(
-                driver.elapsed, sim_now, driver.stats, driver.traffic, args.population, rate
-            )
-            if driver.behind > 1:
-                line += f"  (behind {driver.behind:,.0f} s)"
-            out.write(f"\r{line}\x1b[K" if tty else f"{line}\n")
-            out.flush()
-    finally:
-        if tty:
-            out.write("\n")
-            out.flush()
+    return runner.run(args)
 
 
 def _duration(text: str) -> timedelta:
