@@ -15,6 +15,7 @@ from basewatch_projector.history_api import (
     per_step,
     step_times,
 )
+from basewatch_projector.recorder import STALLED, partition_passed
 
 H = timedelta(hours=1)
 T = datetime(2026, 11, 22, 10, tzinfo=UTC)
@@ -100,3 +101,32 @@ def test_the_default_step_is_the_interval_unless_that_gives_too_many_times() -> 
     five = default_step(week, timedelta(seconds=5))
     assert five % timedelta(seconds=5) == timedelta(0)
     assert week // five + 1 <= MAX_POINTS < week // (five - timedelta(seconds=5)) + 1
+
+
+def test_a_partition_passes_a_boundary_held_after_it_caught_up_past_it_or_stuck() -> None:
+    def passed(
+        held_from: datetime | None = None,
+        records: int | None = 0,
+        stalled_for: timedelta = timedelta(0),
+        now: datetime | None = None,
+    ) -> bool:
+        now = now or at(1) + timedelta(seconds=2)
+        return partition_passed(
+            at(1),
+            held_from=held_from,
+            records=records,
+            stalled_for=stalled_for,
+            now=now,
+            grace=timedelta(seconds=1),
+        )
+
+    assert passed(held_from=at(1))  # its next record was received at the boundary
+    assert not passed(held_from=at(1) - timedelta(microseconds=1))
+    assert passed(held_from=at(2), records=5)  # held records count, not the backlog
+    assert passed(records=0)
+    assert not passed(records=0, now=at(1) + timedelta(seconds=0.5))  # grace
+    assert not passed(records=0, now=at(0.5), stalled_for=STALLED)  # idle is not stuck
+    assert not passed(records=3)  # behind: records before the boundary may be coming
+    assert not passed(records=None)  # not fetched yet
+    assert passed(records=3, stalled_for=STALLED)  # stuck: the others go on
+    assert passed(records=None, stalled_for=STALLED)

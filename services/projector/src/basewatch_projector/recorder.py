@@ -46,6 +46,28 @@ MAX_BOUNDARIES_PER_TICK = 500  # the consume loop moves on; the next tick contin
 # crossed in one step (only the sweep could differ between them; a demo database
 # restarted a day later would otherwise walk 17,280 boundaries of 5 s).
 MAX_IDLE_BOUNDARIES = 100
+# A partition behind whose offset has not moved for this long (its leader is down, say)
+# no longer holds the boundary: the instance's other partitions go on.
+STALLED = timedelta(seconds=60)
+
+
+def partition_passed(
+    bucket: datetime,
+    *,
+    held_from: datetime | None,
+    records: int | None,
+    stalled_for: timedelta,
+    now: datetime,
+    grace: timedelta,
+) -> bool:
+    """Whether a partition has passed boundary ``bucket``: its next record, held, was
+    received at or after it; or it is caught up and the wall clock is past the boundary
+    by the grace; or it is behind (or unknown) but has not moved for STALLED."""
+    if held_from is not None:
+        return held_from >= bucket
+    if records == 0:
+        return now >= bucket + grace
+    return stalled_for >= STALLED
 
 
 class Recorder:
@@ -76,6 +98,8 @@ class Recorder:
         self.pending: datetime | None = None
         # Per parked partition, the records held back, in offset order.
         self._held: dict[TopicPartition, list[Item]] = {}
+        # Per partition, its stored offset when last looked at, and since when.
+        self._moved: dict[TopicPartition, tuple[int | None, datetime]] = {}
 
     async def admit(
         self, items: Sequence[Item], epochs: Mapping[TopicPartition, int]
@@ -129,6 +153,7 @@ class Recorder:
         holds the consumer's lock: no batch is applied meanwhile)."""
         for tp in self._held.keys() - set(owned):
             del self._held[tp]  # revoked: the new owner fetches them from the database's offset
+        self._moved = {tp: seen for tp, seen in self._moved.items() if tp in owned}
         signals: list[dict[str, Any]] = []
         try:
             if owned and self.pending is None:
@@ -166,9 +191,9 @@ class Recorder:
                 starts.append(self._first(tp))
             elif position is not None and position.records == 0:
                 starts.append(now)
-            else:
+            elif self._stalled_for(tp, position, now) < STALLED:
                 return  # not seen yet: its first record may be the earliest
-        self.pending = boundary_after(min(starts), self.interval)
+        self.pending = boundary_after(min(starts, default=now), self.interval)
 
     def _passed(
         self,
@@ -177,15 +202,28 @@ class Recorder:
         positions: Mapping[Any, PartitionPosition],
         now: datetime,
     ) -> bool:
-        for tp in owned:
-            if tp in self._held:
-                if self._first(tp) < bucket:
-                    return False
-                continue
-            position = positions.get(tp)
-            if position is None or position.records != 0 or now < bucket + self._grace:
-                return False
-        return True
+        return all(
+            partition_passed(
+                bucket,
+                held_from=self._first(tp) if tp in self._held else None,
+                records=None if positions.get(tp) is None else positions[tp].records,
+                stalled_for=self._stalled_for(tp, positions.get(tp), now),
+                now=now,
+                grace=self._grace,
+            )
+            for tp in owned
+        )
+
+    def _stalled_for(
+        self, tp: TopicPartition, position: PartitionPosition | None, now: datetime
+    ) -> timedelta:
+        """How long the partition has been behind without its stored offset moving."""
+        committed = None if position is None else position.committed
+        seen = self._moved.get(tp)
+        if seen is None or seen[0] != committed or (position and position.records == 0):
+            self._moved[tp] = (committed, now)
+            return timedelta(0)
+        return now - seen[1]
 
     def _last_passed(self, owned: Collection[TopicPartition], now: datetime) -> datetime:
         """The latest boundary every owned partition has passed (all have passed one)."""
