@@ -7,7 +7,7 @@ decorators), never loaded globally, so other tests keep hypothesis' defaults.
 from __future__ import annotations
 
 import os
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,6 +30,12 @@ settings.register_profile(
 FUZZ: Final = settings.get_profile("basewatch-soak" if SOAK else "basewatch-ci")
 
 
+# Without a valid key both services refuse before they read the input (401/403), so
+# the input matters little there: CI runs the examples and a few fuzzed cases, the soak
+# every phase. What the refusals must be (documented, problem+json) is still checked.
+REFUSALS: Final[dict[str, Any]] = {} if SOAK else {"phases": {"coverage": {"enabled": False}}}
+
+
 def scaled(ci: int, soak: int) -> settings:
     """The active profile with another example count (CI or soak), for costlier tests."""
     return settings(FUZZ, max_examples=soak if SOAK else ci)
@@ -43,3 +49,6 @@ BACKGROUND_RANDOM: Final = pytest.mark.filterwarnings(
     "ignore:Do not use the `random` module inside strategies"
     ":hypothesis.errors.HypothesisDeprecationWarning"
 )
+
+
+REFUSED: Final = scaled(ci=8, soak=500)

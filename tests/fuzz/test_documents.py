@@ -2,11 +2,14 @@
 
 Each was a mismatch between a document and the service's answers: a key the documents
 did not declare, refusals /v1/ops/lag did not document, an event ``type`` documented as
-optional although an event without one is refused.
+optional although an event without one is refused, and event fields documented as a bare
+string or object whose validators accept far less (or, for amounts, oddly more).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from basewatch_ingest.app import create_app as create_ingest
 from basewatch_ingest.settings import Settings as IngestSettings
 from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.settings import Settings as ProjectorSettings
-from basewatch_shared.events import EVENT_ADAPTER, EVENT_TYPES
+from basewatch_shared.events import COUNTRIES, CURRENCIES, EVENT_ADAPTER, EVENT_TYPES
 from basewatch_shared.problems import PROBLEM_JSON
 
 # Building the documents needs no broker and no database (no lifespan runs).
@@ -68,3 +71,94 @@ def test_each_event_schema_requires_its_type(kind: str) -> None:
     with pytest.raises(ValidationError) as refused:
         EVENT_ADAPTER.validate_python(event)
     assert [error["type"] for error in refused.value.errors()] == ["union_tag_not_found"]
+
+
+# --- events: what the document allows is what the service accepts -----------------------
+
+SCHEMAS = INGEST["components"]["schemas"]
+
+
+def _accepts(pattern: str, value: str) -> bool:
+    return re.search(pattern, value) is not None
+
+
+def _purchase(**fields: object) -> dict[str, object]:
+    return {
+        "type": "purchase",
+        "event_id": "e1",
+        "occurred_at": "2026-11-01T00:00:00Z",
+        "customer_id": "c1",
+        "order_id": "o1",
+        "product_id": "p1",
+        "amount": "1",
+        "currency": "EUR",
+    } | fields
+
+
+def _valid(event: dict[str, object]) -> bool:
+    try:
+        EVENT_ADAPTER.validate_python(event)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["19.99", "0", "-0", "0.000", "19.990000", "1e2", "1E-3", "123456789012.123456",
+     " 1", "1 ", "+1", "1_000", "\uff11", ".5", "1.", "-1", "-0.5", "0.0000001",
+     "1234567890123", "0000000000001", "1e", "NaN"],
+)  # fmt: skip
+def test_an_amount_string_is_accepted_exactly_when_the_document_allows_it(amount: str) -> None:
+    # Found by schemathesis: the document said any string; pydantic read " 1", "+1",
+    # "1_000" and full-width digits as money. Now one pattern says it for both.
+    pattern = SCHEMAS["Purchase"]["properties"]["amount"]["anyOf"][1]["pattern"]
+    exponent = "e" in amount.lower()  # its digit limits apply to the exact value
+    assert _valid(_purchase(amount=amount)) == _accepts(pattern, amount) or (
+        exponent and _accepts(pattern, amount)
+    )
+
+
+@pytest.mark.parametrize("quantity", [3, 3.0, 1_000_000.0])
+def test_a_quantity_is_any_json_integer(quantity: float) -> None:
+    # Found by schemathesis: 379.0 is an integer to JSON Schema, and was refused.
+    assert _valid(_purchase(quantity=quantity))
+    assert SCHEMAS["Purchase"]["properties"]["quantity"]["type"] == "integer"
+
+
+@pytest.mark.parametrize(
+    ("name", "codes", "field"),
+    [("currency", CURRENCIES, "currency"), ("country", COUNTRIES, "traits")],
+)
+def test_iso_codes_are_documented_exactly_in_any_case(
+    name: str, codes: frozenset[str], field: str
+) -> None:
+    # The document said a bare string; only the codes are accepted, in any case.
+    if field == "currency":
+        pattern = SCHEMAS["Purchase"]["properties"]["currency"]["pattern"]
+    else:
+        pattern = SCHEMAS["Traits"]["properties"]["country"]["pattern"]
+    others = ["", "E", "EURO", "ZZZ", "ZZ", "E U", "\u017fUR"]
+    for code in [*sorted(codes), *(c.lower() for c in codes), *(c.title() for c in codes)]:
+        assert _accepts(pattern, code), (name, code)
+    for other in others:
+        assert not _accepts(pattern, other) or other.upper() in codes, (name, other)
+
+
+def test_traits_are_left_out_never_null() -> None:
+    # The document allowed null for email, name, company and country; null is refused.
+    for name, prop in SCHEMAS["Traits"]["properties"].items():
+        assert "anyOf" not in prop and prop["type"] == "string", name
+        event = {"type": "identify", "event_id": "e1", "occurred_at": "2026-11-01T00:00:00Z"}
+        assert not _valid(event | {"customer_id": "c1", "traits": {name: None}})
+
+
+def test_map_keys_are_constrained_for_every_key() -> None:
+    # pydantic documents a key rule as patternProperties, which leaves a key that does not
+    # match (one with NUL) unconstrained; the document now says propertyNames.
+    assert "patternProperties" not in json.dumps(INGEST)
+    usage = SCHEMAS["Heartbeat"]["properties"]["usage"]["anyOf"][0]
+    assert usage["propertyNames"]["pattern"] == "^[^\\x00]*$"
+    properties = SCHEMAS["Heartbeat"]["properties"]["properties"]["anyOf"][0]
+    assert properties["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    assert {"type": "null"} in SCHEMAS["JsonValue"]["anyOf"]

@@ -2,8 +2,9 @@
 
 The projector runs on the real broker over SQLite and over PostgreSQL, after it has
 consumed a small history (so lists, cursors and lookups return rows, not only 404s).
-Every phase that runs per operation, positive and negative data, every check; with the
-read key, with a key of another scope, and with none.
+Every phase that runs per operation, positive and negative data, every check, with the
+read key on both databases; with a key of another scope and with none on SQLite only (the
+key is checked before anything else is read, so the database does not matter there).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -29,7 +31,7 @@ from basewatch_shared.topics import Topics, create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, KafkaBackend
 from tests.fixtures.services import INGEST_AUTH, NO_CHURN, READ_AUTH, TEST_KEYS
 from tests.fuzz.live import live
-from tests.fuzz.profiles import BACKGROUND_RANDOM, FUZZ
+from tests.fuzz.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
 from tests.support.history import history
 from tests.support.kafka import produce
 
@@ -40,40 +42,40 @@ pytestmark = [pytest.mark.integration, BACKGROUND_RANDOM]
 # "Invalid cursor", documented on each list; 400 means nothing else on these three
 # operations, so it counts as an acceptable answer to schema-valid input there.
 _LISTS = ("/v1/customers", "/v1/installations", "/v1/signals")
-CONFIG = schemathesis.Config.from_dict(
-    {
-        # Unknown query parameters and headers are ignored, as by FastAPI and most HTTP
-        # APIs (proxies add headers); the contract promises to refuse unknown fields in
-        # events only. So an extra parameter is not negative data here.
-        "generation": {"allow-extra-parameters": False},
-        "operations": [
-            {
-                "include-path": path,
-                "checks": {
-                    "positive_data_acceptance": {
-                        "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400"]
-                    }
-                },
-            }
-            for path in _LISTS
-        ]
-        + [
-            # A step that is no multiple of the recording interval, since after until, or
-            # more than 10,000 times: schema-valid, refused with 422 (not expressible).
-            {
-                "include-path": "/v1/history",
-                "checks": {
-                    "positive_data_acceptance": {
-                        "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "422"]
-                    }
-                },
-            }
-        ],
-    }
-)
+CONFIG: dict[str, Any] = {
+    # Unknown query parameters and headers are ignored, as by FastAPI and most HTTP
+    # APIs (proxies add headers); the contract promises to refuse unknown fields in
+    # events only. So an extra parameter is not negative data here.
+    "generation": {"allow-extra-parameters": False},
+    "operations": [
+        {
+            "include-path": path,
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400"]
+                }
+            },
+        }
+        for path in _LISTS
+    ]
+    + [
+        # A step that is no multiple of the recording interval, since after until, or
+        # more than 10,000 times: schema-valid, refused with 422 (not expressible).
+        {
+            "include-path": "/v1/history",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "422"]
+                }
+            },
+        }
+    ],
+}
 # The document the service serves at /openapi.json (building it needs no broker).
-schema = schemathesis.openapi.from_dict(
-    create_app(Settings.model_validate({"api_keys": ""})).openapi(), config=CONFIG
+DOCUMENT = create_app(Settings.model_validate({"api_keys": ""})).openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.from_dict(CONFIG))
+refused = schemathesis.openapi.from_dict(
+    DOCUMENT, config=schemathesis.Config.from_dict(CONFIG | REFUSALS)
 )
 CUSTOMERS, INSTALLATIONS = 12, 20
 
@@ -99,19 +101,16 @@ async def _migrate(url: str, schema_name: str | None) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def read_api_url(
-    request: pytest.FixtureRequest,
-    kafka_backend: KafkaBackend,
-    pg_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
+@contextmanager
+def _projector(
+    kind: str, kafka_backend: KafkaBackend, pg_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A projector that has applied a small history, on its own topics and database."""
     topics = Topics(prefix=f"bwtest.{uuid.uuid4().hex[:10]}.")
     bootstrap = kafka_backend.bootstrap_servers
     asyncio.run(create_topics(bootstrap, topics, TEST_PARTITIONS, 1))
     schema_name: str | None = None
-    if request.param == "sqlite":
+    if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'basewatch.db'}"
     else:
         url, schema_name = pg_url, f"bwtest_{uuid.uuid4().hex[:12]}"
@@ -140,6 +139,30 @@ def read_api_url(
             asyncio.run(_pg_schema(url, f'DROP SCHEMA "{schema_name}" CASCADE'))
 
 
+@pytest.fixture(scope="module")
+def read_apis(
+    kafka_backend: KafkaBackend, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], str]]:
+    """The projector on a kind of database, started once per module (and kind)."""
+    with ExitStack() as stack:
+        started: dict[str, str] = {}
+
+        def url(kind: str) -> str:
+            if kind not in started:
+                started[kind] = stack.enter_context(
+                    _projector(kind, kafka_backend, pg_url, tmp_path_factory)
+                )
+            return started[kind]
+
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def read_api_url(request: pytest.FixtureRequest, read_apis: Callable[[str], str]) -> str:
+    """The read API on SQLite, then on PostgreSQL."""
+    return read_apis(request.param)
+
+
 def _wait_until_applied(base: str, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while True:
@@ -156,17 +179,21 @@ def _wait_until_applied(base: str, within: float = 30.0) -> None:
 
 @schema.parametrize()
 @FUZZ
-def test_with_the_read_key(case: Case[Any], read_api_url: str) -> None:
-    case.call_and_validate(base_url=read_api_url, headers=READ_AUTH)
+def test_with_the_read_key(case: Case[Any], read_api_url: str, http: requests.Session) -> None:
+    case.call_and_validate(base_url=read_api_url, headers=READ_AUTH, session=http)
 
 
-@schema.parametrize()
-@FUZZ
-def test_with_a_key_of_another_scope(case: Case[Any], read_api_url: str) -> None:
-    case.call_and_validate(base_url=read_api_url, headers=INGEST_AUTH)
+@refused.parametrize()
+@REFUSED
+def test_with_a_key_of_another_scope(
+    case: Case[Any], read_apis: Callable[[str], str], http: requests.Session
+) -> None:
+    case.call_and_validate(base_url=read_apis("sqlite"), headers=INGEST_AUTH, session=http)
 
 
-@schema.parametrize()
-@FUZZ
-def test_without_a_key(case: Case[Any], read_api_url: str) -> None:
-    case.call_and_validate(base_url=read_api_url)
+@refused.parametrize()
+@REFUSED
+def test_without_a_key(
+    case: Case[Any], read_apis: Callable[[str], str], http: requests.Session
+) -> None:
+    case.call_and_validate(base_url=read_apis("sqlite"), session=http)

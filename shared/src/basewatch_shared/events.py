@@ -16,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -24,12 +25,15 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
+from typing_extensions import TypeAliasType
 
+from basewatch_shared.jsonschema import TIMESTAMP, DocumentedAs, any_case, int64, key, text
 from basewatch_shared.money import Amount
 
 MAX_EVENT_BYTES: Final = 32 * 1024
@@ -97,10 +101,14 @@ def _code_in(codes: frozenset[str], error: str, message: str) -> AfterValidator:
 
 
 Currency = Annotated[
-    str, _code_in(CURRENCIES, "currency", "must be an ISO 4217 currency code, like USD")
+    str,
+    _code_in(CURRENCIES, "currency", "must be an ISO 4217 currency code, like USD"),
+    WithJsonSchema(any_case(CURRENCIES, "ISO 4217 currency code, any case", "EUR")),
 ]
 Country = Annotated[
-    str, _code_in(COUNTRIES, "country", "must be an ISO 3166-1 alpha-2 country code, like DE")
+    str,
+    _code_in(COUNTRIES, "country", "must be an ISO 3166-1 alpha-2 country code, like DE"),
+    WithJsonSchema(any_case(COUNTRIES, "ISO 3166-1 alpha-2 country code, any case", "DE")),
 ]
 
 # --- timestamps -------------------------------------------------------------
@@ -132,7 +140,7 @@ def _timestamp(value: object, handler: ValidatorFunctionWrapHandler) -> datetime
     return utc
 
 
-Timestamp = Annotated[AwareDatetime, WrapValidator(_timestamp)]
+Timestamp = Annotated[AwareDatetime, WrapValidator(_timestamp), WithJsonSchema(TIMESTAMP)]
 
 # --- numbers ----------------------------------------------------------------
 # Python validators: a union of constrained types would report one error per
@@ -173,11 +181,37 @@ def _counter(value: object) -> int | float:
 
 
 TraitValue = Annotated[
-    TraitScalar, PlainValidator(_trait_value, json_schema_input_type=TraitScalar)
+    TraitScalar,
+    PlainValidator(_trait_value),
+    WithJsonSchema(
+        {"anyOf": [text(MAX_TRAIT_CHARS), int64(), {"type": "number"}, {"type": "boolean"}]}
+    ),
 ]
-Counter = Annotated[int | float, PlainValidator(_counter, json_schema_input_type=int | float)]
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
-Usage = Annotated[dict[Key, Counter], Field(max_length=MAX_COUNTERS)]
+_COUNTER_SCHEMA: Final = {"anyOf": [int64(minimum=0), {"type": "number", "minimum": 0}]}
+Counter = Annotated[int | float, PlainValidator(_counter), WithJsonSchema(_COUNTER_SCHEMA)]
+
+
+def _integral(value: object) -> object:
+    # JSON has one number type: 3.0 is the integer 3 (as JSON Schema's "integer" says).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Quantity = Annotated[int, BeforeValidator(_integral), Field(strict=True, ge=1, le=MAX_QUANTITY)]
+Usage = Annotated[
+    dict[Key, Counter],
+    Field(max_length=MAX_COUNTERS),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_COUNTERS,
+            "propertyNames": key(64),
+            "additionalProperties": _COUNTER_SCHEMA,
+            "description": "non-negative cumulative counters",
+        }
+    ),
+]
 
 # --- properties -------------------------------------------------------------
 
@@ -234,18 +268,43 @@ def _check_properties(properties: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-Properties = Annotated[dict[str, Any], AfterValidator(_check_properties)]
+_NoNul = Annotated[str, StringConstraints(pattern=_TEXT_PATTERN)]
+# What _check_properties lets through, as a type: for the OpenAPI document only.
+JsonValue = TypeAliasType(
+    "JsonValue",
+    "_NoNul | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | float | bool"
+    " | list[JsonValue] | dict[_NoNul, JsonValue] | None",
+)
+Properties = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_properties),
+    DocumentedAs(dict[_NoNul, JsonValue]),
+    Field(description="free-form, at most 8 KiB as compact JSON; kept, not interpreted"),
+]
 
 # --- models -----------------------------------------------------------------
 # model_config is spelled out per class (not shared through a variable) so that
 # the pydantic mypy plugin sees frozen=True.
 
 
+def _document_traits(schema: dict[str, Any]) -> None:
+    """A trait is left out, never null; at most MAX_TRAITS, keys as for any map."""
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+        prop.update(*(b for b in prop.pop("anyOf", []) if b.get("type") != "null"))
+    schema["maxProperties"] = MAX_TRAITS
+    schema["propertyNames"] = key(64)
+
+
 class Traits(BaseModel):
     """Identify traits: four known keys plus flat string/number/bool values, no nulls."""
 
     model_config = ConfigDict(
-        extra="allow", frozen=True, allow_inf_nan=False, hide_input_in_errors=True
+        extra="allow",
+        frozen=True,
+        allow_inf_nan=False,
+        hide_input_in_errors=True,
+        json_schema_extra=_document_traits,
     )
     __pydantic_extra__: dict[Key, TraitValue] = Field(init=False)
 

@@ -6,10 +6,12 @@ micro-units), travels on Kafka as a decimal string, and the projector stores
 ``to_micros(amount)`` in an integer column, exact on SQLite and PostgreSQL alike.
 """
 
+import re
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 MICROS_PER_UNIT: Final = 1_000_000
 MAX_FRACTION_DIGITS: Final = 6
@@ -42,6 +44,34 @@ def from_micros(micros: int) -> Decimal:
     return canonical(Decimal(f"{micros}E-{MAX_FRACTION_DIGITS}"))
 
 
+# An amount written as a string: plain decimal notation within the limits, a zero
+# (also "-0"), or exponent notation ("1e2"), whose limits the exact value then meets.
+# pydantic alone would also read " 1", "+1", "1_000", ".5" or full-width digits as money.
+_TEXT = (
+    r"[0-9]{1,12}(?:\.[0-9]{1,6})?"
+    r"|-0+(?:\.0+)?"
+    r"|(?:[0-9]+(?:\.[0-9]+)?|-0+(?:\.0+)?)[eE][+-]?[0-9]+"
+)
+_TEXT_RE: Final = re.compile(_TEXT)
+AMOUNT_SCHEMA: Final[dict[str, Any]] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 10**MAX_INTEGER_DIGITS},
+        {"type": "string", "pattern": f"^(?:{_TEXT})$"},
+    ],
+    "description": "an exact decimal >= 0 with at most 12 integer and 6 fractional digits, "
+    "as a string (19.99) or a JSON number",
+    "examples": ["19.99"],
+}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, str) and not _TEXT_RE.fullmatch(value):
+        raise PydanticCustomError(
+            "amount_text", "must be a decimal >= 0 like 19.99, without spaces or signs"
+        )
+    return value
+
+
 # A JSON number reaches pydantic as a float and becomes Decimal(str(float)): the
 # shortest spelling that round-trips, so 19.99 -> Decimal("19.99"). That equals the
 # number as written whenever it has at most 15 significant digits; larger amounts
@@ -54,5 +84,7 @@ Amount = Annotated[
         decimal_places=MAX_FRACTION_DIGITS,
         allow_inf_nan=False,
     ),
+    BeforeValidator(_plain),
     AfterValidator(canonical),
+    WithJsonSchema(AMOUNT_SCHEMA),
 ]

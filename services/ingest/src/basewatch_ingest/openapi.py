@@ -229,6 +229,28 @@ def _tag_required(schemas: dict[str, Any]) -> None:
         event["required"] = ["type", *(f for f in event.get("required", []) if f != "type")]
 
 
+def _key_patterns_as_property_names(node: Any) -> None:
+    """Document a map's key rule as ``propertyNames``, which every key must satisfy.
+
+    pydantic writes it as ``patternProperties``, which leaves a key that does not match
+    unconstrained: the document would allow keys (with NUL) that the service refuses.
+    """
+    if isinstance(node, list):
+        for item in node:
+            _key_patterns_as_property_names(item)
+        return
+    if not isinstance(node, dict):
+        return
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        ((pattern, values),) = patterns.items()
+        del node["patternProperties"]
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        node["additionalProperties"] = values
+    for value in node.values():
+        _key_patterns_as_property_names(value)
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the document once, adding the contract's schemas the routes refer to."""
 
@@ -249,6 +271,7 @@ def install_openapi(app: FastAPI) -> None:
             schemas.update(definitions.get("$defs", {}))
             schemas["Event"] = keyed[("Event", "validation")]
             _tag_required(schemas)
+            _key_patterns_as_property_names(schemas)
             app.openapi_schema = document
         return app.openapi_schema
 

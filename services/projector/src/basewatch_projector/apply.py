@@ -77,8 +77,12 @@ async def apply_records(
             stale.update(c.customer_id for c in (before, after) if c and c.customer_id)
     await store.save_installations(conn, (after for _, after in applied.installations), now)
 
+    # Every customer an event names has a row ("one row per customer_id ever seen"),
+    # also an owner that a later event in the same batch replaces: otherwise the row
+    # would exist or not depending on how deliveries fell into batches.
+    named = {e.customer_id for events in by_installation.values() for e in events if e.customer_id}
     # Lock order: installations (above), then customers, sorted.
-    await store.touch_customers(conn, stale | identifies.keys(), now)
+    await store.touch_customers(conn, stale | identifies.keys() | named, now)
     if identifies:
         existing = await store.load_traits(conn, identifies.keys())
         await store.save_traits(

@@ -121,8 +121,17 @@ def _install(event: Install, inst: Installation) -> None:
 @fold.register
 def _heartbeat(event: Heartbeat, inst: Installation) -> None:
     _attrs(inst, event)
-    if event.usage is not None and (inst.usage_at is None or event.occurred_at >= inst.usage_at):
-        inst.usage, inst.usage_at = dict(event.usage), event.occurred_at
+    if event.usage is not None:
+        # Last writer wins by (occurred_at, event_id) like the attributes: two heartbeats
+        # at the same instant must not leave whichever arrived last. A row stored before
+        # the usage had a stamp gets one that any later-or-equal heartbeat beats.
+        stamp = stamp_of(event.occurred_at, event.event_id)
+        held = inst.attr_times.get("usage")
+        if held is None and inst.usage_at is not None:
+            held = stamp_of(inst.usage_at, "")
+        if held is None or stamp > held:
+            inst.usage, inst.usage_at = dict(event.usage), event.occurred_at
+            inst.attr_times["usage"] = stamp
     inst.last_heartbeat_at = _later(inst.last_heartbeat_at, event.occurred_at)
 
 
