@@ -65,7 +65,11 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "returns. Prints a progress line and, at the end, what GET /v1/summary should show.",
     )
     add = parser.add_argument
-    add("--url", default=os.environ.get("BASEWATCH_INGEST_URL", DEFAULT_URL), help="ingest")
+    add(
+        "--url",
+        default=os.environ.get("BASEWATCH_INGEST_URL", DEFAULT_URL),
+        help=f"ingest (default: BASEWATCH_INGEST_URL or {DEFAULT_URL})",
+    )
     add(
         "--key",
         default=os.environ.get("BASEWATCH_INGEST_KEY", DEFAULT_KEY),
@@ -78,7 +82,8 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--speed",
         type=_positive(float),
         default=1.0,
-        help="simulated seconds per wall second (needs --duration unless 1); 3600: an hour/s",
+        help="simulated seconds per wall second; 3600: an hour a second. Above 1 it needs "
+        "--duration: simulated time then ends at the run's end, never ahead of the clock",
     )
     add(
         "--heartbeat-every",
@@ -91,9 +96,14 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--batch",
         type=_positive(int, 1000),
         default=500,
-        help="events per request at most (<=1000)",
+        help="events per request at most (default 500, <= 1000)",
     )
-    add("--concurrency", type=_positive(int), default=4, help="requests under way at once")
+    add(
+        "--concurrency",
+        type=_positive(int),
+        default=4,
+        help="requests under way at once (default 4)",
+    )
     add(
         "--at-risk-after",
         type=_duration,
@@ -112,6 +122,11 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="how long to wait for ingest to answer at the start, like 30s (default: no wait)",
     )
-    add("--progress-every", type=_positive(float), default=5.0, help="seconds, when not a TTY")
+    add(
+        "--progress-every",
+        type=_positive(float),
+        default=5.0,
+        help="seconds between progress lines when not on a terminal (default 5)",
+    )
     add("--summary-json", default=None, help="also write the summary as JSON to this file")
     parser.set_defaults(handler=run)
