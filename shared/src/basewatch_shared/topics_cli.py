@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from basewatch_shared.settings import CommonSettings
-from basewatch_shared.topics import Topics, create_topics
-
 
 def run_create(args: argparse.Namespace) -> int:
     """Create whichever topics do not exist yet; existing ones are left as they are."""
+    # Imported here: aiokafka is not needed to build the ``basewatch`` parser.
+    from basewatch_shared.settings import CommonSettings
+    from basewatch_shared.topics import Topics, create_topics
+
     settings = CommonSettings()
     topics = Topics(settings.topic_prefix)
     created = asyncio.run(

@@ -6,11 +6,8 @@ import argparse
 import gc
 import math
 
-import uvicorn
-
-from basewatch_ingest.app import create_app
-from basewatch_ingest.settings import Settings
-from basewatch_shared.logs import configure_logging
+# The service modules (FastAPI, aiokafka, uvicorn) are imported by ``run``, not here:
+# every ``basewatch`` command loads this module to build its parser.
 
 # On SIGTERM uvicorn stops accepting, lets requests in flight finish (answered 202 or
 # 503 within the produce timeout), then runs the lifespan's shutdown, which flushes and
@@ -36,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
     One process: to use more cores, run more processes behind the load balancer (each
     has its own producer, rate-limit buckets and /metrics, so scrapes stay consistent).
     """
+    import uvicorn
+
+    from basewatch_ingest.app import create_app
+    from basewatch_ingest.settings import Settings
+    from basewatch_shared.logs import configure_logging
+
     settings = Settings()
     configure_logging(settings.log_level)
     settings.require_keys()

@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from basewatch_projector.app import create_app
-from basewatch_projector.churn import release_hold
-from basewatch_projector.db import create_engine
-from basewatch_projector.migrate import current_revision, migrate
-from basewatch_projector.settings import Settings
-from basewatch_shared.logs import configure_logging
-from basewatch_shared.serve import serve
-from basewatch_shared.settings import parse_duration
+if TYPE_CHECKING:
+    from basewatch_projector.settings import Settings
+
+# The service modules (FastAPI, SQLAlchemy, aiokafka: seconds of imports) are imported by
+# the handlers, not here: every ``basewatch`` command loads this module to build its parser.
 
 
 def run(args: argparse.Namespace) -> int:
     """Consume and serve the read API until SIGTERM."""
+    from basewatch_projector.app import create_app
+    from basewatch_projector.settings import Settings
+    from basewatch_shared.logs import configure_logging
+    from basewatch_shared.serve import serve
+
     settings = Settings()
     configure_logging(settings.log_level)
     settings.require_keys()
@@ -27,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> str | None:
+    from basewatch_projector.db import create_engine
+    from basewatch_projector.migrate import current_revision, migrate
+
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:
         await migrate(engine)
@@ -37,6 +43,9 @@ async def _migrate(settings: Settings) -> str | None:
 
 def run_migrate(_args: argparse.Namespace) -> int:
     """Bring the database up to the newest migration (safe to run again)."""
+    from basewatch_projector.settings import Settings
+    from basewatch_shared.logs import configure_logging
+
     settings = Settings()
     configure_logging(settings.log_level)
     revision = asyncio.run(_migrate(settings))
@@ -58,6 +67,9 @@ def migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def _release(settings: Settings, for_: timedelta) -> datetime:
+    from basewatch_projector.churn import release_hold
+    from basewatch_projector.db import create_engine
+
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     now = datetime.now(UTC)
     try:
@@ -70,6 +82,10 @@ async def _release(settings: Settings, for_: timedelta) -> datetime:
 
 def run_release(args: argparse.Namespace) -> int:
     """Let held churn transitions through: the silence was real churn, not an outage."""
+    from basewatch_projector.settings import Settings
+    from basewatch_shared.logs import configure_logging
+    from basewatch_shared.settings import parse_duration
+
     settings = Settings()
     configure_logging(settings.log_level)
     until = asyncio.run(_release(settings, parse_duration(args.for_)))

@@ -1,8 +1,8 @@
 """``basewatch simulate``: its options, checked before anything else happens.
 
-The ``basewatch`` command loads every command's module to build its parser, also in
-the production image, which has no httpx: the run itself (``runner``) is imported only
-when ``simulate`` runs.
+The ``basewatch`` command loads every command's module to build its parser, so the run
+itself (``runner``, with httpx) is imported only when ``simulate`` runs. httpx is a
+dependency of the shared package; an installation without it gets a one-line error.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ def run(args: argparse.Namespace) -> int:
         from basewatch_shared.simulation import runner
     except ImportError as exc:
         print(
-            f"basewatch simulate: needs {exc.name or 'a package'} (pip install httpx), "
-            "which the services themselves do not",
+            f"basewatch simulate: needs {exc.name or 'a package'} (pip install httpx)",
             file=sys.stderr,
         )
         return 2
