@@ -198,7 +198,7 @@ def _integral(value: object) -> object:
     return value
 
 
-Quantity = Annotated[int, BeforeValidator(_integral), Field(strict=True, ge=1, le=MAX_QUANTITY)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY), BeforeValidator(_integral)]
 Usage = Annotated[
     dict[Key, Counter],
     Field(max_length=MAX_COUNTERS),
