@@ -166,10 +166,20 @@ async def get_signals(
     limit: Limit = 100,
     kind: Annotated[feed.SignalKind | None, Query()] = None,
     after: Cursor = None,
+    order: Annotated[
+        feed.Order,
+        Query(
+            description="`oldest` (default): every signal in order, for consumers. `newest`: "
+            "the newest `limit` signals after the cursor, newest first, for dashboards "
+            "(older ones beyond `limit` are skipped)."
+        ),
+    ] = feed.Order.oldest,
 ) -> Document:
     """The churn-signal feed, oldest first; poll again with ``next_cursor``."""
     try:
-        return await feed.feed(conn, kind=kind.value if kind else None, after=after, limit=limit)
+        return await feed.feed(
+            conn, kind=kind.value if kind else None, after=after, limit=limit, order=order
+        )
     except InvalidCursor as exc:
         raise ProblemError(400, "Invalid cursor", str(exc)) from None
 

@@ -1,4 +1,9 @@
-"""The churn-signal feed: GET /v1/signals, oldest first, resumable from a cursor."""
+"""The churn-signal feed: GET /v1/signals, oldest first, resumable from a cursor.
+
+``order=newest`` serves a dashboard: the newest signals after the cursor, newest first.
+Polled with its ``next_cursor`` it returns what arrived since, but at most ``limit`` of
+it: to read every signal, use the default order.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,13 @@ class Signal(BaseModel):
     silent_since: datetime | None
 
 
+class Order(StrEnum):
+    """Which end of the feed a page comes from."""
+
+    oldest = "oldest"
+    newest = "newest"
+
+
 class SignalFeed(BaseModel):
     """Signals after the cursor; ``next_cursor`` is where to continue (also when empty)."""
 
@@ -41,16 +53,24 @@ class SignalFeed(BaseModel):
 
 
 async def feed(
-    conn: AsyncConnection, *, kind: str | None, after: str | None, limit: int
+    conn: AsyncConnection,
+    *,
+    kind: str | None,
+    after: str | None,
+    limit: int,
+    order: Order = Order.oldest,
 ) -> dict[str, Any]:
-    """Up to ``limit`` signals after the cursor, oldest first."""
+    """Up to ``limit`` signals after the cursor, from the oldest or from the newest end."""
+    # Both orders continue after the newest signal they returned, so a cursor serves either.
     filters = {"kind": kind}
     last = int(pagination.decode(after, "signals", filters)) if after else 0
     query = select(signals).where(signals.c.signal_id > last)
     if kind is not None:
         query = query.where(signals.c.kind == kind)
-    rows = (await conn.execute(query.order_by(signals.c.signal_id).limit(limit))).all()
+    newest = order is Order.newest
+    key = signals.c.signal_id.desc() if newest else signals.c.signal_id
+    rows = (await conn.execute(query.order_by(key).limit(limit))).all()
     items = [{c: getattr(row, c) for c in Signal.model_fields} for row in rows]
-    resume = rows[-1].signal_id if rows else last
+    resume = (rows[0] if newest else rows[-1]).signal_id if rows else last
     # A feed is polled: the cursor to continue from is given even when nothing is new.
     return {"items": items, "next_cursor": pagination.encode("signals", filters, str(resume))}
