@@ -7,8 +7,6 @@
   const KEY_STORE = 'basewatch.readKey';
   const REFRESH_MS = 5000;
   const SIGNALS_SHOWN = 12;
-  const SIGNAL_PAGE = 1000; // the feed's largest page
-  const SIGNAL_PAGES_PER_REFRESH = 20;
   const PRODUCTS_DETAILED = 12;
   const CHART_POINTS = 240;
   const SIGNAL_BARS = 40;
@@ -56,8 +54,6 @@
   });
 
   const $ = (selector, root = document) => root.querySelector(selector);
-  // Where the page is in the signal feed, and the newest signals it has seen.
-  const newFeed = () => ({ cursor: null, latest: [], read: 0, caughtUp: false });
   const state = {
     key: null,
     timer: null,
@@ -68,7 +64,6 @@
     intervalText: null, // the same as the API writes it (1h, 5s)
     firstSample: null, // the time of the oldest history sample seen (seconds)
     charts: {},
-    signals: newFeed(),
   };
 
   // ---- small DOM helpers ------------------------------------------------------------
@@ -167,7 +162,6 @@
 
   function useKey(key) {
     state.key = key;
-    state.signals = newFeed();
     state.interval = null;
     state.firstSample = null;
     showDashboard();
@@ -416,45 +410,20 @@
 
   // ---- signals -----------------------------------------------------------------------
 
-  // The feed is oldest first with a cursor and no "newest" order: follow it to its end
-  // (a page of 1000 at a time, a bounded number per refresh) and keep the tail.
+  // The newest few, newest first: one request, however long the feed.
   async function refreshSignals() {
-    const feed = state.signals;
-    for (let page = 0; page < SIGNAL_PAGES_PER_REFRESH; page += 1) {
-      let got;
-      try {
-        got = await api('v1/signals', { after: feed.cursor, limit: SIGNAL_PAGE });
-      } catch (err) {
-        if (err.status === 400) { // a cursor this projector no longer takes: start over
-          state.signals = newFeed();
-          return;
-        }
-        throw err;
-      }
-      feed.latest = feed.latest.concat(got.items).slice(-SIGNALS_SHOWN);
-      feed.read += got.items.length;
-      feed.cursor = got.next_cursor;
-      feed.caughtUp = got.items.length < SIGNAL_PAGE;
-      if (feed.caughtUp) break;
-    }
-    renderSignals(feed);
+    const got = await api('v1/signals', { order: 'newest', limit: SIGNALS_SHOWN });
+    renderSignals(got.items);
   }
 
   // Today's times as a clock, older ones with their date.
   const when = (date) => (date.toDateString() === new Date().toDateString() ? clock : stamp).format(date);
 
-  function renderSignals(feed) {
+  function renderSignals(latest) {
     const body = $('#signals tbody');
     const empty = $('#signals-empty');
-    if (!feed.caughtUp) { // the rows so far are old ones: not "latest" yet
-      body.replaceChildren();
-      empty.textContent = `Reading the signal feed from its start: ${fmt(feed.read)} so far…`;
-      empty.hidden = false;
-      return;
-    }
-    const latest = feed.latest;
     const label = Object.fromEntries(SIGNAL_KINDS);
-    body.replaceChildren(...[...latest].reverse().map((s) => {
+    body.replaceChildren(...latest.map((s) => {
       // The installation for an installation's signal, else the customer (the kind says which).
       const who = h('code', {
         title: s.installation_id !== null ? 'installation' : 'customer',
@@ -470,7 +439,6 @@
         h('td', { class: 'change' }, h('span', { class: 'muted', text: s.previous_status.replace('_', ' ') }),
           ' → ', h('span', { text: s.status.replace('_', ' ') })));
     }));
-    empty.textContent = 'No churn signals yet.';
     empty.hidden = latest.length > 0;
   }
 
