@@ -45,12 +45,13 @@ def from_micros(micros: int) -> Decimal:
 
 
 # An amount written as a string: plain decimal notation within the limits, a zero
-# (also "-0"), or exponent notation ("1e2"), whose limits the exact value then meets.
+# (also "-0"), or exponent notation ("1e2", two exponent digits at most), whose limits
+# the exact value then meets.
 # pydantic alone would also read " 1", "+1", "1_000", ".5" or full-width digits as money.
 _TEXT = (
     r"[0-9]{1,12}(?:\.[0-9]{1,6})?"
     r"|-0+(?:\.0+)?"
-    r"|(?:[0-9]+(?:\.[0-9]+)?|-0+(?:\.0+)?)[eE][+-]?[0-9]+"
+    r"|(?:[0-9]+(?:\.[0-9]+)?|-0+(?:\.0+)?)[eE][+-]?[0-9]{1,2}"
 )
 _TEXT_RE: Final = re.compile(_TEXT)
 AMOUNT_SCHEMA: Final[dict[str, Any]] = {
