@@ -1,0 +1,94 @@
+"""The checker's own judgement: a faithful read API passes, each kind of damage is named."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tests.e2e.checker.compare import compare
+from tests.e2e.checker.history import generate, iso
+from tests.e2e.checker.model import Model
+from tests.e2e.checker.observe import Observed
+
+
+def _doc(row: dict[str, Any]) -> dict[str, Any]:
+    """A model row as the read API writes it (times as text, money as decimal strings)."""
+    out: dict[str, Any] = {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+    if "revenue_micros" in out:
+        micros: dict[str, int] = out.pop("revenue_micros")
+        out["revenue"] = {c: str(Decimal(m) / 1_000_000) for c, m in micros.items()}
+    return out
+
+
+def _faithful(model: Model) -> Observed:
+    summary = model.summary()
+    by_product = summary["installed_base"].pop("by_product")
+    summary["installed_base"]["by_product"] = [
+        {"product_id": p, **counts} for p, counts in by_product.items()
+    ]
+    signals = [
+        {
+            "kind": kind,
+            "installation_id": inst,
+            "customer_id": cust,
+            "previous_status": before,
+            "status": after,
+        }
+        for (kind, inst, cust, before, after), n in model.signals.items()
+        for _ in range(n)
+    ]
+    return Observed(
+        {cid: _doc(row) for cid, row in model.customer_rows().items()},
+        {iid: _doc(row) for iid, row in model.installation_rows().items()},
+        signals,
+        summary,
+    )
+
+
+def _model() -> Model:
+    history = generate(60, seed=3, tag="t")
+    model = Model(timedelta(days=3), timedelta(days=14))
+    valid = [
+        [e for s in p.steps for e in s if e["event_id"] not in history.invalid_ids]
+        for p in history.phases
+    ]
+    for events in valid:
+        model.apply(events)
+        model.sweep(datetime.now(UTC))
+    return model
+
+
+def test_a_faithful_read_api_passes() -> None:
+    model = _model()
+    verdict = compare(model, _faithful(model), alone=True)
+    assert (verdict.lost, verdict.duplicated, verdict.mismatches) == (0, 0, [])
+    assert verdict.checked["signals"] > 0  # the history does churn, lapse and come back
+
+
+def test_a_purchase_counted_twice_or_lost_and_a_signal_twice_are_named() -> None:
+    model = _model()
+    buyer = next(c for c, row in model.customer_rows().items() if row["orders"] == 1)
+    seen = _faithful(model)
+    doubled = copy.deepcopy(seen)
+    doubled.customers[buyer]["orders"] = 2
+    doubled.signals.append(doubled.signals[0])
+    verdict = compare(model, doubled, alone=False)
+    assert (verdict.lost, verdict.duplicated) == (0, 2)
+    lost = copy.deepcopy(seen)
+    lost.customers[buyer]["orders"] = 0
+    lost.customers[buyer]["revenue"] = {}
+    verdict = compare(model, lost, alone=False)
+    assert verdict.lost == 2 and verdict.duplicated == 0  # the order, and its currency
+    assert verdict.mismatches[0].startswith(f"customer {buyer}: ")
+
+
+def test_a_missing_installation_loses_every_event_it_had() -> None:
+    model = _model()
+    seen = _faithful(model)
+    gone = next(iter(seen.installations))
+    del seen.installations[gone]
+    verdict = compare(model, seen, alone=False)
+    assert verdict.lost == len(model.events_of[gone]) > 0
+    assert f"installation {gone}: missing" in verdict.mismatches
