@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 Event = dict[str, Any]
@@ -72,9 +72,14 @@ class History:
         return len({e["event_id"] for p in self.phases for s in p.steps for e in s})
 
 
-def iso(moment: datetime) -> str:
-    """RFC 3339 with a Z, whole seconds."""
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+OFFSETS = (timedelta(hours=5, minutes=30), timedelta(hours=-3), timedelta(hours=9))
+
+
+def iso(moment: datetime, offset: timedelta | None = None) -> str:
+    """RFC 3339: in UTC with a Z, or in the local time of ``offset`` (the same instant)."""
+    if offset is None:
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(timezone(offset)).isoformat()
 
 
 class _Generator:
@@ -96,7 +101,13 @@ class _Generator:
         return f"{self.tag}-{kind}{self.seq}"
 
     def ago(self, delta: timedelta) -> str:
-        return iso(self.now - delta)
+        """A time ``delta`` before now; some with milliseconds, some in a local offset
+        (apps send what they have: the projector must compare instants, not text)."""
+        moment = self.now - delta
+        if self.rng.random() < 0.3:
+            moment -= timedelta(milliseconds=self.rng.randint(1, 999))
+        offset = self.rng.choice(OFFSETS) if self.rng.random() < 0.25 else None
+        return iso(moment, offset)
 
     def seconds(self, low: float, high: float) -> timedelta:
         return timedelta(seconds=int(self.rng.uniform(low, high)))
