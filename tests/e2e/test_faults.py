@@ -66,10 +66,6 @@ class Faults:
         """Run ``step`` to its end before the checker sends ``phase``."""
         self.checker.gates[phase] = step
 
-    def beside(self, fault: Coroutine[Any, Any, None]) -> None:
-        """Run ``fault`` for the whole run."""
-        self.tasks.append(asyncio.create_task(fault))
-
     async def run(self) -> Report:
         """Run the checker; print its report; every fault must end, and not by failing."""
         try:
