@@ -197,3 +197,22 @@ def test_without_a_key(
     case: Case[Any], read_apis: Callable[[str], str], http: requests.Session
 ) -> None:
     case.call_and_validate(base_url=read_apis("sqlite"), session=http)
+
+
+@pytest.mark.parametrize("path", ["/v1/installations", "/v1/customers", "/v1/signals"])
+def test_a_parameter_given_twice_is_refused_after_the_key(
+    path: str, read_apis: Callable[[str], str], http: requests.Session
+) -> None:
+    # Found by schemathesis: ?customer_id=a&customer_id=b answered for b alone.
+    name = {"/v1/installations": "customer_id", "/v1/customers": "country"}.get(path, "kind")
+    value = {"country": "DE", "kind": "customer.lapsed"}.get(name, "c1")
+    twice = f"{read_apis('sqlite')}{path}?{name}={value}&{name}={value}"
+    refused = http.get(twice, headers=READ_AUTH, timeout=5)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"] == [
+        {"field": f"query.{name}", "message": "given more than once"}
+    ]
+    assert http.get(twice, timeout=5).status_code == 401
+    once = http.get(twice.rsplit("&", 1)[0], headers=READ_AUTH, timeout=5)
+    assert once.status_code == 200, once.text

@@ -26,6 +26,7 @@ from basewatch_projector.documents import (
 from basewatch_projector.freshness import LAG_HEADER_DOC, data_lag
 from basewatch_projector.pagination import Cursor, InvalidCursor, Limit
 from basewatch_projector.queries import Document
+from basewatch_projector.queryparams import single_valued
 from basewatch_projector.unavailable import DATABASE_ERRORS
 from basewatch_shared.auth import require
 from basewatch_shared.events import Identifier
@@ -50,7 +51,7 @@ _ONE: Responses = {404: _problem("no such id"), 422: _INVALID}
 
 router = APIRouter()
 _read = APIRouter(
-    dependencies=[Depends(require(Scope.READ)), Depends(data_lag)],
+    dependencies=[Depends(require(Scope.READ)), Depends(single_valued), Depends(data_lag)],
     responses={
         200: {"headers": LAG_HEADER_DOC},
         401: _problem("no API key, or an unknown one"),

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.documents import INSTALLATION_STATUSES, SEGMENTS, Problem
 from basewatch_projector.freshness import LAG_HEADER_DOC, data_lag
 from basewatch_projector.history import EPOCH
+from basewatch_projector.queryparams import single_valued
 from basewatch_projector.signals import KINDS
 from basewatch_projector.tables import history, history_progress, signals
 from basewatch_shared.auth import require
@@ -172,7 +173,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 router = APIRouter(
-    dependencies=[Depends(require(Scope.READ)), Depends(data_lag)],
+    dependencies=[Depends(require(Scope.READ)), Depends(single_valued), Depends(data_lag)],
     responses={
         200: {"headers": LAG_HEADER_DOC},
         401: _problem("no API key, or an unknown one"),
