@@ -23,7 +23,10 @@ _STOP_TIMEOUT_S = 30.0
 @contextmanager
 def live(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` on a free loopback port until the block ends; yield its base URL."""
-    sock = socket.socket()
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only when
+    # the listening socket says TCP, and without it every keep-alive request waits ~40 ms
+    # (Nagle against delayed ACKs), unlike under `basewatch ingest`.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")

@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 import pytest
-import requests
 import schemathesis
 from schemathesis import Case, CheckContext, CheckFunction, Response
 from schemathesis.config._checks import (
@@ -103,13 +102,11 @@ def events_refused_only_for_what_no_schema_can_say(
     )
 
 
-def _call(
-    case: Case[Any], url: str, headers: dict[str, str] | None, http: requests.Session
-) -> None:
+def _call(case: Case[Any], url: str, headers: dict[str, str] | None) -> None:
     excluded: list[CheckFunction] = (
         [positive_data_acceptance] if case.operation.path == EVENTS else []
     )
-    case.call_and_validate(base_url=url, headers=headers, session=http, excluded_checks=excluded)
+    case.call_and_validate(base_url=url, headers=headers, excluded_checks=excluded)
 
 
 @pytest.fixture(scope="module")
@@ -126,19 +123,17 @@ def ingest_url(kafka_backend: KafkaBackend) -> Iterator[str]:
 
 @schema.parametrize()
 @FUZZ
-def test_with_the_ingest_key(case: Case[Any], ingest_url: str, http: requests.Session) -> None:
-    _call(case, ingest_url, INGEST_AUTH, http)
+def test_with_the_ingest_key(case: Case[Any], ingest_url: str) -> None:
+    _call(case, ingest_url, INGEST_AUTH)
 
 
 @refused.parametrize()
 @REFUSED
-def test_with_a_key_of_another_scope(
-    case: Case[Any], ingest_url: str, http: requests.Session
-) -> None:
-    _call(case, ingest_url, READ_AUTH, http)
+def test_with_a_key_of_another_scope(case: Case[Any], ingest_url: str) -> None:
+    _call(case, ingest_url, READ_AUTH)
 
 
 @refused.parametrize()
 @REFUSED
-def test_without_a_key(case: Case[Any], ingest_url: str, http: requests.Session) -> None:
-    _call(case, ingest_url, None, http)
+def test_without_a_key(case: Case[Any], ingest_url: str) -> None:
+    _call(case, ingest_url, None)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +25,7 @@ from basewatch_projector.queryparams import single_valued
 from basewatch_projector.signals import KINDS
 from basewatch_projector.tables import history, history_progress, signals
 from basewatch_shared.auth import require
+from basewatch_shared.events import Timestamp
 from basewatch_shared.problems import PROBLEM_JSON, ProblemError
 from basewatch_shared.settings import Scope, parse_duration
 
@@ -221,8 +222,9 @@ async def get_history(
     request: Request,
     conn: Annotated[AsyncConnection, Depends(_connection)],
     metric: Annotated[Metric, Query(description="which series")],
-    since: Annotated[AwareDatetime | None, Query(description="default: until - 7 days")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+    # RFC 3339 only, like events: pydantic's datetime would also read unix numbers.
+    since: Annotated[Timestamp | None, Query(description="default: until - 7 days")] = None,
+    until: Annotated[Timestamp | None, Query(description="default: now")] = None,
     step: Annotated[
         str | None,
         Query(
