@@ -19,14 +19,14 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Serve ``app``; in-flight requests finish (up to 10 s) and the lifespan closes."""
+def serve(app: FastAPI, host: str, port: int, graceful_s: int = 10) -> None:
+    """Serve ``app``; in-flight requests finish (up to ``graceful_s``), the lifespan closes."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=graceful_s,
     )
     _Server(config).run()

@@ -33,25 +33,21 @@ def run(args: argparse.Namespace) -> int:
     One process: to use more cores, run more processes behind the load balancer (each
     has its own producer, rate-limit buckets and /metrics, so scrapes stay consistent).
     """
-    import uvicorn
-
     from basewatch_ingest.app import create_app
     from basewatch_ingest.settings import Settings
     from basewatch_shared.logs import configure_logging
+    from basewatch_shared.serve import serve
 
     settings = Settings()
     configure_logging(settings.log_level)
     settings.require_keys()
     app = create_app(settings)
     tune_gc()
-    uvicorn.run(
+    serve(
         app,
-        host=settings.host,
-        port=args.port if args.port is not None else settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=math.ceil(settings.produce_timeout.total_seconds())
-        + SHUTDOWN_MARGIN_S,
+        settings.host,
+        args.port if args.port is not None else settings.port,
+        graceful_s=math.ceil(settings.produce_timeout.total_seconds()) + SHUTDOWN_MARGIN_S,
     )
     return 0
 
