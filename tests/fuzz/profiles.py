@@ -18,7 +18,7 @@ SOAK: Final = os.environ.get("BASEWATCH_SOAK", "").strip().lower() in {"1", "tru
 # slow one (a broker round trip) is no bug. The example database stays in .hypothesis/.
 settings.register_profile(
     "basewatch-ci",
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -43,7 +43,7 @@ async def applied(engine: AsyncEngine, batches: Sequence[Sequence[Event]]) -> di
     return tables
 
 
-@scaled(ci=50, soak=2000)
+@scaled(ci=100, soak=2000)
 @given(data=st.data())
 async def test_tables_converge_whatever_the_order_duplicates_and_batches(
     migrated: AsyncEngine, data: st.DataObject

@@ -48,7 +48,7 @@ def traits(batches: list[list[Event]]) -> dict[str, tuple[object, object]]:
     return dict(state)
 
 
-@scaled(ci=300, soak=5_000)
+@scaled(ci=500, soak=5_000)
 @given(st.data())
 def test_installations_converge_whatever_the_order_duplicates_and_batches(
     data: st.DataObject,
@@ -58,7 +58,7 @@ def test_installations_converge_whatever_the_order_duplicates_and_batches(
     assert installations(delivery.batches) == installations([history])
 
 
-@scaled(ci=300, soak=5_000)
+@scaled(ci=500, soak=5_000)
 @given(st.data())
 def test_traits_converge_whatever_the_order_duplicates_and_batches(data: st.DataObject) -> None:
     history = data.draw(histories())
