@@ -80,7 +80,7 @@ class Report:
         ]
         for name, sent, caught_up in self.phases:
             lines.append(
-                f"  phase {name:<33} sent in {sent:5.1f} s, applied {caught_up:5.1f} s later"
+                f"  phase {name:<37} sent in {sent:5.1f} s, applied {caught_up:5.1f} s later"
             )
         checked = ", ".join(f"{k} {n}" for k, n in v.checked.items())
         if not self.alone:
