@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,37 +19,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
 from tests.polling import eventually
+from tests.support.processes import cmdline, descendants, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    return Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 def _alive(pid: int) -> bool:
@@ -97,7 +68,7 @@ async def _start_dev(
 async def test_dev_runs_the_whole_system_and_stops_cleanly(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    ingest_port, projector_port = _free_port(), _free_port()
+    ingest_port, projector_port = free_port(), free_port()
     out = (tmp_path / "dev.out").open("w+")
     proc = await _start_dev(tmp_path, out, ingest_port, projector_port)
     try:
@@ -111,7 +82,7 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
         assert proc.returncode is None, text
         bootstrap = re.search(r"broker\s+(\S+)", text)
         assert bootstrap, text
-        spawned = _descendants(proc.pid)
+        spawned = descendants(proc.pid)
         assert len(spawned) >= 3  # broker, ingest, projector
 
         # The topics exist with the partitions asked for.
@@ -173,7 +144,7 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
 async def test_demo_shows_churn_within_a_minute_and_ctrl_c_stops_everything(
     tmp_path: Path,
 ) -> None:
-    ingest_port, projector_port = _free_port(), _free_port()
+    ingest_port, projector_port = free_port(), free_port()
     out = (tmp_path / "dev.out").open("w+")
     proc = await _start_dev(tmp_path, out, ingest_port, projector_port, "--demo")
     try:
@@ -187,8 +158,8 @@ async def test_demo_shows_churn_within_a_minute_and_ctrl_c_stops_everything(
         assert proc.returncode is None, text
         assert f"page        http://127.0.0.1:{projector_port}/" in text
         assert f"read key: {DEV_READ_KEY}" in text
-        spawned = _descendants(proc.pid)
-        commands = {pid: _cmdline(pid) for pid in spawned}
+        spawned = descendants(proc.pid)
+        commands = {pid: cmdline(pid) for pid in spawned}
         assert any(b"simulate" in command for command in commands.values()), commands
 
         async with httpx.AsyncClient(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from tests.support.processes import cmdline, descendants, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -43,13 +43,6 @@ WIDTH = 1400
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 READ = {"Authorization": f"Bearer {DEV_READ_KEY}"}
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _until(probe: Callable[[], T], ok: Callable[[T], bool], within: float, what: str) -> T:
@@ -75,7 +68,7 @@ class Stack:
 
     def simulation(self) -> int:
         """The pid of the `basewatch simulate` that the demo runs."""
-        found = [pid for pid in _descendants(self.dev.pid) if b"simulate" in _cmdline(pid)]
+        found = [pid for pid in descendants(self.dev.pid) if b"simulate" in cmdline(pid)]
         assert len(found) == 1, found
         return found[0]
 
@@ -90,35 +83,10 @@ class Stack:
             os.kill(pid, signal.SIGCONT)
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """`basewatch dev --demo`, as the README tells a newcomer to start it."""
-    ingest_port, projector_port = _free_port(), _free_port()
+    ingest_port, projector_port = free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()
