@@ -607,3 +607,13 @@ async def test_openapi_documents_every_read_route(client: httpx.AsyncClient) -> 
         p for p in doc["paths"]["/v1/customers"]["get"]["parameters"] if p["name"] == "segment"
     )
     assert "enum" in str(segment["schema"])
+
+
+async def test_an_unknown_parameter_is_refused_not_ignored(client: httpx.AsyncClient) -> None:
+    # A misspelt filter would otherwise answer with every customer.
+    response = await client.get("/v1/customers", params={"segmnet": "loyal"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert [e["field"] for e in response.json()["errors"]] == ["query.segmnet"]
+    unkeyed = await client.get("/v1/customers?segmnet=loyal", headers={"Authorization": ""})
+    assert unkeyed.status_code == 401  # the key is checked first
