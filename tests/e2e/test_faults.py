@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.migrate import migrate
@@ -28,7 +27,7 @@ from tests.e2e.conftest import SOAK, scale
 from tests.fixtures.databases import TestDatabase
 from tests.polling import eventually
 from tests.support.processes import ServiceProcess
-from tests.support.proxy import CuttableProxy
+from tests.support.proxy import proxy_database
 from tests.support.stack import Stack, lag_records, projector_metric, wait_healthy
 from tests.support.tables import snapshot
 
@@ -140,9 +139,7 @@ async def test_projector_sigkilled_at_random_moments_mid_backlog(stack: Stack) -
 
 
 async def test_database_outage_during_load_is_retried_without_a_rebalance(stack: Stack) -> None:
-    url = make_url(stack.database.url)
-    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, proxied = await proxy_database(stack.database.url)
     ingest, projector = await asyncio.gather(stack.ingest(), stack.projector(DATABASE_URL=proxied))
     checker = Checker(stack.config(ingest, [projector], customers=CUSTOMERS, seed=12))
     faults = Faults(checker)

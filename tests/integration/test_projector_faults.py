@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
@@ -25,7 +24,7 @@ from tests.support.history import Out, history, record, ts
 from tests.support.kafka import produce
 from tests.support.metrics import metric
 from tests.support.processes import ServiceProcess
-from tests.support.proxy import CuttableProxy
+from tests.support.proxy import proxy_database
 from tests.support.tables import applied_offsets, snapshot
 
 pytestmark = pytest.mark.integration
@@ -257,9 +256,7 @@ async def test_database_outage_is_retried_without_loss_or_rebalance(
 ) -> None:
     if database.kind == "sqlite":
         pytest.skip("an embedded database cannot go down")
-    url = make_url(database.url)
-    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, proxied = await proxy_database(database.url)
     first = await produce(kafka_bootstrap, topics, history(20, 40, 200, seed=3))
     async with serve(create_app(projector_settings(DATABASE_URL=proxied))) as api:
         await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == first)

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 from fastapi import Request
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,7 +24,7 @@ from basewatch_projector.unavailable import database_unavailable
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.services import READ_AUTH, serve
 from tests.polling import eventually
-from tests.support.proxy import CuttableProxy
+from tests.support.proxy import proxy_database
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +38,7 @@ async def test_reads_answer_503_while_the_database_is_cut_and_recover(
 ) -> None:
     if database.kind == "sqlite":
         pytest.skip("an embedded database cannot go down")
-    url = make_url(database.url)
-    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, proxied = await proxy_database(database.url)
     try:
         async with serve(create_app(projector_settings(DATABASE_URL=proxied))) as api:
             for path in READS:  # warm the pool: its connections die with the cut
@@ -82,9 +79,7 @@ async def test_a_connection_that_dies_once_the_answer_is_made_is_no_error(
     (the response has started): that was logged as an unhandled error per request."""
     if database.kind == "sqlite":
         pytest.skip("an embedded database cannot go down")
-    url = make_url(database.url)
-    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, proxied = await proxy_database(database.url)
     engine = create_engine(proxied, schema=database.schema)
     app = SimpleNamespace(state=SimpleNamespace(engine=engine))
     try:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from typing import Self
 
+from sqlalchemy import make_url
+
 
 class CuttableProxy:
     """Forwards 127.0.0.1:port to a target; ``cut()`` drops all connections and refuses new
@@ -54,6 +56,13 @@ class CuttableProxy:
             self._pipes.discard(task)
             for w in (writer, up_writer):
                 w.close()
+
+
+async def proxy_database(database_url: str) -> tuple[CuttableProxy, str]:
+    """A started proxy in front of the database, and the URL that goes through it."""
+    url = make_url(database_url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    return proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
