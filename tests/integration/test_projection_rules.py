@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
+from basewatch_projector.apply import apply_records
 from basewatch_projector.settings import Settings
+from basewatch_projector.tables import customers, installations
+from basewatch_shared.events import EVENT_ADAPTER
+from basewatch_shared.records import Record
 from basewatch_shared.topics import Topics
 from tests.fixtures.services import READ_AUTH, serve
 from tests.polling import eventually
@@ -232,3 +238,56 @@ async def test_scripted_history_gives_exactly_the_expected_rows(
         )
         assert duplicates == 1
         assert await metric(api, "basewatch_projector_consumer_lag_records") == 0
+
+
+@pytest.mark.parametrize("batches", [[2], [1, 1]], ids=["one batch", "two batches"])
+async def test_an_owner_replaced_in_the_same_batch_still_has_a_row(
+    migrated: AsyncEngine, batches: list[int]
+) -> None:
+    # "One row per customer_id ever seen", whatever the batches: c-old names i1 first,
+    # c-new takes it over; c-old never owns it at the end of a batch if both come at once.
+    events = [
+        {"event_id": "in-old", "type": "install", "occurred_at": ts(1), "customer_id": "c-old",
+         "installation_id": "i1", "product_id": "p1", "version": "1.0"},
+        {"event_id": "in-new", "type": "install", "occurred_at": ts(2), "customer_id": "c-new",
+         "installation_id": "i1", "product_id": "p1", "version": "1.0"},
+    ]  # fmt: skip
+    now = datetime.now(UTC)
+    records = [
+        Record(event=EVENT_ADAPTER.validate_python(e), received_at=now, source="t") for e in events
+    ]
+    start = 0
+    for size in batches:
+        async with migrated.begin() as conn:
+            await apply_records(conn, records[start : start + size], loyal_min_orders=2, now=now)
+        start += size
+    async with migrated.connect() as conn:
+        seen = set((await conn.execute(select(customers.c.customer_id))).scalars())
+        owner = (await conn.execute(select(installations.c.customer_id))).scalar_one()
+    assert seen == {"c-old", "c-new"}
+    assert owner == "c-new"
+
+
+async def test_a_heartbeat_of_an_unchanged_owner_writes_no_customer_row(
+    migrated: AsyncEngine,
+) -> None:
+    # The hot path: heartbeats that only move last_heartbeat_at leave customers alone.
+    first, later = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    install = {
+        "event_id": "in",
+        "type": "install",
+        "occurred_at": ts(1),
+        "customer_id": "c1",
+        "installation_id": "i1",
+        "product_id": "p1",
+        "version": "1.0",
+    }
+    beat = {"event_id": "hb", "type": "heartbeat", "occurred_at": ts(2), "customer_id": "c1",
+            "installation_id": "i1"}  # fmt: skip
+    for event, now in ((install, first), (beat, later)):
+        record = Record(event=EVENT_ADAPTER.validate_python(event), received_at=now, source="t")
+        async with migrated.begin() as conn:
+            await apply_records(conn, [record], loyal_min_orders=2, now=now)
+    async with migrated.connect() as conn:
+        updated = (await conn.execute(select(customers.c.updated_at))).scalar_one()
+    assert updated == first

@@ -61,6 +61,7 @@ async def apply_records(
     # the owners (old and new) of installations that appeared, changed status or owner.
     # A heartbeat that only moves last_heartbeat_at touches no customer at all.
     stale: set[str] = {str(row["customer_id"]) for row in ledger}
+    named: set[str] = set()
     current = await store.load_installations(conn, by_installation.keys())
     for inst_id, events in by_installation.items():
         before = current.get(inst_id)
@@ -70,17 +71,19 @@ async def apply_records(
         if partitions and inst_id in partitions:
             after.partition = partitions[inst_id]
         applied.installations.append((before, after))
+        owners = {c.customer_id for c in (before, after) if c and c.customer_id}
         if before is None or (before.status, before.customer_id) != (
             after.status,
             after.customer_id,
         ):
-            stale.update(c.customer_id for c in (before, after) if c and c.customer_id)
+            stale.update(owners)
+        # A customer an event names but who owns the installation neither before nor
+        # after the batch (replaced, or named by an older event) still gets a row ("one
+        # row per customer_id ever seen"), whatever the batches: rare, so the common
+        # heartbeat of an unchanged owner still writes no customer row.
+        named.update(e.customer_id for e in events if e.customer_id and e.customer_id not in owners)
     await store.save_installations(conn, (after for _, after in applied.installations), now)
 
-    # Every customer an event names has a row ("one row per customer_id ever seen"),
-    # also an owner that a later event in the same batch replaces: otherwise the row
-    # would exist or not depending on how deliveries fell into batches.
-    named = {e.customer_id for events in by_installation.values() for e in events if e.customer_id}
     # Lock order: installations (above), then customers, sorted.
     await store.touch_customers(conn, stale | identifies.keys() | named, now)
     if identifies:
