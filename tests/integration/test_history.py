@@ -327,3 +327,43 @@ async def test_a_live_projector_samples_each_boundary_as_the_clock_passes_it(
     ]
     assert suspects[-1] == 4
     assert len({v for v in suspects if v is not None}) >= 4  # a step per record
+
+
+async def test_an_installation_of_no_known_product_crosses_a_sample_boundary(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    # Security issue item 1: an install with a product and a heartbeat of an unknown
+    # installation (no product) made the next sample crash the consume loop, for good.
+    now = _z(datetime.now(UTC))
+    records = [
+        {"event_id": "sec1-a", "type": "install", "installation_id": "inst-A",
+         "customer_id": "c-A", "product_id": "p1", "version": "1"},
+        {"event_id": "sec1-b", "type": "heartbeat", "installation_id": "inst-B"},
+    ]  # fmt: skip
+    await produce(
+        kafka_bootstrap,
+        topics,
+        [
+            Out("telemetry", r["installation_id"].encode(), orjson.dumps(
+                {**r, "occurred_at": now, "received_at": now, "source": "test"}
+            ))
+            for r in records
+        ],
+    )  # fmt: skip
+    async with serve(create_app(projector_settings(history_interval="1s"))) as api:
+        settled = await eventually(
+            lambda: _settled(migrated),
+            lambda s: s is not None and s > datetime.fromisoformat(now) + timedelta(seconds=2),
+        )
+        assert (await api.get("/readyz")).status_code == 200
+        since, until = _z(settled - timedelta(seconds=4)), _z(settled)
+        params = {"metric": "installations", "since": since, "until": until}
+        got = (await api.get("/v1/history", params=params, headers=READ_AUTH)).json()
+    last = {
+        (s["labels"]["product_id"], s["labels"]["status"]): s["values"][-1] for s in got["series"]
+    }
+    assert last[("p1", "active")] == 1
+    assert last[(None, "active")] == 1

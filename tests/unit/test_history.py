@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from basewatch_projector.history import boundary_after, changes, grace
+from basewatch_projector.history import (
+    Key,
+    boundary_after,
+    changes,
+    decode_latest,
+    encode_latest,
+    grace,
+)
 from basewatch_projector.history_api import (
     MAX_POINTS,
     default_step,
@@ -130,3 +140,30 @@ def test_a_partition_passes_a_boundary_held_after_it_caught_up_past_it_or_stuck(
     assert not passed(records=None)  # not fetched yet
     assert passed(records=3, stalled_for=STALLED)  # stuck: the others go on
     assert passed(records=None, stalled_for=STALLED)
+
+
+label_values = st.one_of(st.none(), st.text(max_size=8))
+samples = st.dictionaries(
+    st.one_of(
+        st.tuples(st.just("customers"), st.tuples(st.tuples(st.just("segment"), label_values))),
+        st.tuples(
+            st.just("installations"),
+            st.tuples(
+                st.tuples(st.just("product_id"), label_values),
+                st.tuples(st.just("status"), label_values),
+            ),
+        ),
+    ),
+    st.integers(min_value=0, max_value=10**9),
+)
+
+
+@given(samples)
+def test_a_sample_with_any_mix_of_missing_and_present_labels_is_stored_and_read_back(
+    sample: dict[Key, int],
+) -> None:
+    # Security issue item 1: an installation with no product next to one with a product
+    # made the sampler compare None with a string, which crashed the consume loop.
+    document = encode_latest(sample)
+    assert decode_latest(orjson.loads(orjson.dumps(document))) == sample
+    assert encode_latest(dict(reversed(list(sample.items())))) == document  # a stable order

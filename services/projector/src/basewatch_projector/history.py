@@ -21,7 +21,7 @@ series that disappears gets a 0), and the reader carries the last value forward.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,8 +79,7 @@ async def claim(conn: AsyncConnection, bucket: datetime, now: datetime) -> dict[
         .values(settled_through=bucket, updated_at=now)
     )
     if moved.rowcount == 1:
-        latest = await conn.scalar(select(p.latest).where(p.id == 1))
-        return {(m, tuple(labels)): v for m, labels, v in _decode(latest)}
+        return decode_latest(await conn.scalar(select(p.latest).where(p.id == 1)))
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     first = dialect.insert(history_progress).values(
         id=1, first_bucket=bucket, settled_through=bucket, latest=[], updated_at=now
@@ -89,9 +88,27 @@ async def claim(conn: AsyncConnection, bucket: datetime, now: datetime) -> dict[
     return {} if inserted.rowcount == 1 else None
 
 
-def _decode(latest: Any) -> Iterable[tuple[str, Labels, int]]:
-    for metric, labels, value in latest or []:
-        yield metric, tuple((k, v) for k, v in labels), int(value)
+def _order(item: tuple[Key, int]) -> tuple[str, tuple[tuple[str, bool, str], ...]]:
+    """Sort key of a series: a missing label value (an installation of no known product)
+    sorts before every value, so None and strings never meet in a comparison."""
+    (metric, labels), _ = item
+    return metric, tuple((k, v is not None, "" if v is None else str(v)) for k, v in labels)
+
+
+def encode_latest(sample: Mapping[Key, int]) -> list[list[Any]]:
+    """A sample as the JSON document kept in ``history_progress.latest``, in a stable order."""
+    return [
+        [m, [list(pair) for pair in labels], v]
+        for (m, labels), v in sorted(sample.items(), key=_order)
+    ]
+
+
+def decode_latest(latest: Any) -> dict[Key, int]:
+    """The sample that ``encode_latest`` wrote (an empty one for no document)."""
+    return {
+        (metric, tuple((k, v) for k, v in labels)): int(value)
+        for metric, labels, value in latest or []
+    }
 
 
 async def write(
@@ -103,9 +120,8 @@ async def write(
         for (metric, labels), value in changes(previous, now).items()
     ]
     await upsert(conn, history, rows, ["metric", "labels", "bucket"], ["value"])
-    latest = [[m, [list(pair) for pair in labels], v] for (m, labels), v in sorted(now.items())]
     await conn.execute(
-        update(history_progress).where(history_progress.c.id == 1).values(latest=latest)
+        update(history_progress).where(history_progress.c.id == 1).values(latest=encode_latest(now))
     )
     return len(rows)
 
