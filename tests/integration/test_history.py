@@ -358,6 +358,7 @@ async def test_an_installation_of_no_known_product_crosses_a_sample_boundary(
             lambda: _settled(migrated),
             lambda s: s is not None and s > datetime.fromisoformat(now) + timedelta(seconds=2),
         )
+        assert settled is not None
         assert (await api.get("/readyz")).status_code == 200
         since, until = _z(settled - timedelta(seconds=4)), _z(settled)
         params = {"metric": "installations", "since": since, "until": until}

@@ -42,7 +42,7 @@ class ModelInstallation:
     attrs: dict[str, tuple[Stamp, Any]] = field(default_factory=dict)
     installed_at: datetime | None = None
     last_heartbeat_at: datetime | None = None
-    usage: tuple[datetime, dict[str, Any]] | None = None
+    usage: tuple[Stamp, dict[str, Any]] | None = None
     uninstalled_at: datetime | None = None
 
     def attr(self, name: str) -> Any:
@@ -103,6 +103,8 @@ class Model:
                     if key not in customer.traits or stamp > customer.traits[key][0]:
                         customer.traits[key] = (stamp, value)
                 continue
+            if event.get("customer_id") is not None:  # one row per customer_id ever seen
+                self._customer(event["customer_id"])
             iid = event["installation_id"]
             inst = self.installations.get(iid) or ModelInstallation(iid)
             self.installations[iid] = inst
@@ -110,14 +112,16 @@ class Model:
             self._note(iid, event["event_id"])
             for name in ("customer_id", "product_id", "version", "platform"):
                 held = inst.attrs.get(name)
-                if event.get(name) is not None and (held is None or stamp > held[0]):
+                if kind == "uninstall" or event.get(name) is None:
+                    continue  # an uninstall names nothing about the installation
+                if held is None or stamp > held[0]:
                     inst.attrs[name] = (stamp, event[name])
             if kind == "install":
                 inst.installed_at = max(filter(None, (inst.installed_at, when)))
             elif kind == "heartbeat":
                 inst.last_heartbeat_at = max(filter(None, (inst.last_heartbeat_at, when)))
-                if "usage" in event and (inst.usage is None or when > inst.usage[0]):
-                    inst.usage = (when, event["usage"])
+                if "usage" in event and (inst.usage is None or stamp > inst.usage[0]):
+                    inst.usage = (stamp, event["usage"])
             else:
                 inst.uninstalled_at = max(filter(None, (inst.uninstalled_at, when)))
         for iid, activity_before in moved.items():
