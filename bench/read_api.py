@@ -38,10 +38,11 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.db import create_engine, normalize_url
-from basewatch_projector.migrate import migrate
-from basewatch_projector.projection import IN_USE, customer_status, segment
-from basewatch_projector.tables import customers, installations, purchases
+from basewatch_projector.rules.customer import customer_status, segment
+from basewatch_projector.rules.vocabulary import IN_USE
+from basewatch_projector.storage.engine import create_engine, normalize_url
+from basewatch_projector.storage.migrate import migrate
+from basewatch_projector.storage.tables import customers, installations, purchases
 from basewatch_shared.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics

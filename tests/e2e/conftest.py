@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from basewatch_projector.migrate import migrate
+from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
 from tests.fixtures.databases import TestDatabase, _schema

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.migrate import migrate
+from basewatch_projector.storage.migrate import migrate
 from tests.e2e.checker import Checker, Report
 from tests.e2e.conftest import SOAK, scale
 from tests.fixtures.databases import TestDatabase

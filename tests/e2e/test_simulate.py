@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from basewatch_projector.migrate import migrate
+from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.topics import Topics
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.kafka import KafkaBackend

@@ -13,7 +13,8 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
+from basewatch_projector.rules.customer import merge_traits
+from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.events import Event, Heartbeat, Identify, Install, Uninstall
 from tests.fuzz.histories import NOW, deliveries, histories
 from tests.fuzz.profiles import scaled

@@ -25,9 +25,9 @@ from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUS
 from sqlalchemy.engine import make_url
 
 from basewatch_projector.app import create_app
-from basewatch_projector.db import create_engine
-from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
+from basewatch_projector.storage.engine import create_engine
+from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.topics import Topics, create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, KafkaBackend
 from tests.fixtures.services import INGEST_AUTH, NO_CHURN, READ_AUTH, TEST_KEYS

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
-from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
+from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.topics import Topics
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.kafka import KafkaBackend

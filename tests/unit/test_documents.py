@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import itertools
 
-from basewatch_projector.documents import (
-    CUSTOMER_STATUSES,
-    INSTALLATION_STATUSES,
-    PAYING,
-    SEGMENTS,
-)
-from basewatch_projector.projection import (
+from basewatch_projector.api.documents import InstallationCounts
+from basewatch_projector.rules.customer import customer_status, segment
+from basewatch_projector.rules.vocabulary import (
     ACTIVE,
     AT_RISK,
     CHURNED,
+    CUSTOMER_STATUSES,
     IN_USE,
+    INSTALLATION_STATUSES,
+    PAYING,
+    SEGMENTS,
     UNINSTALLED,
-    customer_status,
-    segment,
 )
 
 
@@ -28,3 +26,9 @@ def test_segments_and_statuses_match_the_projection_rules() -> None:
     assert {segment(orders, 0, 2) for orders in (1, 2)} == set(PAYING)
     assert set(INSTALLATION_STATUSES) == {ACTIVE, AT_RISK, CHURNED, UNINSTALLED}
     assert set(INSTALLATION_STATUSES) >= IN_USE
+
+
+def test_the_documents_count_installations_by_exactly_the_vocabularys_statuses() -> None:
+    # Field names cannot come from a tuple and stay visible to the type checker: the
+    # documents spell them, and this holds them to the vocabulary.
+    assert list(InstallationCounts.model_fields) == ["installations", *INSTALLATION_STATUSES]

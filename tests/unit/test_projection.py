@@ -7,13 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from basewatch_projector.projection import (
-    Installation,
-    apply_telemetry,
-    customer_status,
-    merge_traits,
-    segment,
-)
+from basewatch_projector.rules.customer import customer_status, merge_traits, segment
+from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.events import Heartbeat, Identify, Install, Traits, Uninstall
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -8,7 +8,11 @@ from collections.abc import Mapping, Sequence
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as CounterMetric
 
+from basewatch_projector.rules.vocabulary import INSTALLATION_STATUSES
 from basewatch_shared.records import Record
+
+PREFIX = "basewatch_projector_"
+PARTITION = ("topic", "partition")
 
 
 class Metrics:
@@ -16,84 +20,48 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.events = CounterMetric(
-            "basewatch_projector_events_total",
-            "Records handled, by event type and outcome",
-            ["type", "outcome"],
-            registry=r,
+        self._batches()
+        self._partitions()
+        self._churn()
+
+    def _batches(self) -> None:
+        self.events = self._counter(
+            "events_total", "Records handled, by event type and outcome", "type", "outcome"
         )
         # Exported at 0 from the start, so that increase() sees the first dead letter.
         self.events.labels(type="unknown", outcome="dead_lettered")
-        self.batch_size = Histogram(
-            "basewatch_projector_batch_records",
-            "Records per applied batch",
-            buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
-            registry=r,
+        self.batch_size = self._histogram(
+            "batch_records", "Records per applied batch", (1, 10, 100, 500, 1000, 2000, 5000, 10000)
         )
-        self.batch_seconds = Histogram(
-            "basewatch_projector_batch_duration_seconds",
+        self.batch_seconds = self._histogram(
+            "batch_duration_seconds",
             "Time to apply one batch",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-            registry=r,
+            (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
-        self.rebalances = CounterMetric(
-            "basewatch_projector_rebalances_total", "Partition assignments received", registry=r
+        self.rebalances = self._counter("rebalances_total", "Partition assignments received")
+        self.retries = self._counter(
+            "batch_retries_total", "Batches retried after an infrastructure error"
         )
-        self.retries = CounterMetric(
-            "basewatch_projector_batch_retries_total",
-            "Batches retried after an infrastructure error",
-            registry=r,
+
+    def _partitions(self) -> None:
+        self.committed_offset = self._gauge(
+            "committed_offset", "Next offset to apply, as stored in the database", *PARTITION
         )
-        tp = ["topic", "partition"]
-        self.committed_offset = Gauge(
-            "basewatch_projector_committed_offset",
-            "Next offset to apply, as stored in the database",
-            tp,
-            registry=r,
+        self.end_offset = self._gauge(
+            "log_end_offset", "Log end offset from the latest fetch response", *PARTITION
         )
-        self.end_offset = Gauge(
-            "basewatch_projector_log_end_offset",
-            "Log end offset from the latest fetch response",
-            tp,
-            registry=r,
+        self.lag_records = self._gauge(
+            "consumer_lag_records", "Records not yet applied", *PARTITION
         )
-        self.lag_records = Gauge(
-            "basewatch_projector_consumer_lag_records", "Records not yet applied", tp, registry=r
-        )
-        self.lag_seconds = Gauge(
-            "basewatch_projector_consumer_lag_seconds",
+        self.lag_seconds = self._gauge(
+            "consumer_lag_seconds",
             "While behind: wall time minus received_at of the last applied record",
-            tp,
-            registry=r,
+            *PARTITION,
         )
-        self.last_event_time = Gauge(
-            "basewatch_projector_last_event_timestamp_seconds",
+        self.last_event_time = self._gauge(
+            "last_event_timestamp_seconds",
             "occurred_at of the last applied event (unix time)",
-            tp,
-            registry=r,
-        )
-        self.signals = CounterMetric(
-            "basewatch_projector_signals_total",
-            "Churn signals stored, by kind",
-            ["kind"],
-            registry=r,
-        )
-        self.installations = Gauge(
-            "basewatch_projector_installations",
-            "Installations by status (as of the last sweep)",
-            ["status"],
-            registry=r,
-        )
-        self.churn_clock_lag = Gauge(
-            "basewatch_projector_churn_clock_lag_seconds",
-            "Wall clock minus the churn clock (how far behind silence is judged)",
-            registry=r,
-        )
-        self.held = Gauge(
-            "basewatch_projector_churn_held_transitions",
-            "Transitions held by the mass-silence guard in the last sweep",
-            registry=r,
+            *PARTITION,
         )
         self.partition_gauges = (
             self.committed_offset,
@@ -102,6 +70,28 @@ class Metrics:
             self.lag_seconds,
             self.last_event_time,
         )
+
+    def _churn(self) -> None:
+        self.signals = self._counter("signals_total", "Churn signals stored, by kind", "kind")
+        self.installations = self._gauge(
+            "installations", "Installations by status (as of the last sweep)", "status"
+        )
+        self.churn_clock_lag = self._gauge(
+            "churn_clock_lag_seconds",
+            "Wall clock minus the churn clock (how far behind silence is judged)",
+        )
+        self.held = self._gauge(
+            "churn_held_transitions", "Transitions held by the mass-silence guard in the last sweep"
+        )
+
+    def _counter(self, name: str, doc: str, *labels: str) -> CounterMetric:
+        return CounterMetric(PREFIX + name, doc, labels, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, *labels: str) -> Gauge:
+        return Gauge(PREFIX + name, doc, labels, registry=self.registry)
+
+    def _histogram(self, name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
+        return Histogram(PREFIX + name, doc, buckets=buckets, registry=self.registry)
 
     def observe_batch(
         self, records: Sequence[Record], duplicates: Mapping[str, int], seconds: float
@@ -123,5 +113,5 @@ class Metrics:
 
     def set_installations(self, counts: Mapping[str, int]) -> None:
         """Installations by status; statuses with none are exported as 0."""
-        for status in ("active", "at_risk", "churned", "uninstalled"):
+        for status in INSTALLATION_STATUSES:
             self.installations.labels(status=status).set(counts.get(status, 0))
