@@ -18,10 +18,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
-from tests.polling import eventually
-from tests.support.processes import cmdline, descendants, free_port
-
-pytestmark = pytest.mark.e2e
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.processes import cmdline, descendants
 
 
 def _alive(pid: int) -> bool:

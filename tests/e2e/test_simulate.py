@@ -16,13 +16,13 @@ import pytest
 
 from basewatch_projector.migrate import migrate
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.kafka import KafkaBackend
-from tests.fixtures.services import INGEST_KEY, NO_CHURN, READ_AUTH
-from tests.polling import eventually
-from tests.support.processes import ServiceProcess, free_port
-
-pytestmark = pytest.mark.e2e
+from tests.support.databases import TestDatabase
+from tests.support.kafka import KafkaBackend
+from tests.support.keys import INGEST_KEY, READ_AUTH
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess
+from tests.support.services import NO_CHURN
 
 
 @dataclass(frozen=True)

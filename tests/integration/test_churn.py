@@ -21,14 +21,13 @@ from basewatch_projector.churn import release_hold
 from basewatch_projector.settings import Settings
 from basewatch_projector.tables import signals
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import READ_AUTH, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
 from tests.support.history import Out
 from tests.support.kafka import produce
+from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
-
-pytestmark = pytest.mark.integration
+from tests.support.polling import eventually
+from tests.support.services import serve
 
 SHORT = {"at_risk_after": "2s", "churn_after": "4s", "sweep_interval": "0.3s"}
 

@@ -16,18 +16,15 @@ from basewatch_projector.app import create_app
 from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.kafka import KafkaBackend
-from tests.fixtures.services import NO_CHURN, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
 from tests.support.history import Out, history, record, ts
-from tests.support.kafka import produce
+from tests.support.kafka import KafkaBackend, produce
 from tests.support.metrics import metric
+from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import proxy_database
+from tests.support.services import NO_CHURN, serve
 from tests.support.tables import applied_offsets, snapshot
-
-pytestmark = pytest.mark.integration
 
 
 def _env(
