@@ -178,8 +178,7 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
             projector_settings(
                 **CHURN,
                 history_interval="1h",
-                DATABASE_URL=another_database.url,
-                database_schema=another_database.schema,
+                **another_database.settings(),
                 consumer_group=f"{group_id}-replay",
             ),
             engine,
