@@ -25,6 +25,8 @@ from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.processes import cmdline, descendants
 
+pytestmark = pytest.mark.slow
+
 
 def _alive(pid: int) -> bool:
     try:

@@ -31,7 +31,7 @@ from tests.support.proxy import proxy_database
 from tests.support.stack import Stack, lag_records, projector_metric, wait_healthy
 from tests.support.tables import snapshot
 
-pytestmark = pytest.mark.timeout(3600 if SOAK else 120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600 if SOAK else 120)]
 
 CUSTOMERS = scale(100)
 

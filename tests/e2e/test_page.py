@@ -36,6 +36,8 @@ from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
 from tests.support.ports import free_port
 from tests.support.processes import cmdline, descendants
 
+pytestmark = pytest.mark.slow
+
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "page.png"
 README_DEMO_SECONDS = 120  # enough demo for churn, reactivations and a history with a shape
 WIDTH = 1400

@@ -77,6 +77,7 @@ def _money(revenue: dict[str, str]) -> dict[str, Decimal]:
     return {currency: Decimal(amount) for currency, amount in revenue.items()}
 
 
+@pytest.mark.slow
 async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_shows(
     stack: Stack, tmp_path: Path
 ) -> None:

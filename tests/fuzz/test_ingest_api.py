@@ -121,6 +121,7 @@ def ingest_url(kafka_backend: KafkaBackend) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @FUZZ
 def test_with_the_ingest_key(case: Case[Any], ingest_url: str) -> None:

@@ -208,6 +208,7 @@ async def projector(
 
 # A failing example waits out its deadline, and so would every step of a shrink: the
 # drawn events are reported as they were (at most twelve, readable without shrinking).
+@pytest.mark.slow
 @settings(scaled(ci=12, soak=400), phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(data=st.data())
 async def test_the_live_projector_keeps_serving_and_converges_on_any_valid_history(

@@ -171,6 +171,7 @@ async def test_silence_then_resumption_then_uninstall_each_one_signal(
     await _on_the_topic_once(kafka_bootstrap, topics, sum(seen.values()))
 
 
+@pytest.mark.slow
 async def test_backlog_after_downtime_gives_no_false_signals(
     migrated: AsyncEngine,
     topics: Topics,

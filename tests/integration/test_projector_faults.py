@@ -44,6 +44,7 @@ async def _clean_pass(
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_backlog_loses_and_duplicates_nothing(
     migrated: AsyncEngine,
     database: TestDatabase,
@@ -90,6 +91,7 @@ async def test_sigkill_mid_backlog_loses_and_duplicates_nothing(
     assert len(after_kills["purchases"]) == 150  # 0+1+2 orders per 3 customers, counted once
 
 
+@pytest.mark.slow
 async def test_three_instances_one_leaving_mid_stream_totals_exact(
     migrated: AsyncEngine,
     database: TestDatabase,
