@@ -1,4 +1,4 @@
-"""Property tests of the pure projection rules (contract section 3).
+"""Property tests of the pure projection rules (docs/tables.md).
 
 Whatever the delivery order, however often an event is redelivered and however the
 deliveries fall into batches, folding them gives the same installation and the same
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from basewatch_projector.rules.customer import merge_traits
 from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.events import Event, Heartbeat, Identify, Install, Uninstall
-from tests.fuzz.histories import NOW, deliveries, histories
-from tests.fuzz.profiles import scaled
+from tests.support.profiles import scaled
+from tests.support.strategies import NOW, deliveries, histories
 
 Telemetry = Install | Heartbeat | Uninstall
 

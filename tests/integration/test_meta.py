@@ -12,21 +12,18 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.api import meta
-from basewatch_projector.api.deps import Served
-from basewatch_projector.app import create_app
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.rules.vocabulary import (
-    CUSTOMER_STATUSES,
-    INSTALLATION_STATUSES,
-    SEGMENTS,
-    SIGNAL_KINDS,
+    CustomerStatus,
+    InstallationStatus,
+    Segment,
+    SignalKind,
 )
-from basewatch_projector.settings import Settings
 from basewatch_shared.events import EVENT_ADAPTER
 from basewatch_shared.records import Record
-from tests.fixtures.services import READ_AUTH, TEST_KEYS
+from tests.support.keys import READ_AUTH
+from tests.support.services import projector_app
 
-pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
@@ -80,10 +77,7 @@ async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The read API (no lifespan) over the batch, with the read key and a 5 s interval."""
     async with migrated.begin() as conn:
         await apply_records(conn, BATCH, loyal_min_orders=2, now=NOW)
-    app = create_app(Settings.model_validate({"api_keys": TEST_KEYS, "history_interval": "5s"}))
-    served = app.state.served
-    assert isinstance(served, Served)
-    served.engine = migrated
+    app = projector_app(migrated, history_interval="5s")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://test", headers=READ_AUTH
@@ -97,10 +91,10 @@ async def test_meta_gives_the_vocabulary_the_interval_and_the_products(
     response = await client.get("/v1/meta")
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "segments": list(SEGMENTS),
-        "customer_statuses": list(CUSTOMER_STATUSES),
-        "installation_statuses": list(INSTALLATION_STATUSES),
-        "signal_kinds": list(SIGNAL_KINDS),
+        "segments": list(Segment),
+        "customer_statuses": list(CustomerStatus),
+        "installation_statuses": list(InstallationStatus),
+        "signal_kinds": list(SignalKind),
         "history_interval": "5s",
         "products": [
             {"product_id": "add-on", "versions": [], "more_versions": False},
@@ -128,7 +122,9 @@ async def test_meta_is_documented_with_its_words_as_enums(client: httpx.AsyncCli
     document = (await client.get("/openapi.json")).json()
     ok = document["paths"]["/v1/meta"]["get"]["responses"]["200"]
     assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Meta"}
-    schema = document["components"]["schemas"]["Meta"]
-    assert schema["properties"]["signal_kinds"]["items"]["enum"] == list(SIGNAL_KINDS)
-    assert schema["properties"]["segments"]["items"]["enum"] == list(SEGMENTS)
-    assert "1,000" in schema["properties"]["products"]["description"]
+    schemas = document["components"]["schemas"]
+    meta = schemas["Meta"]["properties"]
+    for field, words in (("signal_kinds", SignalKind), ("segments", Segment)):
+        enum = meta[field]["items"]["$ref"].rsplit("/", 1)[-1]
+        assert schemas[enum]["enum"] == list(words)
+    assert "1,000" in meta["products"]["description"]

@@ -21,10 +21,9 @@ from basewatch_projector.rules.signals import signal_row
 from basewatch_projector.storage.engine import normalize_url
 from basewatch_projector.storage.tables import signals
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
+from tests.support.polling import eventually
 
-pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 

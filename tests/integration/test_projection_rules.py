@@ -1,4 +1,4 @@
-"""A scripted history through the real broker gives exactly the expected rows (contract §3)."""
+"""A scripted history through the real broker gives exactly the expected rows (docs/tables.md)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,13 @@ from basewatch_projector.storage.tables import customers, installations
 from basewatch_shared.events import EVENT_ADAPTER
 from basewatch_shared.records import Record
 from basewatch_shared.topics import Topics
-from tests.fixtures.services import READ_AUTH, serve
-from tests.polling import eventually
 from tests.support.history import Out, record, ts
 from tests.support.kafka import produce
+from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
+from tests.support.polling import eventually
+from tests.support.services import serve
 from tests.support.tables import applied_offsets
-
-pytestmark = pytest.mark.integration
 
 
 def _c(event: dict[str, Any]) -> Out:

@@ -28,13 +28,12 @@ from basewatch_projector.errors import CannotStart
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.engine import create_engine
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import TEST_KEYS
+from tests.support.databases import TestDatabase
 from tests.support.history import Out, record
 from tests.support.kafka import produce
-from tests.support.processes import free_port
+from tests.support.keys import TEST_KEYS
+from tests.support.ports import free_port
 
-pytestmark = pytest.mark.integration
 BASEWATCH = str(Path(sys.executable).with_name("basewatch"))
 REFUSED_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:1/none"  # port 1 refuses at once
 
@@ -137,20 +136,6 @@ class Opened:
             assert client._closed, f"{type(client).__name__} was not stopped"
 
 
-def settings_for(database: TestDatabase, bootstrap_servers: str, topics: Topics) -> Settings:
-    """Projector settings on ``database`` and the broker at ``bootstrap_servers``."""
-    return Settings.model_validate(
-        {
-            "DATABASE_URL": database.url,
-            "database_schema": database.schema,
-            "kafka_idempotence": False,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-            "topic_prefix": topics.prefix,
-            "api_keys": TEST_KEYS,
-        }
-    )
-
-
 async def assert_nothing_left_behind(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, kafka_clients: int
 ) -> None:
@@ -168,28 +153,24 @@ async def assert_nothing_left_behind(
 
 
 async def test_a_start_on_a_database_that_is_down_leaves_nothing_behind(
-    kafka_bootstrap: str, topics: Topics, monkeypatch: pytest.MonkeyPatch
+    projector_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    down = TestDatabase(url=REFUSED_DATABASE, schema=None)
-    settings = settings_for(down, kafka_bootstrap, topics)
+    settings = projector_settings(DATABASE_URL=REFUSED_DATABASE, database_schema=None)
     await assert_nothing_left_behind(settings, monkeypatch, kafka_clients=0)
 
 
 async def test_a_start_without_the_migrations_leaves_nothing_behind(
-    database: TestDatabase, kafka_bootstrap: str, topics: Topics, monkeypatch: pytest.MonkeyPatch
+    projector_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_for(database, kafka_bootstrap, topics)
-    await assert_nothing_left_behind(settings, monkeypatch, kafka_clients=0)
+    await assert_nothing_left_behind(projector_settings(), monkeypatch, kafka_clients=0)
 
 
 async def test_a_start_with_the_broker_down_leaves_nothing_behind(
-    database: TestDatabase,
     migrated: AsyncEngine,
-    topics: Topics,
+    projector_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    down = f"127.0.0.1:{free_port()}"
-    settings = settings_for(database, down, topics)
+    settings = projector_settings(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
     await assert_nothing_left_behind(settings, monkeypatch, kafka_clients=1)  # the producer
 
 

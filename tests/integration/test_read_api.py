@@ -1,4 +1,4 @@
-"""The read API (contract section 5) on a scripted state, on SQLite and PostgreSQL."""
+"""The read API (docs/read-api.md) on a scripted state, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,18 +14,14 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.api.deps import Served
-from basewatch_projector.app import create_app
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.customers import refresh_customers
-from basewatch_projector.settings import Settings
 from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.tables import installations
 from basewatch_shared.events import EVENT_ADAPTER
 from basewatch_shared.records import Record
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH, TEST_KEYS
-
-pytestmark = pytest.mark.integration
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.services import projector_app, served
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 PROBLEM = "application/problem+json"
@@ -109,21 +105,6 @@ async def build_state(engine: AsyncEngine) -> None:
             )
         # As the churn sweep does after a status change: the owners are recomputed.
         await refresh_customers(conn, {"c1", "c4"}, loyal_min_orders=2, now=NOW)
-
-
-def projector_app(engine: AsyncEngine) -> FastAPI:
-    """The real app without its lifespan: the read API needs only the engine."""
-    settings = Settings.model_validate({"api_keys": TEST_KEYS})
-    app = create_app(settings)
-    served(app).engine = engine
-    return app
-
-
-def served(app: FastAPI) -> Served:
-    """What the app's read API serves from."""
-    state = app.state.served
-    assert isinstance(state, Served)
-    return state
 
 
 @pytest.fixture

@@ -16,12 +16,9 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.api.deps import Served
-from basewatch_projector.app import create_app
-from basewatch_projector.settings import Settings
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH, TEST_KEYS
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.services import projector_app
 
-pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
 
 
@@ -38,11 +35,7 @@ def read_routes(app: FastAPI) -> list[str]:
 @pytest.fixture
 async def app(migrated: AsyncEngine) -> FastAPI:
     """The projector app without its lifespan, reading a migrated (empty) database."""
-    app = create_app(Settings.model_validate({"api_keys": TEST_KEYS}))
-    served = app.state.served
-    assert isinstance(served, Served)
-    served.engine = migrated
-    return app
+    return projector_app(migrated)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as CounterMetric
 
-from basewatch_projector.rules.vocabulary import INSTALLATION_STATUSES
+from basewatch_projector.rules.vocabulary import InstallationStatus
 from basewatch_shared.records import Record
 
 PREFIX = "basewatch_projector_"
@@ -113,5 +113,5 @@ class Metrics:
 
     def set_installations(self, counts: Mapping[str, int]) -> None:
         """Installations by status; statuses with none are exported as 0."""
-        for status in INSTALLATION_STATUSES:
+        for status in InstallationStatus:
             self.installations.labels(status=status).set(counts.get(status, 0))

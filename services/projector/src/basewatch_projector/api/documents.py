@@ -1,4 +1,4 @@
-"""The read API's response documents (contract section 5), as pydantic models.
+"""The read API's response documents (docs/read-api.md), as pydantic models.
 
 They exist for the OpenAPI document and to check every response on its way out; the
 queries build plain dicts of this shape and FastAPI validates and serializes them once.
@@ -50,7 +50,7 @@ _CUSTOMER_EXAMPLE: Final[dict[str, Any]] = {
 
 
 class Installation(BaseModel):
-    """One installation (contract section 3)."""
+    """One installation (docs/tables.md)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_INSTALLATION_EXAMPLE]})
 
@@ -67,7 +67,7 @@ class Installation(BaseModel):
 
 
 class Customer(BaseModel):
-    """One customer: traits, purchases, segment and status (contract section 3)."""
+    """One customer: traits, purchases, segment and status (docs/tables.md)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_CUSTOMER_EXAMPLE]})
 

@@ -1,5 +1,5 @@
 """``/healthz`` and ``/readyz``: alive, and ready (the database answers and the broker is
-reachable, contract section 6). No key: orchestrators probe them."""
+reachable, docs/operating.md). No key: orchestrators probe them."""
 
 from __future__ import annotations
 

@@ -18,10 +18,6 @@ from basewatch_projector.api.deps import Conn, State
 from basewatch_projector.api.products import nulls_last
 from basewatch_projector.history.steps import format_duration
 from basewatch_projector.rules.vocabulary import (
-    CUSTOMER_STATUSES,
-    INSTALLATION_STATUSES,
-    SEGMENTS,
-    SIGNAL_KINDS,
     CustomerStatus,
     InstallationStatus,
     Segment,
@@ -71,10 +67,10 @@ async def get_meta(state: State, conn: Conn) -> dict[str, Any]:
     ids = await _product_ids(conn)
     versions = defaultdict(list, await _versions(conn, ids[:MAX_PRODUCTS]))
     return {
-        "segments": SEGMENTS,
-        "customer_statuses": CUSTOMER_STATUSES,
-        "installation_statuses": INSTALLATION_STATUSES,
-        "signal_kinds": SIGNAL_KINDS,
+        "segments": list(Segment),
+        "customer_statuses": list(CustomerStatus),
+        "installation_statuses": list(InstallationStatus),
+        "signal_kinds": list(SignalKind),
         "history_interval": format_duration(state.history_interval),
         "products": [
             {

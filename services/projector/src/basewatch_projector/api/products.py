@@ -15,7 +15,7 @@ from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Product
 from basewatch_projector.api.problems import ONE
 from basewatch_projector.errors import NotFound
-from basewatch_projector.rules.vocabulary import INSTALLATION_STATUSES
+from basewatch_projector.rules.vocabulary import InstallationStatus
 from basewatch_projector.storage.tables import installations, purchases
 from basewatch_shared.events import Identifier
 from basewatch_shared.money import from_micros
@@ -36,7 +36,7 @@ def nulls_last(value: str | None) -> tuple[bool, str]:
 
 def tally(by_status: Iterable[tuple[str, int]]) -> dict[str, int]:
     """Installation counts: the total and one count per status, zeros included."""
-    counts = dict.fromkeys(INSTALLATION_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(InstallationStatus, 0)
     for status, n in by_status:
         counts[status] += n
     return {"installations": sum(counts.values()), **counts}

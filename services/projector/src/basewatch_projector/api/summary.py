@@ -7,6 +7,7 @@ caller runs them in one snapshot so that the numbers agree with each other.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,14 +18,10 @@ from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Summary
 from basewatch_projector.api.products import nulls_last, tally
 from basewatch_projector.rules.vocabulary import (
-    ACTIVE,
-    CUSTOMER_STATUSES,
     IN_USE,
-    LAPSED,
-    NEVER_INSTALLED,
     PAYING,
-    PROSPECT,
-    SEGMENTS,
+    CustomerStatus,
+    Segment,
 )
 from basewatch_projector.storage.tables import customers, installations
 
@@ -48,7 +45,7 @@ async def summary(conn: AsyncConnection) -> dict[str, Any]:
         )
     ):
         kinds[(segment, status)] = n
-        if segment == PROSPECT:  # an owner that has not purchased
+        if segment == Segment.PROSPECT:  # an owner that has not purchased
             prospects_in_use += int(used or 0)
     # By version too: the groups then follow an index on (product_id, version, status),
     # which an index-only scan counts without hashing; the versions are summed here.
@@ -76,23 +73,21 @@ def _document(
 ) -> dict[str, Any]:
     """The summary document from the grouped counts."""
 
-    def count(
-        segments: tuple[str, ...] = SEGMENTS, statuses: tuple[str, ...] = CUSTOMER_STATUSES
-    ) -> int:
+    def count(segments: Iterable[str] = Segment, statuses: Iterable[str] = CustomerStatus) -> int:
         return sum(kinds.get((s, t), 0) for s in segments for t in statuses)
 
     return {
         "customer_base": {
             "total": count(PAYING),
-            "by_segment": {s: count(segments=(s,)) for s in SEGMENTS},
-            "by_status": {t: count(statuses=(t,)) for t in CUSTOMER_STATUSES},
+            "by_segment": {s: count(segments=(s,)) for s in Segment},
+            "by_status": {t: count(statuses=(t,)) for t in CustomerStatus},
         },
         "installed_base": _installed_base(products),
         "overlap": {
-            "paying_and_active": count(PAYING, (ACTIVE,)),
-            "paying_and_lapsed": count(PAYING, (LAPSED,)),
-            "paying_never_installed": count(PAYING, (NEVER_INSTALLED,)),
-            "active_not_paying_customers": count((PROSPECT,), (ACTIVE,)),
+            "paying_and_active": count(PAYING, (CustomerStatus.ACTIVE,)),
+            "paying_and_lapsed": count(PAYING, (CustomerStatus.LAPSED,)),
+            "paying_never_installed": count(PAYING, (CustomerStatus.NEVER_INSTALLED,)),
+            "active_not_paying_customers": count((Segment.PROSPECT,), (CustomerStatus.ACTIVE,)),
             "active_not_paying_installations": in_use_not_paid,
         },
     }

@@ -1,4 +1,4 @@
-"""The churn sweep: installations that went silent become at_risk, then churned (§4).
+"""The churn sweep: installations that went silent become at_risk, then churned (docs/signals.md).
 
 Silence is judged on the pipeline's own clock (``rules/clock.py``), never on the wall
 clock alone, so a projector working through a backlog does not churn installations
@@ -33,7 +33,7 @@ from basewatch_projector.projection.customers import refresh_customers
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_kind, signal_row
-from basewatch_projector.rules.vocabulary import AT_RISK, CHURNED, IN_USE
+from basewatch_projector.rules.vocabulary import IN_USE, InstallationStatus
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import churn_control, installations
 
@@ -106,13 +106,13 @@ async def _transition(
     result: SweepResult,
 ) -> None:
     rows = []
-    for target in (AT_RISK, CHURNED):
-        ids = [row.installation_id for row, t in moves if t == target]
+    for status in (InstallationStatus.AT_RISK, InstallationStatus.CHURNED):
+        ids = [row.installation_id for row, t in moves if t == status]
         if ids:
             await conn.execute(
                 update(installations)
                 .where(any_of(conn, installations.c.installation_id, ids))
-                .values(status=target, status_changed_at=now, updated_at=now)
+                .values(status=status, status_changed_at=now, updated_at=now)
             )
     for row, target in moves:
         kind = installation_kind(row.status, target)

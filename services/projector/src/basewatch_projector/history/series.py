@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.steps import gauge, per_step
-from basewatch_projector.rules.vocabulary import INSTALLATION_STATUSES, SEGMENTS, SIGNAL_KINDS
+from basewatch_projector.rules.vocabulary import InstallationStatus, Segment, SignalKind
 from basewatch_projector.storage.tables import history, history_progress, signals
 
 
@@ -56,10 +56,10 @@ def _series_keys(
 ) -> list[tuple[tuple[str, Any], ...]]:
     """Every segment; every status of every product seen (a stable set for charts)."""
     if metric == "customers":
-        return [(("segment", s),) for s in SEGMENTS]
+        return [(("segment", s),) for s in Segment]
     products = {dict(key).get("product_id") for key in seen}
     ordered = sorted(products, key=lambda p: (p is None, p or ""))
-    return [(("product_id", p), ("status", s)) for p in ordered for s in INSTALLATION_STATUSES]
+    return [(("product_id", p), ("status", s)) for p in ordered for s in InstallationStatus]
 
 
 async def signal_counts(
@@ -77,5 +77,5 @@ async def signal_counts(
         for kind, at, n in await conn.execute(query):
             by_kind[kind].append((at, int(n)))
     return [
-        {"labels": {"kind": k}, "values": per_step(times, step, by_kind[k])} for k in SIGNAL_KINDS
+        {"labels": {"kind": k}, "values": per_step(times, step, by_kind[k])} for k in SignalKind
     ]

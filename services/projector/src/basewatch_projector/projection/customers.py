@@ -18,7 +18,7 @@ from sqlalchemy import Select, bindparam, case, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.rules.customer import customer_status, segment
-from basewatch_projector.rules.vocabulary import IN_USE, NONE, SUSPECT
+from basewatch_projector.rules.vocabulary import IN_USE, CustomerStatus, Segment
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import customers, installations, purchases
 
@@ -32,8 +32,8 @@ async def touch_customers(conn: AsyncConnection, ids: Iterable[str], now: dateti
             "trait_times": {},
             "orders": 0,
             "installations_in_use": 0,
-            "segment": SUSPECT,
-            "status": NONE,
+            "segment": Segment.SUSPECT,
+            "status": CustomerStatus.NONE,
             "first_seen_at": now,
             "updated_at": now,
         }
@@ -104,7 +104,8 @@ async def refresh_customers(
     """
     if not ids:
         return []
-    updates, changes = [], []
+    updates: list[dict[str, Any]] = []
+    changes: list[tuple[str, str, str]] = []
     for cid, old_status, orders, first, last, n, used in await conn.execute(
         _facts(conn, sorted(ids))
     ):

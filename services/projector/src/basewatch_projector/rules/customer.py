@@ -1,4 +1,4 @@
-"""A customer's projection rules (contract section 3): traits, segment and status."""
+"""A customer's projection rules (docs/tables.md): traits, segment and status."""
 
 from __future__ import annotations
 
@@ -6,16 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from basewatch_projector.rules.lww import Stamp, lww_merge, stamp_of
-from basewatch_projector.rules.vocabulary import (
-    ACTIVE,
-    LAPSED,
-    LOYAL,
-    NEVER_INSTALLED,
-    NONE,
-    ONE_TIME,
-    PROSPECT,
-    SUSPECT,
-)
+from basewatch_projector.rules.vocabulary import CustomerStatus, Segment
 from basewatch_shared.events import Identify
 
 
@@ -29,19 +20,19 @@ def merge_traits(
     return traits, times
 
 
-def segment(orders: int, installations: int, loyal_min_orders: int) -> str:
-    """The four kinds of a customer base (contract section 3)."""
+def segment(orders: int, installations: int, loyal_min_orders: int) -> Segment:
+    """The four kinds of a customer base (docs/tables.md)."""
     if orders >= loyal_min_orders:
-        return LOYAL
+        return Segment.LOYAL
     if orders >= 1:
-        return ONE_TIME
-    return PROSPECT if installations else SUSPECT
+        return Segment.ONE_TIME
+    return Segment.PROSPECT if installations else Segment.SUSPECT
 
 
-def customer_status(orders: int, installations: int, in_use: int) -> str:
+def customer_status(orders: int, installations: int, in_use: int) -> CustomerStatus:
     """active (something in use), lapsed, never_installed, or none (never purchased)."""
     if in_use:
-        return ACTIVE
+        return CustomerStatus.ACTIVE
     if not orders:
-        return NONE
-    return LAPSED if installations else NEVER_INSTALLED
+        return CustomerStatus.NONE
+    return CustomerStatus.LAPSED if installations else CustomerStatus.NEVER_INSTALLED

@@ -1,4 +1,4 @@
-"""An installation's projection rules (contract section 3), as pure functions.
+"""An installation's projection rules (docs/tables.md), as pure functions.
 
 Every rule is order-independent, so late, reordered and redelivered events converge
 to the same rows: attributes are last-writer-wins by ``occurred_at`` (ties broken by
@@ -15,9 +15,10 @@ from functools import singledispatch
 from typing import Any
 
 from basewatch_projector.rules.lww import Stamp, later, stamp_of
-from basewatch_projector.rules.vocabulary import ACTIVE, AT_RISK, CHURNED, UNINSTALLED
+from basewatch_projector.rules.vocabulary import InstallationStatus
 from basewatch_shared.events import Heartbeat, Install, Uninstall
 
+_SILENT = (InstallationStatus.AT_RISK, InstallationStatus.CHURNED)  # new activity ends it
 ATTRIBUTES = ("customer_id", "product_id", "version", "platform")
 
 
@@ -30,7 +31,7 @@ class Installation:
 
     installation_id: str
     first_seen_at: datetime
-    status: str = ACTIVE
+    status: str = InstallationStatus.ACTIVE
     status_changed_at: datetime | None = None
     customer_id: str | None = None
     product_id: str | None = None
@@ -122,12 +123,13 @@ def apply_telemetry(
     inst = replace(inst, attr_times=dict(inst.attr_times))
     for event in events:
         fold(event, inst)
+    status: str
     if inst.is_uninstalled:
-        status = UNINSTALLED
-    elif inst.status == UNINSTALLED or (
-        inst.status in (AT_RISK, CHURNED) and later(before, inst.activity_at) != before
+        status = InstallationStatus.UNINSTALLED
+    elif inst.status == InstallationStatus.UNINSTALLED or (
+        inst.status in _SILENT and later(before, inst.activity_at) != before
     ):
-        status = ACTIVE
+        status = InstallationStatus.ACTIVE
     else:
         status = inst.status
     if status != inst.status or inst.status_changed_at is None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from basewatch_projector.rules.vocabulary import ACTIVE, AT_RISK, CHURNED
+from basewatch_projector.rules.vocabulary import InstallationStatus
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class Policy:
         """The status that ``silent_for`` of silence calls for (never a step back)."""
         at_risk, churned = self.thresholds(product_id)
         if silent_for >= churned:
-            return CHURNED
-        if silent_for >= at_risk and status == ACTIVE:
-            return AT_RISK
+            return InstallationStatus.CHURNED
+        if silent_for >= at_risk and status == InstallationStatus.ACTIVE:
+            return InstallationStatus.AT_RISK
         return status
 
     def mass(self, count: int, of: int) -> bool:

@@ -1,4 +1,4 @@
-"""Churn signals (contract section 4): which status changes are signals, as rows.
+"""Churn signals (docs/signals.md): which status changes are signals, as rows.
 
 A signal row is stored in the same transaction as the status change it reports
 (``projection/signals.py``), so a change without its signal, or the reverse, cannot be
@@ -12,41 +12,29 @@ from datetime import datetime
 from typing import Any, Final
 
 from basewatch_projector.rules.installation import Installation
-from basewatch_projector.rules.vocabulary import (
-    ACTIVE,
-    AT_RISK,
-    CHURNED,
-    CUSTOMER_LAPSED,
-    CUSTOMER_REACTIVATED,
-    INSTALLATION_AT_RISK,
-    INSTALLATION_CHURNED,
-    INSTALLATION_REACTIVATED,
-    INSTALLATION_UNINSTALLED,
-    LAPSED,
-    UNINSTALLED,
-)
+from basewatch_projector.rules.vocabulary import CustomerStatus, InstallationStatus, SignalKind
 
 Row = dict[str, Any]
 # Told of the signal rows a committed transaction stored (to count and publish them).
 OnSignals = Callable[[Sequence[Row]], None]
-_INSTALLATION_KINDS: Final[dict[str, str]] = {
-    AT_RISK: INSTALLATION_AT_RISK,
-    CHURNED: INSTALLATION_CHURNED,
-    ACTIVE: INSTALLATION_REACTIVATED,
-    UNINSTALLED: INSTALLATION_UNINSTALLED,
+_INSTALLATION_KINDS: Final[dict[str, SignalKind]] = {
+    InstallationStatus.AT_RISK: SignalKind.INSTALLATION_AT_RISK,
+    InstallationStatus.CHURNED: SignalKind.INSTALLATION_CHURNED,
+    InstallationStatus.ACTIVE: SignalKind.INSTALLATION_REACTIVATED,
+    InstallationStatus.UNINSTALLED: SignalKind.INSTALLATION_UNINSTALLED,
 }
-_CUSTOMER_KINDS: Final[dict[tuple[str, str], str]] = {
-    (ACTIVE, LAPSED): CUSTOMER_LAPSED,
-    (LAPSED, ACTIVE): CUSTOMER_REACTIVATED,
+_CUSTOMER_KINDS: Final[dict[tuple[str, str], SignalKind]] = {
+    (CustomerStatus.ACTIVE, CustomerStatus.LAPSED): SignalKind.CUSTOMER_LAPSED,
+    (CustomerStatus.LAPSED, CustomerStatus.ACTIVE): SignalKind.CUSTOMER_REACTIVATED,
 }
 
 
-def installation_kind(before: str, after: str) -> str | None:
+def installation_kind(before: str, after: str) -> SignalKind | None:
     """The signal for an installation's status change, or None if it is not one."""
     return None if before == after else _INSTALLATION_KINDS.get(after)
 
 
-def customer_kind(before: str, after: str) -> str | None:
+def customer_kind(before: str, after: str) -> SignalKind | None:
     """customer.lapsed (active -> lapsed) and customer.reactivated (lapsed -> active)."""
     return _CUSTOMER_KINDS.get((before, after))
 
@@ -87,13 +75,17 @@ def installation_signals(
     for before, after in changes:
         # A new installation starts active, so that an install and an uninstall signal the
         # same whether they arrive in one batch or in two.
-        previous = before.status if before is not None else ACTIVE
+        previous = before.status if before is not None else InstallationStatus.ACTIVE
         kind = installation_kind(previous, after.status)
         if kind is None:
             continue
         when = (
             occurred_at
-            or (after.uninstalled_at if kind == INSTALLATION_UNINSTALLED else after.activity_at)
+            or (
+                after.uninstalled_at
+                if kind == SignalKind.INSTALLATION_UNINSTALLED
+                else after.activity_at
+            )
             or detected_at
         )
         rows.append(

@@ -1,41 +1,55 @@
-"""The status vocabulary: every word a segment, a status or a signal kind may be.
+"""The words of the states and signals (docs/tables.md, docs/signals.md), spelled once.
 
-The projector's one copy: the rules, the documents (and so the OpenAPI enums), the
-metrics' label values and the signal kinds all take their words from here.
+The projector's one copy until the shared contract has its own: the rules, the
+documents (and so the OpenAPI enums), the metrics' label values and the signal kinds
+all take their words from here. Each member is its own string
+(``InstallationStatus.ACTIVE == "active"``, with the same hash), so rows, labels and
+documents hold plain strings.
 """
 
-from __future__ import annotations
+from enum import StrEnum
+from typing import Final
 
-from typing import Final, Literal, get_args
 
-Segment = Literal["loyal", "one_time", "prospect", "suspect"]
-CustomerStatus = Literal["active", "lapsed", "never_installed", "none"]
-InstallationStatus = Literal["active", "at_risk", "churned", "uninstalled"]
-SignalKind = Literal[
-    "installation.at_risk",
-    "installation.churned",
-    "installation.reactivated",
-    "installation.uninstalled",
-    "customer.lapsed",
-    "customer.reactivated",
-]
+class Segment(StrEnum):
+    """What kind of customer: by orders, and by installations when there is no order."""
 
-# The same words as plain strings, in the documents' order (rows hold strings).
-SEGMENTS: Final[tuple[str, ...]] = get_args(Segment)
-CUSTOMER_STATUSES: Final[tuple[str, ...]] = get_args(CustomerStatus)
-INSTALLATION_STATUSES: Final[tuple[str, ...]] = get_args(InstallationStatus)
-SIGNAL_KINDS: Final[tuple[str, ...]] = get_args(SignalKind)
+    LOYAL = "loyal"  # at least loyal_min_orders orders (default 2)
+    ONE_TIME = "one_time"  # one order
+    PROSPECT = "prospect"  # no order, an installation
+    SUSPECT = "suspect"  # no order, no installation
 
-LOYAL, ONE_TIME, PROSPECT, SUSPECT = SEGMENTS
-ACTIVE, LAPSED, NEVER_INSTALLED, NONE = CUSTOMER_STATUSES
-_, AT_RISK, CHURNED, UNINSTALLED = INSTALLATION_STATUSES
-(
-    INSTALLATION_AT_RISK,
-    INSTALLATION_CHURNED,
-    INSTALLATION_REACTIVATED,
-    INSTALLATION_UNINSTALLED,
-    CUSTOMER_LAPSED,
-    CUSTOMER_REACTIVATED,
-) = SIGNAL_KINDS
-PAYING: Final = (LOYAL, ONE_TIME)  # the customer base (contract section 3)
-IN_USE: Final = frozenset({ACTIVE, AT_RISK})  # the installed base
+
+class CustomerStatus(StrEnum):
+    """Whether a customer uses what they bought."""
+
+    ACTIVE = "active"  # an installation in use
+    LAPSED = "lapsed"  # orders and installations, none in use
+    NEVER_INSTALLED = "never_installed"  # orders, never an installation
+    NONE = "none"  # no order and nothing in use
+
+
+class InstallationStatus(StrEnum):
+    """Where an installation is in its life: by its silence, or uninstalled."""
+
+    ACTIVE = "active"
+    AT_RISK = "at_risk"  # silent for at_risk_after
+    CHURNED = "churned"  # silent for churn_after
+    UNINSTALLED = "uninstalled"
+
+
+class SignalKind(StrEnum):
+    """The status changes that are churn signals."""
+
+    INSTALLATION_AT_RISK = "installation.at_risk"
+    INSTALLATION_CHURNED = "installation.churned"
+    INSTALLATION_REACTIVATED = "installation.reactivated"
+    INSTALLATION_UNINSTALLED = "installation.uninstalled"
+    CUSTOMER_LAPSED = "customer.lapsed"
+    CUSTOMER_REACTIVATED = "customer.reactivated"
+
+
+# The customer base: the segments of customers who bought.
+PAYING: Final = (Segment.LOYAL, Segment.ONE_TIME)
+# The installed base: the statuses of installations in use.
+IN_USE: Final = frozenset({InstallationStatus.ACTIVE, InstallationStatus.AT_RISK})
