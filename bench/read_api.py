@@ -294,11 +294,14 @@ async def _until_up(port: int, proc: asyncio.subprocess.Process) -> Connection:
 @asynccontextmanager
 async def in_process(engine: AsyncEngine) -> AsyncIterator[Get]:
     """The app without its lifespan (no consumer), called through the ASGI transport."""
+    from basewatch_projector.api.deps import Served
     from basewatch_projector.app import create_app
     from basewatch_projector.settings import Settings
 
     app = create_app(Settings.model_validate({"api_keys": f"bench:read:{hash_key(READ_KEY)}"}))
-    app.state.engine = engine
+    served = app.state.served
+    assert isinstance(served, Served)
+    served.engine = engine
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.customers import refresh_customers
+from basewatch_projector.rules.vocabulary import Segment
 from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.tables import installations
 from basewatch_shared.events import EVENT_ADAPTER
@@ -593,7 +594,8 @@ async def test_openapi_documents_every_read_route(client: httpx.AsyncClient) -> 
     segment = next(
         p for p in doc["paths"]["/v1/customers"]["get"]["parameters"] if p["name"] == "segment"
     )
-    assert "enum" in str(segment["schema"])
+    [ref] = [s["$ref"] for s in segment["schema"]["anyOf"] if "$ref" in s]
+    assert doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]["enum"] == list(Segment)
 
 
 async def test_an_unknown_parameter_is_refused_not_ignored(client: httpx.AsyncClient) -> None:
