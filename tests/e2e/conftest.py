@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from basewatch_projector.migrate import migrate
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
 from tests.fixtures.databases import TestDatabase, _schema
 from tests.fixtures.kafka import TEST_PARTITIONS, KafkaBackend

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
 from tests.polling import eventually
 from tests.support.processes import cmdline, descendants, free_port

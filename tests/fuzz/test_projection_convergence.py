@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.apply import apply_records
 from basewatch_projector.tables import customers, installations, purchases, signals
-from basewatch_shared.events import Event
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import Event
+from basewatch_shared.contract.records import Record
 from tests.fuzz.histories import NOW, as_dict, deliveries, histories
 from tests.fuzz.profiles import scaled
 from tests.support.tables import snapshot

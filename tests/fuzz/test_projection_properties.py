@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
-from basewatch_shared.events import Event, Heartbeat, Identify, Install, Uninstall
+from basewatch_shared.contract.events import Event, Heartbeat, Identify, Install, Uninstall
 from tests.fuzz.histories import NOW, deliveries, histories
 from tests.fuzz.profiles import scaled
 

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import corrected, decode_record, encode_record
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.topics import Topics
 from tests.fixtures.ingest import ROTATED_AUTH, IngestFactory, read_records
 from tests.fixtures.kafka import TEST_PARTITIONS

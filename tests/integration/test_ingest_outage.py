@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from basewatch_ingest.app import create_app
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
 from tests.fixtures.ingest import PrivateKafka, read_records
 from tests.fixtures.services import INGEST_AUTH, serve
 from tests.polling import eventually

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from basewatch_shared.processes import die_with_parent
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
+from basewatch_shared.devtools.processes import die_with_parent
 from tests.fixtures.ingest import KEYS, PrivateKafka, read_records
 from tests.fixtures.services import INGEST_AUTH
 from tests.polling import eventually

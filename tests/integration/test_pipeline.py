@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.settings import Settings as ProjectorSettings
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
 from basewatch_shared.topics import Topics
 from tests.fixtures.services import INGEST_AUTH, READ_AUTH, serve
 from tests.polling import eventually

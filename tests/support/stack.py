@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics
 from tests.e2e.checker import Config
 from tests.fixtures.databases import TestDatabase

@@ -7,12 +7,13 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 DEFAULT_PREFIX = "basewatch."
+_KINDS = ("customers", "telemetry", "signals", "deadletter")  # in contract order
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")
 _MAX_TOPIC_LENGTH = 249
 _BACKOFF_S = (0.05, 1.0)  # first retry, longest retry
@@ -29,34 +30,20 @@ class Topics:
     """The names of basewatch's topics under one prefix (contract section 2)."""
 
     prefix: str = DEFAULT_PREFIX
+    customers: str = field(init=False)  # identify and purchase, keyed by customer_id
+    telemetry: str = field(init=False)  # install, heartbeat, uninstall, keyed by installation_id
+    signals: str = field(init=False)  # churn signals
+    deadletter: str = field(init=False)  # records the projector could not process
 
     def __post_init__(self) -> None:
+        for kind in _KINDS:  # frozen: each name is set once, here
+            object.__setattr__(self, kind, f"{self.prefix}{kind}.v1")
         # Kafka refuses such names; the embedded broker accepts them, so check here.
         if not _LEGAL.fullmatch(self.prefix) or len(self.deadletter) > _MAX_TOPIC_LENGTH:
             raise ValueError(
                 f"topic prefix {self.prefix!r} must be ASCII letters, digits, '.', '_' or '-', "
                 f"and make names of at most {_MAX_TOPIC_LENGTH} characters"
             )
-
-    @property
-    def customers(self) -> str:
-        """``identify`` and ``purchase`` events, keyed by customer_id."""
-        return f"{self.prefix}customers.v1"
-
-    @property
-    def telemetry(self) -> str:
-        """``install``, ``heartbeat`` and ``uninstall`` events, keyed by installation_id."""
-        return f"{self.prefix}telemetry.v1"
-
-    @property
-    def signals(self) -> str:
-        """Churn signals."""
-        return f"{self.prefix}signals.v1"
-
-    @property
-    def deadletter(self) -> str:
-        """Records the projector could not process."""
-        return f"{self.prefix}deadletter.v1"
 
     @property
     def all(self) -> tuple[str, ...]:

@@ -17,11 +17,11 @@ from typing import Any, Final
 import orjson
 from pydantic import ValidationError
 
-from basewatch_ingest.encoding import RecordEncoder
 from basewatch_ingest.publisher import OutRecord
-from basewatch_shared.events import EVENT_ADAPTER, EVENT_TYPES, error_list
+from basewatch_shared.contract.errors import error_list
+from basewatch_shared.contract.events import EVENT_ADAPTER, EVENT_TYPES
+from basewatch_shared.contract.records import RecordEncoder, corrected, record_key, topic_kind
 from basewatch_shared.problems import ProblemError
-from basewatch_shared.records import corrected, record_key, topic_kind
 from basewatch_shared.topics import Topics
 
 MAX_BATCH: Final = 1000

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from basewatch_ingest.intake import MAX_BATCH
-from basewatch_shared.events import Event
+from basewatch_shared.contract.events import Event
 from basewatch_shared.problems import PROBLEM_JSON
 
 NDJSON: Final = "application/x-ndjson"

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from basewatch_shared.processes import die_with_parent
+from basewatch_shared.devtools.processes import die_with_parent
 
 HOST = "127.0.0.1"
 _READY = re.compile(rb"^ready\b", re.MULTILINE)

@@ -21,13 +21,23 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
-from basewatch_shared.simulation.clock import SimClock
-from basewatch_shared.simulation.driver import Driver
-from basewatch_shared.simulation.expected import Ledger, Thresholds
-from basewatch_shared.simulation.population import Mix, draw_population
-from basewatch_shared.simulation.report import Outcome, document, progress_line, summary_text
-from basewatch_shared.simulation.sender import Sender, SimulationError, Stats, check_reachable
-from basewatch_shared.simulation.traffic import Traffic
+from basewatch_shared.devtools.simulation.clock import SimClock
+from basewatch_shared.devtools.simulation.driver import Driver
+from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
+from basewatch_shared.devtools.simulation.population import Mix, draw_population
+from basewatch_shared.devtools.simulation.report import (
+    Outcome,
+    document,
+    progress_line,
+    summary_text,
+)
+from basewatch_shared.devtools.simulation.sender import (
+    Sender,
+    SimulationError,
+    Stats,
+    check_reachable,
+)
+from basewatch_shared.devtools.simulation.traffic import Traffic
 
 ARRIVAL_TICKS = 12  # newcomers arrive over this many heartbeats (or a third of a short run)
 

@@ -9,16 +9,16 @@ exactly as JSON Schema can: sizes in bytes and the clock of the server it cannot
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from pydantic import GetJsonSchemaHandler, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from basewatch_shared.contract.limits import INT64_MAX, INT64_MIN
+
 NO_NUL: Final = r"^[^\x00]*$"
-INT64_MIN: Final = -(2**63)
-INT64_MAX: Final = 2**63 - 1
 
 # RFC 3339 with an offset, as the validator reads it, from 1970 on (its local year; the
 # bound is checked in UTC, a difference of one offset the pattern cannot see).
@@ -77,3 +77,20 @@ class DocumentedAs:
     ) -> JsonSchemaValue:
         """The JSON Schema of ``shape`` instead of the field's own."""
         return handler(self._core)
+
+
+class BuiltOnFirstUse:
+    """Document a type with the JSON Schema ``build`` returns when a document asks for it.
+
+    For schemas made from tables that are themselves built on first use (ISO codes):
+    importing the contract, or validating with it, never builds them.
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+
+    def __get_pydantic_json_schema__(
+        self, _core: CoreSchema, _handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema ``build`` returns, instead of the field's own."""
+        return self._build()

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from basewatch_shared.simulation.expected import Ledger, Thresholds
-from basewatch_shared.simulation.sender import Stats
-from basewatch_shared.simulation.traffic import Traffic
+from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
+from basewatch_shared.devtools.simulation.sender import Stats
+from basewatch_shared.devtools.simulation.traffic import Traffic
 
 
 def _n(value: int) -> str:

@@ -22,7 +22,7 @@ DEFAULT_KEY = "dev-ingest-key"  # what `basewatch dev` configures
 def run(args: argparse.Namespace) -> int:
     """Simulate until the duration is over or Ctrl-C; 0 if every event was accepted."""
     try:
-        from basewatch_shared.simulation import runner
+        from basewatch_shared.devtools.simulation import runner
     except ImportError as exc:
         print(
             f"basewatch simulate: needs {exc.name or 'a package'} (pip install httpx)",

@@ -21,8 +21,8 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from basewatch_shared.broker import EmbeddedBroker
-from basewatch_shared.processes import die_with_parent
+from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.devtools.processes import die_with_parent
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 
