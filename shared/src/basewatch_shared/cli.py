@@ -43,12 +43,16 @@ def add_action(
     return actions.add_parser(action, help=action_help)
 
 
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line, loading only the command it names."""
+    named = argv[0] if argv and argv[0] in _commands() else None
+    # An unknown command or none (``basewatch --help``) loads every one, to list them.
+    return build_parser(named).parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``basewatch`` console script."""
-    arguments = sys.argv[1:] if argv is None else list(argv)
-    named = arguments[0] if arguments and arguments[0] in _commands() else None
-    # An unknown command or none (``basewatch --help``) loads every one, to list them.
-    args = build_parser(named).parse_args(arguments)
+    args = parse(sys.argv[1:] if argv is None else argv)
     code: int = args.handler(args)
     sys.exit(code)
 

@@ -1,0 +1,55 @@
+"""A service process imports neither the dev tools nor the simulation.
+
+Checked in a fresh interpreter: what ``basewatch ingest`` and ``basewatch projector``
+load to parse their command line, and the apps they then build.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+_PROBE = """
+import json, sys
+from basewatch_shared.cli import parse
+
+for command in ("ingest", "projector"):
+    parse([command, "--port", "0"])
+import basewatch_ingest.app, basewatch_projector.app
+
+print(json.dumps(sorted(sys.modules)))
+"""
+_CONTROL = """
+import json, sys
+from basewatch_shared.cli import parse
+
+parse(["keys", "new", "app", "read"])  # names no service: only this command loads
+after_one = sorted(sys.modules)
+from basewatch_shared.cli import build_parser
+
+build_parser()  # every command, as ``basewatch --help`` does
+print(json.dumps([after_one, sorted(sys.modules)]))
+"""
+DEV = "basewatch_shared.devtools"
+
+
+def loaded(code: str) -> object:
+    """Run ``code`` in a fresh interpreter; what it printed, as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_the_services_import_no_dev_tool_and_no_simulation() -> None:
+    modules = loaded(_PROBE)
+    assert isinstance(modules, list)
+    assert {"basewatch_ingest.main", "basewatch_projector.main"} <= set(modules)
+    assert [m for m in modules if m == DEV or m.startswith(f"{DEV}.")] == []
+
+
+def test_the_probe_sees_the_dev_tools_when_they_are_loaded() -> None:
+    one, every = loaded(_CONTROL)  # type: ignore[misc]
+    assert not any(m.startswith(DEV) for m in one)
+    assert {f"{DEV}.dev", f"{DEV}.simulation.command"} <= set(every)
