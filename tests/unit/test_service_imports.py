@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 _PROBE = """
 import json, sys
@@ -34,7 +35,7 @@ print(json.dumps([after_one, sorted(sys.modules)]))
 DEV = "basewatch_shared.devtools"
 
 
-def loaded(code: str) -> object:
+def loaded(code: str) -> Any:
     """Run ``code`` in a fresh interpreter; what it printed, as JSON."""
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
@@ -43,13 +44,14 @@ def loaded(code: str) -> object:
 
 
 def test_the_services_import_no_dev_tool_and_no_simulation() -> None:
-    modules = loaded(_PROBE)
-    assert isinstance(modules, list)
+    modules: list[str] = loaded(_PROBE)
     assert {"basewatch_ingest.main", "basewatch_projector.main"} <= set(modules)
     assert [m for m in modules if m == DEV or m.startswith(f"{DEV}.")] == []
 
 
 def test_the_probe_sees_the_dev_tools_when_they_are_loaded() -> None:
-    one, every = loaded(_CONTROL)  # type: ignore[misc]
+    one: list[str]
+    every: list[str]
+    one, every = loaded(_CONTROL)
     assert not any(m.startswith(DEV) for m in one)
     assert {f"{DEV}.dev", f"{DEV}.simulation.command"} <= set(every)
