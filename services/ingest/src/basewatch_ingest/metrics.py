@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from basewatch_shared.metrics import MetricSet
+from basewatch_shared.metrics import MetricSet, counter, gauge, histogram
 
 # Produce latency is milliseconds when the broker is healthy, seconds when it is not.
 _PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -14,53 +14,53 @@ _PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class Metrics(MetricSet):
     """The counters, histograms and gauges ingest exports on /metrics."""
 
+    requests = counter(
+        "basewatch_ingest_requests",
+        "HTTP requests answered, by route template, method and status code.",
+        ["route", "method", "status"],
+    )
+    request_seconds = histogram(
+        "basewatch_ingest_request_duration_seconds",
+        "Time from receiving a request to sending its response, by route template.",
+        ["route"],
+        buckets=_PRODUCE_BUCKETS,
+    )
+    in_flight = gauge(
+        "basewatch_ingest_requests_in_flight", "Requests received and not yet answered."
+    )
+    events_accepted = counter(
+        "basewatch_ingest_events_accepted",
+        "Events the broker acknowledged, by event type.",
+        ["type"],
+    )
+    events_rejected = counter(
+        "basewatch_ingest_events_rejected",
+        "Events refused one by one, by event type (or unknown) and reason "
+        "(invalid, too_large, future, malformed).",
+        ["type", "reason"],
+    )
+    produce_seconds = histogram(
+        "basewatch_ingest_produce_duration_seconds",
+        "Time from handing a request's records to the producer until the broker "
+        "acknowledged all of them or ingest gave up.",
+        buckets=_PRODUCE_BUCKETS,
+    )
+    produce_errors = counter(
+        "basewatch_ingest_produce_errors",
+        "Requests answered 503 because the broker did not acknowledge, by reason "
+        "(timeout, broker_error, not_connected).",
+        ["reason"],
+    )
+    broker_ready = gauge(
+        "basewatch_ingest_broker_ready",
+        "1 if the last readiness probe reached the broker and found the topics, else 0.",
+    )
+
     def __init__(self) -> None:
         super().__init__()
-        self.requests = self.counter(
-            "basewatch_ingest_requests",
-            "HTTP requests answered, by route template, method and status code.",
-            ["route", "method", "status"],
-        )
-        self.request_seconds = self.histogram(
-            "basewatch_ingest_request_duration_seconds",
-            "Time from receiving a request to sending its response, by route template.",
-            ["route"],
-            buckets=_PRODUCE_BUCKETS,
-        )
-        self.in_flight = self.gauge(
-            "basewatch_ingest_requests_in_flight",
-            "Requests received and not yet answered.",
-        )
         # The labelled children of the request metrics, looked up once per label set:
         # labels() costs a lock and a tuple per call, on every request.
         self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.events_accepted = self.counter(
-            "basewatch_ingest_events_accepted",
-            "Events the broker acknowledged, by event type.",
-            ["type"],
-        )
-        self.events_rejected = self.counter(
-            "basewatch_ingest_events_rejected",
-            "Events refused one by one, by event type (or unknown) and reason "
-            "(invalid, too_large, future, malformed).",
-            ["type", "reason"],
-        )
-        self.produce_seconds = self.histogram(
-            "basewatch_ingest_produce_duration_seconds",
-            "Time from handing a request's records to the producer until the broker "
-            "acknowledged all of them or ingest gave up.",
-            buckets=_PRODUCE_BUCKETS,
-        )
-        self.produce_errors = self.counter(
-            "basewatch_ingest_produce_errors",
-            "Requests answered 503 because the broker did not acknowledge, by reason "
-            "(timeout, broker_error, not_connected).",
-            ["reason"],
-        )
-        self.broker_ready = self.gauge(
-            "basewatch_ingest_broker_ready",
-            "1 if the last readiness probe reached the broker and found the topics, else 0.",
-        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and how long it took."""

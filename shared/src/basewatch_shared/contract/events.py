@@ -9,10 +9,9 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import orjson
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationInfo, model_validator
-from pydantic_core import PydanticCustomError
 
 from basewatch_shared.contract.base import ContractModel
-from basewatch_shared.contract.limits import MAX_EVENT_BYTES
+from basewatch_shared.contract.limits import MAX_EVENT_BYTES, too_large
 from basewatch_shared.contract.money import Amount
 from basewatch_shared.contract.properties import Properties
 from basewatch_shared.contract.scalars import Currency, Identifier, Platform, Quantity, Usage
@@ -53,11 +52,7 @@ class BaseEvent(ContractModel):
         if isinstance(data, dict) and not (info.context and info.context.get(SIZE_CHECKED)):
             size = _json_size(data)
             if size > MAX_EVENT_BYTES:
-                raise PydanticCustomError(
-                    "event_too_large",
-                    "the event is {size} bytes as compact JSON; at most {limit} are allowed",
-                    {"size": size, "limit": MAX_EVENT_BYTES},
-                )
+                raise too_large("event_too_large", "the event is", size, MAX_EVENT_BYTES)
         return data
 
 

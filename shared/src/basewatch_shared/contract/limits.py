@@ -1,6 +1,8 @@
 """The contract's numbers (section 2): sizes and counts an event may reach."""
 
-from typing import Final
+from typing import Final, LiteralString
+
+from pydantic_core import PydanticCustomError
 
 MAX_EVENT_BYTES: Final = 32 * 1024
 MAX_PROPERTIES_BYTES: Final = 8 * 1024
@@ -14,3 +16,14 @@ INT64_MAX: Final = 2**63 - 1
 # Error paths hold client-chosen keys: bound what an error message echoes.
 MAX_FIELD_CHARS: Final = 200
 MAX_MESSAGE_CHARS: Final = 300
+
+
+def too_large(
+    error: LiteralString, subject: LiteralString, size: int, limit: int
+) -> PydanticCustomError:
+    """The validation error for ``subject`` at ``size`` bytes of JSON, over its ``limit``."""
+    return PydanticCustomError(
+        error,
+        subject + " {size} bytes as compact JSON; at most {limit} are allowed",
+        {"size": size, "limit": limit},
+    )

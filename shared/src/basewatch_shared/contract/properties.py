@@ -14,6 +14,7 @@ from basewatch_shared.contract.limits import (
     INT64_MIN,
     MAX_FIELD_CHARS,
     MAX_PROPERTIES_BYTES,
+    too_large,
 )
 from basewatch_shared.contract.scalars import storable
 
@@ -62,11 +63,7 @@ def _check_properties(properties: dict[str, Any]) -> dict[str, Any]:
             "properties_json", "not serialisable: {why}", {"why": str(exc)}
         ) from exc
     if size > MAX_PROPERTIES_BYTES:
-        raise PydanticCustomError(
-            "properties_too_large",
-            "is {size} bytes as compact JSON; at most {limit} are allowed",
-            {"size": size, "limit": MAX_PROPERTIES_BYTES},
-        )
+        raise too_large("properties_too_large", "is", size, MAX_PROPERTIES_BYTES)
     return properties
 
 
