@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable, transient
+from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable
 from basewatch_ingest.metrics import Metrics
 
 log = logging.getLogger("basewatch.ingest.broker")
@@ -110,7 +110,7 @@ class Broker:
                     cluster = await self._producer.client.fetch_all_metadata()
                 missing = [t for t in self._topics if not cluster.partitions_for_topic(t)]
                 ready, why = not missing, f"topics missing: {missing}"
-        except BROKER_ERRORS as exc:  # whichever kind: not ready
+        except BROKER_ERRORS as exc:
             why = repr(exc) if str(exc) else type(exc).__name__
         finally:
             if ready != self._reported:  # log the changes, not every probe of an outage
@@ -130,13 +130,7 @@ class Broker:
             async with asyncio.timeout(self._connect_timeout):
                 await producer.start()
         except BROKER_ERRORS as exc:
-            # Retried either way: ingest keeps its promise to start and serve without a
-            # broker. A fault that retrying does not mend (a version, an authorization)
-            # is an error for the operator to fix, not an outage to wait out.
-            if transient(exc):
-                log.warning("cannot connect to the broker at %s yet: %r", self._servers, exc)
-            else:
-                log.error("the broker at %s refuses ingest: %r", self._servers, exc)
+            log.warning("cannot connect to the broker at %s yet: %r", self._servers, exc)
             await producer.stop()
             return False
         except BaseException:

@@ -1,4 +1,4 @@
-"""Errors of the ingest service, and the one answer to "may a later try succeed?".
+"""Errors of the ingest service, and what talking to the broker may raise.
 
 The HTTP edge turns ingest's own errors into problem+json.
 """
@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
+from aiokafka.errors import KafkaError
 
 # What talking to the broker may raise: aiokafka's errors, sockets, our own deadlines.
+# Ingest asks them one question, "did the broker keep the events?", and each answers
+# no: the connection is retried, readiness is false, a request gets a 503 that its
+# client retries with the same event ids (counted once). aiokafka's ``retriable`` says
+# whether the *producer* may resend at once; it is not ingest's question. An embedded
+# broker restarted empty answered a produce with UnknownError (not retriable) that a
+# client's retry a moment later got through (test_killed_broker_gives_503s_until_...).
 BROKER_ERRORS: Final = (KafkaError, OSError, TimeoutError)
-# aiokafka flags these not retriable, yet a later try gets past them: its own timeouts
-# (an unanswered broker, like a socket error) and a producer closed under a request
-# (this ingest is stopping; the client's retry reaches another, or this one restarted).
-_TRANSIENT_UNFLAGGED: Final = (KafkaTimeoutError, ProducerClosed)
 
 
 class IngestError(Exception):
@@ -31,15 +33,3 @@ class RateLimited(IngestError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limit exceeded; retry in {retry_after} s")
         self.retry_after = retry_after
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether a later try may succeed: the broker is out of reach, slow or busy.
-
-    aiokafka says so on its errors (``retriable``). Anything else it raises (an
-    authorization, a version, a record the broker refuses) is a fault that retrying
-    does not mend.
-    """
-    if isinstance(exc, KafkaError):
-        return exc.retriable or isinstance(exc, _TRANSIENT_UNFLAGGED)
-    return isinstance(exc, OSError | TimeoutError)
