@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
@@ -130,22 +131,27 @@ async def _create(
             [NewTopic(name, partitions, replication_factor) for name in pending],
             timeout_ms=max(1, int((deadline - _now()) * 1000)),
         )
-        retry: list[str] = []
-        # CreateTopics v0 answers (topic, code), later versions (topic, code, message).
-        for name, code, *rest in response.topic_errors:
-            if code == 0:
-                created.append(name)
-            elif code == TopicAlreadyExistsError.errno:
-                continue
-            elif for_code(code).retriable:
-                retry.append(name)
-            else:
-                raise for_code(code)(f"creating topic {name!r}: {rest[0] if rest else code}")
-        if not retry:
+        pending = _created_or_retried(response.topic_errors, created)
+        if not pending:
             return created
-        pending = retry
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, longest)
+
+
+def _created_or_retried(answers: Sequence[tuple[Any, ...]], created: list[str]) -> list[str]:
+    """Add the topics created to ``created``; those to ask for again (the error says so)."""
+    retry: list[str] = []
+    # CreateTopics v0 answers (topic, code), later versions (topic, code, message).
+    for name, code, *rest in answers:
+        if code == 0:
+            created.append(name)
+        elif code == TopicAlreadyExistsError.errno:
+            continue
+        elif for_code(code).retriable:
+            retry.append(name)
+        else:
+            raise for_code(code)(f"creating topic {name!r}: {rest[0] if rest else code}")
+    return retry
 
 
 async def _until_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> dict[str, int]:

@@ -94,3 +94,36 @@ class BuiltOnFirstUse:
     ) -> JsonSchemaValue:
         """The schema ``build`` returns, instead of the field's own."""
         return self._build()
+
+
+def tag_required(schemas: dict[str, Any], union: str) -> None:
+    """Mark ``type`` required in each member of the tagged ``union``: it picks the member.
+
+    The models give ``type`` a default (so code can build them without it), which
+    pydantic documents as optional; an event without ``type`` is refused.
+    """
+    for ref in schemas[union]["discriminator"]["mapping"].values():
+        event = schemas[ref.rsplit("/", 1)[-1]]
+        event["required"] = ["type", *(f for f in event.get("required", []) if f != "type")]
+
+
+def key_patterns_as_property_names(node: Any) -> None:
+    """Document a map's key rule as ``propertyNames``, which every key must satisfy.
+
+    pydantic writes it as ``patternProperties``, which leaves a key that does not match
+    unconstrained: the document would allow keys (with NUL) that the service refuses.
+    """
+    if isinstance(node, list):
+        for item in node:
+            key_patterns_as_property_names(item)
+        return
+    if not isinstance(node, dict):
+        return
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        ((pattern, values),) = patterns.items()
+        del node["patternProperties"]
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        node["additionalProperties"] = values
+    for value in node.values():
+        key_patterns_as_property_names(value)
