@@ -36,7 +36,7 @@ from tests.fuzz.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
 pytestmark = [pytest.mark.integration, BACKGROUND_RANDOM]
 
 EVENTS = "/v1/events"
-# A batch over 1000 events is answered 413 (contract section 2, and the document says so
+# A batch over 1000 events is answered 413 (docs/events.md, and the document says so
 # under 413), not the 400/422 schemathesis expects by default for a body that breaks
 # maxItems: 413 is added to what counts as refusing negative data on that operation.
 CONFIG: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Property tests of the pure projection rules (contract section 3).
+"""Property tests of the pure projection rules (docs/tables.md).
 
 Whatever the delivery order, however often an event is redelivered and however the
 deliveries fall into batches, folding them gives the same installation and the same

@@ -1,8 +1,10 @@
 """The built-in page's files as the running projector serves them (no browser).
 
-The page must work offline: every file it loads comes from the package with the right
-media type, uPlot is the vendored release its checksums name, and nothing it ships
-points at another origin. The rest of the projector's HTTP surface is unchanged.
+The page must work offline: every file it loads, each ES module it imports among them,
+comes from the package with the right media type; every file in ``static/`` is one the
+page loads (or vendored), so no module hides unused; uPlot is the vendored release its
+checksums name, and nothing it ships points at another origin. The rest of the
+projector's HTTP surface is unchanged.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -36,6 +39,17 @@ URL = re.compile(rb"https?://[^\s\"'<>)]*")
 SVG_NAMESPACE = b"http://www.w3.org/2000/svg"
 # uPlot's licence header (its first line, a comment) names its home page; nothing else may.
 UPLOT_BANNER = re.compile(rb"\A/\*! https://github\.com/leeoniya/uPlot \(v[0-9.]+\) \*/\n")
+# Spelled out, not imported from page.py: a change to the policy is a change to this test.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+ORIGIN = "http://test"  # the in-process client's base URL
+MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"></script>')
+# The specifier of each static import and re-export: the modules a module loads.
+IMPORT = re.compile(
+    r"""^(?:import\s*(?:[^;'"]*?\bfrom\s*)?|export\s*[^;'"]*?\bfrom\s*)(['"])(.+?)\1""", re.M
+)
 
 
 @pytest.fixture
@@ -57,6 +71,36 @@ def _referenced(html: str) -> list[str]:
     return re.findall(r'(?:href|src)="(static/[^"]+)"', html)
 
 
+async def _modules(projector: httpx.AsyncClient) -> dict[str, list[str]]:
+    """Each module the page loads, by its path below static/, with what it imports.
+
+    Walked as the browser walks it: from the page's module scripts, each import
+    resolved against the URL of the module that makes it and fetched from the projector.
+    """
+    page = (await projector.get("/")).text
+    todo = [urljoin(f"{ORIGIN}/", src) for src in MODULE_SCRIPT.findall(page)]
+    modules: dict[str, list[str]] = {}
+    while todo:
+        url = todo.pop()
+        assert url.startswith(f"{ORIGIN}/static/"), f"a module from elsewhere: {url}"
+        path = urlsplit(url).path.removeprefix("/static/")
+        if path in modules:
+            continue
+        got = await projector.get(url)
+        assert got.status_code == 200, path
+        # A module script with any other type is refused by the browser.
+        assert got.headers["content-type"] == "text/javascript; charset=utf-8", path
+        assert got.content == (STATIC / path).read_bytes(), path
+        # A dynamic import() would load what this walk cannot see.
+        assert "import(" not in got.text, path
+        modules[path] = [match[1] for match in IMPORT.findall(got.text)]
+        for specifier in modules[path]:
+            # A bare name ("uplot") needs an import map; a URL would leave this origin.
+            assert specifier.startswith(("./", "../")), f"{path} imports {specifier!r}"
+            todo.append(urljoin(url, specifier))
+    return modules
+
+
 async def test_the_page_and_every_file_it_loads_are_served_with_their_media_types(
     projector: httpx.AsyncClient,
 ) -> None:
@@ -64,17 +108,20 @@ async def test_the_page_and_every_file_it_loads_are_served_with_their_media_type
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.headers["cache-control"] == "no-cache"
-    assert "connect-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["content-security-policy"] == CSP
     assert page.content == (STATIC / "index.html").read_bytes()
+    # The policy runs no inline script: every script the page has is a file.
+    assert re.findall(r"<script(?![^>]* src=)", page.text) == []
     referenced = _referenced(page.text)
     assert set(referenced) == {
         "static/favicon.svg",
         "static/vendor/uPlot.min.css",
         "static/vendor/uPlot.iife.min.js",
         "static/page.css",
-        "static/page.js",
+        "static/js/main.js",
         "static/vendor/uPlot.LICENSE",
     }
+    assert MODULE_SCRIPT.findall(page.text) == ["static/js/main.js"]
     for path in referenced:
         got = await projector.get(f"/{path}")
         assert got.status_code == 200, path
@@ -83,8 +130,28 @@ async def test_the_page_and_every_file_it_loads_are_served_with_their_media_type
         assert got.content == (STATIC / path.removeprefix("static/")).read_bytes(), path
 
 
+async def test_every_module_the_page_imports_is_served_from_here_as_javascript(
+    projector: httpx.AsyncClient,
+) -> None:
+    modules = await _modules(projector)
+    # The modules the page is made of, each reached (the walk checked how each is served).
+    assert {"js/main.js", "js/api.js", "js/vocabulary.js", "js/render/summary.js"} <= modules.keys()
+    assert modules["js/main.js"] != []
+
+
+async def test_every_file_in_static_is_one_the_page_loads_or_vendored(
+    projector: httpx.AsyncClient,
+) -> None:
+    page = (await projector.get("/")).text
+    loaded = {path.removeprefix("static/") for path in _referenced(page)}
+    loaded |= (await _modules(projector)).keys()
+    files = {p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*") if p.is_file()}
+    unused = {f for f in files - loaded - {"index.html"} if not f.startswith("vendor/")}
+    assert unused == set(), "files the page never loads (an import graph would hide them)"
+
+
 async def test_an_unchanged_file_is_revalidated_with_a_304(projector: httpx.AsyncClient) -> None:
-    for path in ("/", "/static/page.js"):
+    for path in ("/", "/static/js/main.js", "/static/js/render/history.js"):
         first = await projector.get(path)
         again = await projector.get(path, headers={"If-None-Match": first.headers["etag"]})
         assert again.status_code == 304, path
@@ -123,7 +190,7 @@ def test_the_vendored_uplot_matches_its_checksums() -> None:
 
 def test_nothing_the_page_ships_names_another_origin() -> None:
     files = [p for p in STATIC.rglob("*") if p.suffix in {".html", ".js", ".css", ".svg"}]
-    assert {p.name for p in files} >= {"index.html", "page.js", "page.css", "uPlot.iife.min.js"}
+    assert {p.name for p in files} >= {"index.html", "main.js", "page.css", "uPlot.iife.min.js"}
     for path in files:
         body = path.read_bytes()
         if path.name == "uPlot.iife.min.js":

@@ -1,4 +1,4 @@
-"""A scripted history through the real broker gives exactly the expected rows (contract §3)."""
+"""A scripted history through the real broker gives exactly the expected rows (docs/tables.md)."""
 
 from __future__ import annotations
 

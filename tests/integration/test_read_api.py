@@ -1,4 +1,4 @@
-"""The read API (contract section 5) on a scripted state, on SQLite and PostgreSQL."""
+"""The read API (docs/read-api.md) on a scripted state, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The event contract (contract section 2): each rule accepted once, rejected once, by field."""
+"""The event contract (docs/events.md): each rule accepted once, rejected once, by field."""
 
 import math
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""The projection rules of contract section 3, on pure data."""
+"""The projection rules of docs/tables.md, on pure data."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Settings helpers shared by both services: durations, API keys, the common fields.
 
 Each service builds its own ``Settings`` subclass once, at start-up (never at import),
-from the environment and a ``.env`` file (contract section 6).
+from the environment and a ``.env`` file (docs/configuration.md).
 """
 
 from __future__ import annotations

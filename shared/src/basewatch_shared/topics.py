@@ -28,7 +28,7 @@ class BrokerUnavailableError(TimeoutError):
 
 @dataclass(frozen=True)
 class Topics:
-    """The names of basewatch's topics under one prefix (contract section 2)."""
+    """The names of basewatch's topics under one prefix (docs/events.md)."""
 
     prefix: str = DEFAULT_PREFIX
     customers: str = field(init=False)  # identify and purchase, keyed by customer_id

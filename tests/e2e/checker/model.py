@@ -1,7 +1,7 @@
 """The second opinion: what the tables must hold, written from the contract alone.
 
 Nothing here comes from ``basewatch_projector``: the rules are re-read from
-shared/contract.md (sections 3 and 4) and kept as plain as possible, so that a rule the
+docs/tables.md and docs/signals.md and kept as plain as possible, so that a rule the
 projector gets wrong shows up as a difference instead of being copied.
 """
 
@@ -67,7 +67,7 @@ class ModelCustomer:
 
 @dataclass
 class Model:
-    """Folds acknowledged events phase by phase; ``sweep`` applies silence (section 4)."""
+    """Folds acknowledged events phase by phase; ``sweep`` applies silence (docs/signals.md)."""
 
     at_risk_after: timedelta
     churn_after: timedelta
@@ -183,7 +183,7 @@ class Model:
         return out
 
     def statuses(self) -> dict[str, str]:
-        """Every customer's status (section 3)."""
+        """Every customer's status (docs/tables.md)."""
         owned = self.owned()
         return {
             cid: self._status(self.orders(c), owned.get(cid, []))

@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="basewatch ingest",
         version="1",
-        description="Product apps send events here; they are put on Kafka (contract section 2).",
+        description="Product apps send events here; they are put on Kafka (docs/events.md).",
         lifespan=lifespan,
     )
     app.state.api_keys = settings.api_keys

@@ -11,7 +11,7 @@ from basewatch_shared.settings import CommonSettings, Duration
 
 
 class Settings(CommonSettings):
-    """Everything ingest reads (contract section 6)."""
+    """Everything ingest reads (docs/configuration.md)."""
 
     port: int = Field(default=8080, ge=0, le=65535)
     # How long a request may wait for the broker's acknowledgement before a 503.

@@ -1,4 +1,4 @@
-"""The read API (contract section 5) and the operational endpoints."""
+"""The read API (docs/read-api.md) and the operational endpoints."""
 
 from __future__ import annotations
 

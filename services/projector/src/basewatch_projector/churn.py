@@ -1,4 +1,4 @@
-"""The churn sweep: installations that went silent become at_risk, then churned (§4).
+"""The churn sweep: installations that went silent become at_risk, then churned (docs/signals.md).
 
 Silence is judged on the pipeline's own clock (``churn_clock``), never on the wall
 clock alone, so a projector working through a backlog does not churn installations

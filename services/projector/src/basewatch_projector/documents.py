@@ -1,4 +1,4 @@
-"""The read API's response documents (contract section 5), as pydantic models.
+"""The read API's response documents (docs/read-api.md), as pydantic models.
 
 They exist for the OpenAPI document and to check every response on its way out; the
 queries build plain dicts of this shape and FastAPI validates and serializes them once.
@@ -17,7 +17,7 @@ InstallationStatus = Literal["active", "at_risk", "churned", "uninstalled"]
 SEGMENTS: Final[tuple[str, ...]] = get_args(Segment)
 CUSTOMER_STATUSES: Final[tuple[str, ...]] = get_args(CustomerStatus)
 INSTALLATION_STATUSES: Final[tuple[str, ...]] = get_args(InstallationStatus)
-PAYING: Final = ("loyal", "one_time")  # the customer base (contract section 3)
+PAYING: Final = ("loyal", "one_time")  # the customer base (docs/tables.md)
 
 # Exact decimal strings: a JSON number would invite binary floats on the client.
 Money = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", examples=["19.99"])]
@@ -56,7 +56,7 @@ _CUSTOMER_EXAMPLE: Final[dict[str, Any]] = {
 
 
 class Installation(BaseModel):
-    """One installation (contract section 3)."""
+    """One installation (docs/tables.md)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_INSTALLATION_EXAMPLE]})
 
@@ -73,7 +73,7 @@ class Installation(BaseModel):
 
 
 class Customer(BaseModel):
-    """One customer: traits, purchases, segment and status (contract section 3)."""
+    """One customer: traits, purchases, segment and status (docs/tables.md)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_CUSTOMER_EXAMPLE]})
 

@@ -1,9 +1,9 @@
-"""The built-in page at ``/``: one HTML file, its script and stylesheet, and uPlot.
+"""The built-in page at ``/``: one HTML file, its ES modules and stylesheet, and uPlot.
 
 Everything is served from the package's ``static`` directory, read once when the app
-is built: no build step, no CDN, nothing fetched from elsewhere, so the page works
-offline. The files hold no data and need no key; the page asks for the read key and
-sends it with each /v1 call it makes.
+is built: no build step (the browser loads ``static/js/main.js`` and what it imports),
+no CDN, nothing fetched from elsewhere, so the page works offline. The files hold no
+data and need no key; the page asks for the read key and sends it with each /v1 call.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ MEDIA_TYPES: Final = {
     ".LICENSE": "text/plain; charset=utf-8",  # uPlot's, linked from the page's footer
 }
 # The page may talk to this origin only: a stray external URL fails loudly in the browser.
+# Its modules are same-origin scripts ('self'); nothing inline runs.
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

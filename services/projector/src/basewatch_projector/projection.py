@@ -1,4 +1,4 @@
-"""The projection rules of contract section 3, as pure functions over rows and events.
+"""The projection rules of docs/tables.md, as pure functions over rows and events.
 
 Every rule is order-independent, so late, reordered and redelivered events converge
 to the same rows: attributes are last-writer-wins by ``occurred_at`` (ties broken by
@@ -177,7 +177,7 @@ def merge_traits(
 
 
 def segment(orders: int, installations: int, loyal_min_orders: int) -> str:
-    """The four kinds of a customer base (contract section 3)."""
+    """The four kinds of a customer base (docs/tables.md)."""
     if orders >= loyal_min_orders:
         return "loyal"
     if orders >= 1:

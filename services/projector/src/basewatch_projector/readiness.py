@@ -1,4 +1,4 @@
-"""Readiness: the database answers and the broker is reachable (contract section 6)."""
+"""Readiness: the database answers and the broker is reachable (docs/operating.md)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class Thresholds(BaseModel):
 
 
 class Settings(CommonSettings):
-    """Everything the projector reads (contract section 6)."""
+    """Everything the projector reads (docs/configuration.md)."""
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     # A PostgreSQL schema to use instead of the default search_path (tests use one each).

@@ -1,4 +1,4 @@
-"""Churn signals: which status changes are signals, and storing them (contract §4).
+"""Churn signals: which status changes are signals, and storing them (docs/signals.md).
 
 A signal row is written in the same transaction as the status change it reports, so a
 change without its signal (or the reverse) cannot be committed. The rows are the feed

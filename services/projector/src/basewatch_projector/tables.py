@@ -1,4 +1,4 @@
-"""The projector's tables (contract section 3), as SQLAlchemy Core.
+"""The projector's tables (docs/tables.md), as SQLAlchemy Core.
 
 Core rather than the ORM: the projector writes set-based multi-row upserts, and the
 read API selects plain rows. Money is integer micro-units (exact on both SQLite and

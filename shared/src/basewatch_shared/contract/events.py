@@ -1,4 +1,4 @@
-"""The event contract (contract section 2): the five events product apps send to ingest.
+"""The event contract (docs/events.md): the five events product apps send to ingest.
 
 Frozen models, a discriminated union on ``type`` and one module-level
 ``EVENT_ADAPTER``. The field types are in ``scalars``, ``timestamps``, ``money``,

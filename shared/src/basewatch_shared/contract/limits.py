@@ -1,4 +1,4 @@
-"""The contract's numbers (section 2): sizes and counts an event may reach."""
+"""The contract's numbers (docs/events.md): sizes and counts an event may reach."""
 
 from typing import Final, LiteralString
 

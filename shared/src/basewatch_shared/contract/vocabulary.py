@@ -1,4 +1,4 @@
-"""The words of the contract's states and signals (sections 3 and 4), spelled once.
+"""The words of states and signals (docs/tables.md, docs/signals.md), spelled once.
 
 The projector's rules, its documents and metrics labels, the signal kinds and the
 simulation take their words from here. Each member is its own string

@@ -1,6 +1,6 @@
 """What the projector should show for the events ingest accepted.
 
-An independent model of the contract's rules (section 3), fed only with accepted
+An independent model of the rules of docs/tables.md, fed only with accepted
 events, so rejected or unanswered requests cannot make it disagree. Segments, orders,
 units and revenue are exact. Installation statuses depend on *when* silence is
 judged: ``summary(at=...)`` judges it at one instant with the given thresholds and

@@ -21,7 +21,7 @@ Id = sa.String(128)
 
 
 def upgrade() -> None:
-    """Create the tables of contract section 3 and the offsets table."""
+    """Create the tables of docs/tables.md and the offsets table."""
     op.create_table(
         "customers",
         sa.Column("customer_id", Id, primary_key=True),
