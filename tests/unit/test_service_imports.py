@@ -1,4 +1,5 @@
-"""A service process imports neither the dev tools nor the simulation.
+"""What a process imports: a service neither the dev tools nor the simulation, and the
+contract no ISO table until a code is validated.
 
 Checked in a fresh interpreter: what ``basewatch ingest`` and ``basewatch projector``
 load to parse their command line, and the apps they then build.
@@ -32,6 +33,20 @@ from basewatch_shared.cli import build_parser
 build_parser()  # every command, as ``basewatch --help`` does
 print(json.dumps([after_one, sorted(sys.modules)]))
 """
+_ISO_TABLES = """
+import json, sys
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.scalars import countries, currencies
+
+heartbeat = {"type": "heartbeat", "event_id": "e", "occurred_at": "2026-01-01T00:00:00Z",
+             "installation_id": "i"}
+EVENT_ADAPTER.validate_python(heartbeat)
+before = ["pycountry" in sys.modules, countries.cache_info().currsize]
+EVENT_ADAPTER.validate_python({"type": "identify", "event_id": "e", "customer_id": "c",
+                               "occurred_at": "2026-01-01T00:00:00Z", "traits": {"country": "de"}})
+print(json.dumps([before, ["pycountry" in sys.modules, countries.cache_info().currsize,
+                           currencies.cache_info().currsize]]))
+"""
 DEV = "basewatch_shared.devtools"
 
 
@@ -55,3 +70,9 @@ def test_the_probe_sees_the_dev_tools_when_they_are_loaded() -> None:
     one, every = loaded(_CONTROL)
     assert not any(m.startswith(DEV) for m in one)
     assert {f"{DEV}.dev", f"{DEV}.simulation.command"} <= set(every)
+
+
+def test_the_iso_tables_are_built_when_a_code_is_first_validated() -> None:
+    before, after = loaded(_ISO_TABLES)
+    assert before == [False, 0]  # importing the contract, validating a heartbeat: none
+    assert after == [True, 1, 0]  # a country: its table only
