@@ -37,12 +37,17 @@ run: install
 demo: install
 	$(VENV)/bin/basewatch dev --demo
 
-## test: lint, types, then every test (unit, integration against the real broker and databases)
+## test: lint, types, then every test: unit, integration, e2e and fuzz (PostgreSQL at 127.0.0.1:5432)
 test: install system-deps lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+## test-unit: the pure-logic tests (tests/unit, marker unit): no broker, database or process
 test-unit: install
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+## test-integration: the tests against the real broker and databases (tests/integration, marker integration)
+test-integration: install system-deps
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from basewatch_shared.devtools.processes import die_with_parent
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from bench.loadgen import Address, Outcome, build_request, closed_loop, open_loop
+from tests.support.ports import free_port
 
 HOST = "127.0.0.1"
 KEY = "bench-ingest-key"
@@ -119,15 +119,8 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*argv, "--port", str(port)],
         env=env,

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from basewatch_projector.tables import customers, installations, purchases
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
+from tests.support.ports import free_port
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 READ_KEY = "bench-read-key"
@@ -203,13 +203,6 @@ async def fresh_schema(keep: bool) -> AsyncIterator[str]:
         await admin.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 Get = Callable[[str], Awaitable[tuple[int, bytes]]]
 
 
@@ -254,7 +247,7 @@ async def projector_process(schema: str) -> AsyncIterator[Get]:
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as cwd:
         topics = Topics(prefix=f"bench.{uuid.uuid4().hex[:8]}.")
         await create_topics(broker.bootstrap_servers, topics, 6, replication_factor=1)
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "DATABASE_URL": PG_URL,

@@ -1,4 +1,18 @@
-"""Fixtures for every test: real brokers and real databases (see tests/fixtures)."""
+"""Every test: fixtures of real brokers and databases, and a category from its folder.
+
+The fixtures are plugins (``tests/fixtures``): a test asks for them by name; what a test
+imports lives in ``tests/support``. A test's category is the folder it lives in
+(``tests/unit`` is ``unit``...), so ``-m unit`` or ``-m integration`` selects a folder
+and no test is left unmarked; ``slow`` is set on the tests that take many seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.categories import category
 
 pytest_plugins = [
     "tests.fixtures.kafka",
@@ -6,3 +20,11 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.ingest",
 ]
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the category of its folder."""
+    for item in items:
+        item.add_marker(category(item.path.relative_to(TESTS)))

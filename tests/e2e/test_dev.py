@@ -9,6 +9,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -18,10 +21,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
-from tests.polling import eventually
-from tests.support.processes import cmdline, descendants, free_port
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.processes import cmdline, descendants
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 
 def _alive(pid: int) -> bool:
@@ -64,25 +68,68 @@ async def _start_dev(
     )
 
 
+@dataclass
+class Dev:
+    """A running ``basewatch dev``: its process, its ports, and its exit code once stopped."""
+
+    proc: asyncio.subprocess.Process
+    ingest_port: int
+    projector_port: int
+    log: Path
+    code: int | None = None
+
+    def output(self) -> str:
+        """Everything it printed so far."""
+        return self.log.read_text()
+
+
+@asynccontextmanager
+async def _dev(
+    tmp_path: Path, banner: str, stop: Callable[[asyncio.subprocess.Process], None], *extra: str
+) -> AsyncIterator[Dev]:
+    """``basewatch dev`` once it printed ``banner``; ``stop`` ends it after the block."""
+    ingest_port, projector_port = free_port(), free_port()
+    log = tmp_path / "dev.out"
+    with log.open("w+") as out:
+        proc = await _start_dev(tmp_path, out, ingest_port, projector_port, *extra)
+        dev = Dev(proc, ingest_port, projector_port, log)
+        try:
+
+            async def output() -> str:
+                return dev.output()
+
+            text = await eventually(
+                output, lambda t: banner in t or proc.returncode is not None, within=90
+            )
+            assert proc.returncode is None, text
+            yield dev
+        finally:
+            stop(proc)
+            try:
+                dev.code = await asyncio.wait_for(proc.wait(), 30)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+
+
+async def _all_gone(pids: set[int]) -> None:
+    """Every process of ``pids`` has exited (within 10 s)."""
+
+    async def survivors() -> list[int]:
+        return [p for p in pids if _alive(p)]
+
+    await eventually(survivors, lambda alive: alive == [], within=10)
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 async def test_dev_runs_the_whole_system_and_stops_cleanly(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    ingest_port, projector_port = free_port(), free_port()
-    out = (tmp_path / "dev.out").open("w+")
-    proc = await _start_dev(tmp_path, out, ingest_port, projector_port)
-    try:
-
-        async def banner() -> str:
-            return (tmp_path / "dev.out").read_text()
-
-        text = await eventually(
-            banner, lambda t: "dev keys" in t or proc.returncode is not None, within=90
-        )
-        assert proc.returncode is None, text
+    async with _dev(tmp_path, "dev keys", lambda proc: proc.send_signal(stop_signal)) as dev:
+        ingest_port, projector_port, text = dev.ingest_port, dev.projector_port, dev.output()
         bootstrap = re.search(r"broker\s+(\S+)", text)
         assert bootstrap, text
-        spawned = descendants(proc.pid)
+        spawned = descendants(dev.proc.pid)
         assert len(spawned) >= 3  # broker, ingest, projector
 
         # The topics exist with the partitions asked for.
@@ -124,41 +171,22 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
 
             found = await eventually(read_back, lambda r: r.status_code == 200, within=30)
             assert found.json()["traits"] == {"name": "Ada"}
-    finally:
-        proc.send_signal(stop_signal)
-        try:
-            code = await asyncio.wait_for(proc.wait(), 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-        out.close()
-    assert code == 0, (tmp_path / "dev.out").read_text()
-    assert "stopped." in (tmp_path / "dev.out").read_text()
-
-    async def survivors() -> list[int]:
-        return [p for p in spawned if _alive(p)]
-
-    await eventually(survivors, lambda alive: alive == [], within=10)
+    assert dev.code == 0, dev.output()
+    assert "stopped." in dev.output()
+    await _all_gone(spawned)
 
 
 async def test_demo_shows_churn_within_a_minute_and_ctrl_c_stops_everything(
     tmp_path: Path,
 ) -> None:
-    ingest_port, projector_port = free_port(), free_port()
-    out = (tmp_path / "dev.out").open("w+")
-    proc = await _start_dev(tmp_path, out, ingest_port, projector_port, "--demo")
-    try:
-
-        async def output() -> str:
-            return (tmp_path / "dev.out").read_text()
-
-        text = await eventually(
-            output, lambda t: "demo " in t or proc.returncode is not None, within=90
-        )
-        assert proc.returncode is None, text
+    # Ctrl-C in a terminal: SIGINT to every process of the foreground group.
+    async with _dev(
+        tmp_path, "demo ", lambda proc: os.killpg(proc.pid, signal.SIGINT), "--demo"
+    ) as dev:
+        projector_port, text = dev.projector_port, dev.output()
         assert f"page        http://127.0.0.1:{projector_port}/" in text
         assert f"read key: {DEV_READ_KEY}" in text
-        spawned = descendants(proc.pid)
+        spawned = descendants(dev.proc.pid)
         commands = {pid: cmdline(pid) for pid in spawned}
         assert any(b"simulate" in command for command in commands.values()), commands
 
@@ -179,21 +207,8 @@ async def test_demo_shows_churn_within_a_minute_and_ctrl_c_stops_everything(
             summary = (await client.get("/v1/summary")).json()
             assert summary["customer_base"]["total"] > 0
             assert summary["installed_base"]["total"] > 0
-    finally:
-        # Ctrl-C in a terminal: SIGINT to every process of the foreground group.
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            code = await asyncio.wait_for(proc.wait(), 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-        out.close()
-    text = (tmp_path / "dev.out").read_text()
-    assert code == 0, text
+    text = dev.output()
+    assert dev.code == 0, text
     assert "basewatch simulate: stopped after" in text and "stopped." in text
     assert "Traceback" not in text
-
-    async def survivors() -> list[int]:
-        return [p for p in spawned if _alive(p)]
-
-    await eventually(survivors, lambda alive: alive == [], within=10)
+    await _all_gone(spawned)

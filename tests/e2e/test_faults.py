@@ -22,16 +22,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.migrate import migrate
-from tests.e2e.checker import Checker, Report
-from tests.e2e.conftest import SOAK, scale
-from tests.fixtures.databases import TestDatabase
-from tests.polling import eventually
+from tests.support.checker import Checker, Report
+from tests.support.databases import TestDatabase
+from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
+from tests.support.profiles import SOAK, scale
 from tests.support.proxy import proxy_database
 from tests.support.stack import Stack, lag_records, projector_metric, wait_healthy
 from tests.support.tables import snapshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600 if SOAK else 120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600 if SOAK else 120)]
 
 CUSTOMERS = scale(100)
 

@@ -33,9 +33,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
-from tests.support.processes import cmdline, descendants, free_port
+from tests.support.ports import free_port
+from tests.support.processes import cmdline, descendants
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "page.png"
 README_DEMO_SECONDS = 120  # enough demo for churn, reactivations and a history with a shape

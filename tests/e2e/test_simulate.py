@@ -14,15 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from basewatch_projector.migrate import migrate
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.kafka import KafkaBackend
-from tests.fixtures.services import INGEST_KEY, NO_CHURN, READ_AUTH
-from tests.polling import eventually
-from tests.support.processes import ServiceProcess, free_port
-
-pytestmark = pytest.mark.e2e
+from tests.support.databases import TestDatabase
+from tests.support.kafka import KafkaBackend
+from tests.support.keys import INGEST_KEY, READ_AUTH
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess, service_env
+from tests.support.services import NO_CHURN
 
 
 @dataclass(frozen=True)
@@ -37,22 +36,9 @@ class Stack:
 async def stack(
     postgres_db: TestDatabase, kafka_backend: KafkaBackend, topics: Topics, group_id: str
 ) -> AsyncIterator[Stack]:
-    engine = postgres_db.engine()
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
-    env = {
-        **postgres_db.env(),
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_backend.bootstrap_servers,
-        "BASEWATCH_KAFKA_IDEMPOTENCE": str(kafka_backend.idempotence).lower(),
-        "BASEWATCH_TOPIC_PREFIX": topics.prefix,
-        "BASEWATCH_CONSUMER_GROUP": group_id,
-        "BASEWATCH_CONSUMER_SESSION_TIMEOUT": "2s" if kafka_backend.kind == "embedded" else "6s",
-        # Nothing churns: every status the simulator expects is then exact.
-        "BASEWATCH_AT_RISK_AFTER": NO_CHURN["at_risk_after"],
-        "BASEWATCH_CHURN_AFTER": NO_CHURN["churn_after"],
-    }
+    await postgres_db.migrate()
+    # Nothing churns (NO_CHURN): every status the simulator expects is then exact.
+    env = service_env(postgres_db, kafka_backend, topics, group_id)
     procs = [ServiceProcess("ingest", env), ServiceProcess("projector", env)]
     await asyncio.gather(*(p.start() for p in procs))
     try:
@@ -91,6 +77,7 @@ def _money(revenue: dict[str, str]) -> dict[str, Decimal]:
     return {currency: Decimal(amount) for currency, amount in revenue.items()}
 
 
+@pytest.mark.slow
 async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_shows(
     stack: Stack, tmp_path: Path
 ) -> None:

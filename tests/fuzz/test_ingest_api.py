@@ -27,13 +27,13 @@ from basewatch_ingest.app import create_app
 from basewatch_ingest.openapi import NDJSON
 from basewatch_ingest.settings import Settings
 from basewatch_shared.topics import Topics, create_topics
-from tests.fixtures.ingest import ingest_settings_for
-from tests.fixtures.kafka import TEST_PARTITIONS, KafkaBackend
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH
-from tests.fuzz.live import live
-from tests.fuzz.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
+from tests.support.ingest import ingest_settings_for
+from tests.support.kafka import TEST_PARTITIONS, KafkaBackend
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.live import live
+from tests.support.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
 
-pytestmark = [pytest.mark.integration, BACKGROUND_RANDOM]
+pytestmark = BACKGROUND_RANDOM
 
 EVENTS = "/v1/events"
 # A batch over 1000 events is answered 413 (docs/events.md, and the document says so
@@ -121,6 +121,7 @@ def ingest_url(kafka_backend: KafkaBackend) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @FUZZ
 def test_with_the_ingest_key(case: Case[Any], ingest_url: str) -> None:

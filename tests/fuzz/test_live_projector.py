@@ -41,16 +41,17 @@ from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_projector.tables import history_progress
 from basewatch_shared.topics import Topics
-from tests.e2e.checker.compare import compare
-from tests.e2e.checker.model import Model
-from tests.e2e.checker.observe import Observed
-from tests.fixtures.services import READ_AUTH, serve
-from tests.fuzz.profiles import BACKGROUND_RANDOM, scaled
-from tests.polling import eventually
+from tests.support.checker.compare import compare
+from tests.support.checker.model import Model
+from tests.support.checker.observe import Observed
 from tests.support.history import Out
 from tests.support.kafka import produce
+from tests.support.keys import READ_AUTH
+from tests.support.polling import eventually
+from tests.support.profiles import BACKGROUND_RANDOM, scaled
+from tests.support.services import serve
 
-pytestmark = [pytest.mark.integration, BACKGROUND_RANDOM]
+pytestmark = BACKGROUND_RANDOM
 
 AT_RISK, CHURN = timedelta(days=3), timedelta(days=14)
 POOL = ["x1", "x2", "x3"]  # customers, installations, orders and products share names
@@ -207,6 +208,7 @@ async def projector(
 
 # A failing example waits out its deadline, and so would every step of a shrink: the
 # drawn events are reported as they were (at most twelve, readable without shrinking).
+@pytest.mark.slow
 @settings(scaled(ci=12, soak=400), phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(data=st.data())
 async def test_the_live_projector_keeps_serving_and_converges_on_any_valid_history(

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -21,11 +20,9 @@ from basewatch_projector.apply import apply_records
 from basewatch_projector.tables import customers, installations, purchases, signals
 from basewatch_shared.contract.events import Event
 from basewatch_shared.contract.records import Record
-from tests.fuzz.histories import NOW, as_dict, deliveries, histories
-from tests.fuzz.profiles import scaled
+from tests.support.profiles import scaled
+from tests.support.strategies import NOW, as_dict, deliveries, histories
 from tests.support.tables import snapshot
-
-pytestmark = pytest.mark.integration
 
 RECEIVED = datetime(2026, 11, 1, 12, tzinfo=UTC)
 

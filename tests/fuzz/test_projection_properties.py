@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
 from basewatch_shared.contract.events import Event, Heartbeat, Identify, Install, Uninstall
-from tests.fuzz.histories import NOW, deliveries, histories
-from tests.fuzz.profiles import scaled
+from tests.support.profiles import scaled
+from tests.support.strategies import NOW, deliveries, histories
 
 Telemetry = Install | Heartbeat | Uninstall
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -22,21 +21,25 @@ import requests
 import schemathesis
 from schemathesis import Case, HookContext
 from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES
-from sqlalchemy.engine import make_url
 
 from basewatch_projector.app import create_app
-from basewatch_projector.db import create_engine
-from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
-from basewatch_shared.topics import Topics, create_topics
-from tests.fixtures.kafka import TEST_PARTITIONS, KafkaBackend
-from tests.fixtures.services import INGEST_AUTH, NO_CHURN, READ_AUTH, TEST_KEYS
-from tests.fuzz.live import live
-from tests.fuzz.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
+from basewatch_shared.topics import create_topics
+from tests.support.databases import create_schema, drop_schema, sqlite_database
 from tests.support.history import history
-from tests.support.kafka import produce
+from tests.support.kafka import (
+    TEST_PARTITIONS,
+    KafkaBackend,
+    fresh_group,
+    fresh_topics,
+    produce,
+)
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.live import live
+from tests.support.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
+from tests.support.services import projector_settings_for
 
-pytestmark = [pytest.mark.integration, BACKGROUND_RANDOM]
+pytestmark = BACKGROUND_RANDOM
 
 # A cursor is opaque: the document can say it is a string, but only the API can tell
 # whether it made it. A cursor it did not make (or made for other filters) is 400
@@ -97,63 +100,28 @@ refused.hook("filter_query")(_on_the_wire)
 CUSTOMERS, INSTALLATIONS = 12, 20
 
 
-async def _pg_schema(url: str, statement: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username, database=parsed.database
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-async def _migrate(url: str, schema_name: str | None) -> None:
-    engine = create_engine(url, schema=schema_name)
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def _projector(
     kind: str, kafka_backend: KafkaBackend, pg_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A projector that has applied a small history, on its own topics and database."""
-    topics = Topics(prefix=f"bwtest.{uuid.uuid4().hex[:10]}.")
+    topics = fresh_topics()
     bootstrap = kafka_backend.bootstrap_servers
     asyncio.run(create_topics(bootstrap, topics, TEST_PARTITIONS, 1))
-    schema_name: str | None = None
     if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'basewatch.db'}"
+        db = sqlite_database(tmp_path_factory.mktemp("fuzz") / "basewatch.db")
     else:
-        url, schema_name = pg_url, f"bwtest_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_schema(url, f'CREATE SCHEMA "{schema_name}"'))
+        db = asyncio.run(create_schema(pg_url))
     try:
-        asyncio.run(_migrate(url, schema_name))
+        asyncio.run(db.migrate())
         asyncio.run(produce(bootstrap, topics, history(CUSTOMERS, INSTALLATIONS, 40)))
-        settings = Settings.model_validate(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                "kafka_idempotence": kafka_backend.idempotence,
-                "topic_prefix": topics.prefix,
-                "api_keys": TEST_KEYS,
-                "DATABASE_URL": url,
-                "database_schema": schema_name,
-                "consumer_group": f"bwtest-{uuid.uuid4().hex[:10]}",
-                "consumer_session_timeout": "2s" if kafka_backend.kind == "embedded" else "6s",
-                **NO_CHURN,
-            }
-        )
+        settings = projector_settings_for(kafka_backend, topics, fresh_group(), db)
         with live(create_app(settings)) as base:
             _wait_until_applied(base)
             yield base
     finally:
-        if schema_name:
-            asyncio.run(_pg_schema(url, f'DROP SCHEMA "{schema_name}" CASCADE'))
+        if db.schema:
+            asyncio.run(drop_schema(db))
 
 
 @pytest.fixture(scope="module")

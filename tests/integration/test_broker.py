@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,11 +18,12 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from basewatch_shared.devtools.broker import BrokerError, EmbeddedBroker
 from basewatch_shared.topics import BrokerUnavailableError, Topics, create_topics, wait_for_broker
-from tests.fixtures.kafka import TEST_PARTITIONS
+from tests.support.kafka import TEST_PARTITIONS
+from tests.support.ports import bound_socket, free_port
 
 # Every wait below has its own deadline; this is the backstop. Fixtures are left out
 # of it: the session's Kafka may be a container that takes a while to start.
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(30, func_only=True)]
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 # The lowest session timeout Apache Kafka accepts by default; Tansu answers JoinGroup
 # after half of it, so a larger one only slows these tests down.
@@ -83,7 +83,7 @@ async def test_create_topics_is_idempotent(
 
 
 async def test_create_topics_waits_for_a_starting_broker() -> None:
-    broker = EmbeddedBroker(_free_port())
+    broker = EmbeddedBroker(free_port())
     creating = asyncio.create_task(
         create_topics(broker.bootstrap_servers, Topics(), 3, 1, timeout_s=10)
     )
@@ -99,7 +99,7 @@ async def test_create_topics_waits_for_a_starting_broker() -> None:
 async def test_wait_for_broker_gives_up_on_a_closed_port() -> None:
     started = time.monotonic()
     with pytest.raises(BrokerUnavailableError, match="no answer"):
-        await wait_for_broker(f"127.0.0.1:{_free_port()}", timeout_s=0.5)
+        await wait_for_broker(f"127.0.0.1:{free_port()}", timeout_s=0.5)
     assert time.monotonic() - started < 2
 
 
@@ -298,8 +298,7 @@ def test_stop_a_frozen_broker() -> None:
 
 
 def test_a_taken_port_is_a_clear_error() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+    with bound_socket() as taken:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(BrokerError, match="in use"):
@@ -329,10 +328,3 @@ def test_signals_need_a_running_broker() -> None:
         broker.freeze()
     with pytest.raises(BrokerError, match="has not been started"):
         _ = broker.bootstrap_servers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

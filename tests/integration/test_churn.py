@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,14 +20,13 @@ from basewatch_projector.churn import release_hold
 from basewatch_projector.settings import Settings
 from basewatch_projector.tables import signals
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import READ_AUTH, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
 from tests.support.history import Out
-from tests.support.kafka import produce
+from tests.support.kafka import produce, read_records
+from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
-
-pytestmark = pytest.mark.integration
+from tests.support.polling import eventually
+from tests.support.services import serve
 
 SHORT = {"at_risk_after": "2s", "churn_after": "4s", "sweep_interval": "0.3s"}
 
@@ -170,11 +168,10 @@ async def test_silence_then_resumption_then_uninstall_each_one_signal(
         assert later.json()["items"] == []
         # Published once each to the signals topic.
         await eventually(lambda: _published(migrated), lambda n: n == sum(seen.values()))
-    on_topic = await _read_signals(kafka_bootstrap, topics, sum(seen.values()))
-    ids = [s["signal_id"] for s in on_topic]
-    assert len(ids) == len(set(ids)) == sum(seen.values())
+    await _on_the_topic_once(kafka_bootstrap, topics, sum(seen.values()))
 
 
+@pytest.mark.slow
 async def test_backlog_after_downtime_gives_no_false_signals(
     migrated: AsyncEngine,
     topics: Topics,
@@ -255,9 +252,7 @@ async def test_two_instances_signal_each_transition_exactly_once(
         assert all(n == 1 for n in seen.values()), seen
         assert {i for k, i in seen if k == "installation.at_risk"} <= set(ids)
         await eventually(lambda: _published(migrated), lambda n: n == sum(seen.values()))
-    on_topic = await _read_signals(kafka_bootstrap, topics, sum(seen.values()))
-    ids = [s["signal_id"] for s in on_topic]
-    assert len(ids) == len(set(ids)) == sum(seen.values())
+    await _on_the_topic_once(kafka_bootstrap, topics, sum(seen.values()))
 
 
 async def _published(engine: AsyncEngine) -> int:
@@ -268,27 +263,8 @@ async def _published(engine: AsyncEngine) -> int:
         return len(rows.all())
 
 
-async def _read_signals(bootstrap: str, topics: Topics, expected: int) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        topics.signals,
-        bootstrap_servers=bootstrap,
-        group_id=f"read-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=6000,
-    )
-    await consumer.start()
-    seen: list[dict[str, Any]] = []
-    try:
-
-        async def fetch() -> int:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                seen.extend(orjson.loads(r.value) for r in records)
-            return len(seen)
-
-        await eventually(fetch, lambda n: n >= expected, within=20)
-        await asyncio.sleep(0.5)
-        await fetch()  # nothing more may arrive: each signal once
-    finally:
-        await consumer.stop()
-    return seen
+async def _on_the_topic_once(bootstrap: str, topics: Topics, expected: int) -> None:
+    """The signals topic holds ``expected`` signals, each once (read once nothing runs)."""
+    on_topic = await read_records(bootstrap, [topics.signals])
+    ids = [orjson.loads(r.value)["signal_id"] for r in on_topic]
+    assert len(ids) == len(set(ids)) == expected

@@ -19,12 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.settings import Settings as ProjectorSettings
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import INGEST_AUTH, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
+from tests.support.keys import INGEST_AUTH
+from tests.support.polling import eventually
 from tests.support.promql import exposed_names, label_names, referenced
-
-pytestmark = pytest.mark.integration
+from tests.support.services import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,13 +24,12 @@ from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
 from basewatch_projector.tables import history, history_progress
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import READ_AUTH, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
 from tests.support.history import Out
 from tests.support.kafka import produce
-
-pytestmark = pytest.mark.integration
+from tests.support.keys import READ_AUTH
+from tests.support.polling import eventually
+from tests.support.services import serve
 
 H = timedelta(hours=1)
 # The script starts on an hour boundary half a day ago; boundaries are T, T+1h, ...
@@ -180,8 +178,7 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
             projector_settings(
                 **CHURN,
                 history_interval="1h",
-                DATABASE_URL=another_database.url,
-                database_schema=another_database.schema,
+                **another_database.settings(),
                 consumer_group=f"{group_id}-replay",
             ),
             engine,

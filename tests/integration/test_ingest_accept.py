@@ -8,17 +8,15 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.topics import Topics
-from tests.fixtures.ingest import ROTATED_AUTH, IngestFactory, read_records
-from tests.fixtures.kafka import TEST_PARTITIONS
-from tests.fixtures.services import INGEST_AUTH
+from tests.support.ingest import IngestFactory
+from tests.support.kafka import TEST_PARTITIONS, read_records
+from tests.support.keys import INGEST_AUTH, ROTATED_AUTH
 
-pytestmark = pytest.mark.integration
 PARTITIONS = list(range(TEST_PARTITIONS))
 
 

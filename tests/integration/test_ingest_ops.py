@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fixtures.ingest import BOTH_AUTH, IngestFactory
-from tests.fixtures.services import INGEST_AUTH
-
-pytestmark = pytest.mark.integration
+from tests.support.ingest import IngestFactory
+from tests.support.keys import BOTH_AUTH, INGEST_AUTH
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

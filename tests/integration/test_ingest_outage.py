@@ -9,15 +9,14 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 
 from basewatch_ingest.app import create_app
 from basewatch_shared.contract.records import decode_record
-from tests.fixtures.ingest import PrivateKafka, read_records
-from tests.fixtures.services import INGEST_AUTH, serve
-from tests.polling import eventually
-
-pytestmark = pytest.mark.integration
+from tests.support.ingest import PrivateKafka
+from tests.support.kafka import read_records
+from tests.support.keys import INGEST_AUTH
+from tests.support.polling import eventually
+from tests.support.services import serve
 
 PRODUCE_TIMEOUT_S = 1.0  # PrivateKafka.settings()
 # The produce timeout plus the request's own work, with room for a busy CI machine.

@@ -11,10 +11,9 @@ import orjson
 import pytest
 
 from basewatch_shared.topics import Topics
-from tests.fixtures.ingest import IngestFactory, read_records
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH
-
-pytestmark = pytest.mark.integration
+from tests.support.ingest import IngestFactory
+from tests.support.kafka import read_records
+from tests.support.keys import INGEST_AUTH, READ_AUTH
 
 JSON = {"Content-Type": "application/json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,24 +12,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.processes import die_with_parent
-from tests.fixtures.ingest import KEYS, PrivateKafka, read_records
-from tests.fixtures.services import INGEST_AUTH
-from tests.polling import eventually
-
-pytestmark = pytest.mark.integration
+from tests.support.ingest import PrivateKafka
+from tests.support.kafka import read_records
+from tests.support.keys import INGEST_AUTH, KEYS
+from tests.support.metrics import metric
+from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 IN_FLIGHT = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def ingest_process(
     private_kafka: PrivateKafka, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``basewatch ingest`` as an operator starts it, on the private broker; its URL."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env |= {
         "KAFKA_BOOTSTRAP_SERVERS": private_kafka.broker.bootstrap_servers,
@@ -64,14 +56,6 @@ def ingest_process(
             proc.kill()
         proc.wait()
         log.close()
-
-
-async def in_flight(client: httpx.AsyncClient) -> float:
-    text = (await client.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "basewatch_ingest_requests_in_flight":
-            return family.samples[0].value
-    raise AssertionError("no in-flight gauge")
 
 
 def event(event_id: str) -> dict[str, str]:
@@ -105,7 +89,11 @@ async def test_sigterm_lets_requests_in_flight_finish_and_keeps_their_events(
             asyncio.create_task(client.post("/v1/events", json=event(f"e{i}"), headers=INGEST_AUTH))
             for i in range(IN_FLIGHT)
         ]
-        await eventually(lambda: in_flight(client), lambda n: n >= IN_FLIGHT + 1, within=10)
+        await eventually(
+            lambda: metric(client, "basewatch_ingest_requests_in_flight"),
+            lambda n: n >= IN_FLIGHT + 1,
+            within=10,
+        )
 
         proc.send_signal(signal.SIGTERM)
 

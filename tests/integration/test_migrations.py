@@ -9,9 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.migrate import check_migrated, current_revision, migrate
 from basewatch_projector.tables import metadata
-from tests.fixtures.databases import TestDatabase
-
-pytestmark = pytest.mark.integration
+from tests.support.databases import TestDatabase
 
 
 async def test_migrations_match_the_table_definitions(migrated: AsyncEngine) -> None:

@@ -29,15 +29,13 @@ from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_shared.logs import JsonFormatter
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.kafka import TEST_PARTITIONS
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
 from tests.support.history import RECEIVED, Out, history
-from tests.support.kafka import produce
+from tests.support.kafka import TEST_PARTITIONS, produce
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.polling import eventually
+from tests.support.services import serve
 from tests.support.tables import applied_offsets
-
-pytestmark = pytest.mark.integration
 
 BACKLOG = 1000
 Partition = tuple[str, int]

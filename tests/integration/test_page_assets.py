@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from basewatch_projector.app import create_app
 from basewatch_projector.page import STATIC
 from basewatch_projector.settings import Settings
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import READ_AUTH, serve
-
-pytestmark = pytest.mark.integration
+from tests.support.databases import TestDatabase
+from tests.support.keys import READ_AUTH
+from tests.support.services import serve
 
 VENDOR = STATIC / "vendor"
 MEDIA_TYPES = {

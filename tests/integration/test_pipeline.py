@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,10 +14,9 @@ from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.settings import Settings as ProjectorSettings
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.topics import Topics
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH, serve
-from tests.polling import eventually
-
-pytestmark = pytest.mark.integration
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.polling import eventually
+from tests.support.services import serve
 
 HISTORY: list[dict[str, Any]] = [
     {

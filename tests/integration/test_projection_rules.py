@@ -17,14 +17,13 @@ from basewatch_projector.tables import customers, installations
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from basewatch_shared.topics import Topics
-from tests.fixtures.services import READ_AUTH, serve
-from tests.polling import eventually
 from tests.support.history import Out, record, ts
 from tests.support.kafka import produce
+from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
+from tests.support.polling import eventually
+from tests.support.services import serve
 from tests.support.tables import applied_offsets
-
-pytestmark = pytest.mark.integration
 
 
 def _c(event: dict[str, Any]) -> Out:

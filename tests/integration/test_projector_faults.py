@@ -9,54 +9,33 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
 from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
 from basewatch_shared.topics import Topics
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.kafka import KafkaBackend
-from tests.fixtures.services import NO_CHURN, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
 from tests.support.history import Out, history, record, ts
-from tests.support.kafka import produce
+from tests.support.kafka import KafkaBackend, produce, read_records
+from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
-from tests.support.processes import ServiceProcess
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess, service_env
 from tests.support.proxy import proxy_database
+from tests.support.services import serve
 from tests.support.tables import applied_offsets, snapshot
-
-pytestmark = pytest.mark.integration
-
-
-def _env(
-    db: TestDatabase, kafka: KafkaBackend, topics: Topics, group: str, **extra: str
-) -> dict[str, str]:
-    return {
-        **db.env(),
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "BASEWATCH_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
-        "BASEWATCH_TOPIC_PREFIX": topics.prefix,
-        "BASEWATCH_CONSUMER_GROUP": group,
-        # A killed member holds its partitions until its session expires: keep that short
-        # (Apache Kafka refuses sessions under 6 s; the embedded broker takes less).
-        "BASEWATCH_CONSUMER_SESSION_TIMEOUT": "2s" if kafka.kind == "embedded" else "6s",
-        "BASEWATCH_AT_RISK_AFTER": NO_CHURN["at_risk_after"],
-        "BASEWATCH_CHURN_AFTER": NO_CHURN["churn_after"],
-        **extra,
-    }
 
 
 async def _clean_pass(
     db: TestDatabase, settings: Callable[..., Settings], total: int
 ) -> dict[str, Any]:
-    """The tables a single undisturbed projector makes of the same topics."""
+    """The tables a single undisturbed projector makes of the same topics in ``db``."""
     group = f"clean-{uuid.uuid4().hex[:8]}"
     engine = db.engine()
     try:
         await migrate(engine)
-        async with serve(create_app(settings(consumer_group=group))):
+        async with serve(create_app(settings(consumer_group=group, **db.settings()))):
             await eventually(
                 lambda: applied_offsets(engine, group), lambda n: n == total, within=120
             )
@@ -65,6 +44,7 @@ async def _clean_pass(
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_backlog_loses_and_duplicates_nothing(
     migrated: AsyncEngine,
     database: TestDatabase,
@@ -76,13 +56,7 @@ async def test_sigkill_mid_backlog_loses_and_duplicates_nothing(
     projector_settings: Callable[..., Settings],
 ) -> None:
     total = await produce(kafka_bootstrap, topics, history(150, 300, 6_000))
-    env = _env(
-        database,
-        kafka_backend,
-        topics,
-        group_id,
-        BASEWATCH_BATCH_MAX_RECORDS="200",
-    )
+    env = service_env(database, kafka_backend, topics, group_id, BASEWATCH_BATCH_MAX_RECORDS="200")
     rng = random.Random(4)
     kills = 0
     while kills < 3:
@@ -112,17 +86,12 @@ async def test_sigkill_mid_backlog_loses_and_duplicates_nothing(
     finally:
         assert await proc.stop() == 0
     after_kills = await snapshot(migrated)
-    reference = await _clean_pass(
-        another_database,
-        lambda **kw: projector_settings(
-            DATABASE_URL=another_database.url, database_schema=another_database.schema, **kw
-        ),
-        total,
-    )
+    reference = await _clean_pass(another_database, projector_settings, total)
     assert after_kills == reference
     assert len(after_kills["purchases"]) == 150  # 0+1+2 orders per 3 customers, counted once
 
 
+@pytest.mark.slow
 async def test_three_instances_one_leaving_mid_stream_totals_exact(
     migrated: AsyncEngine,
     database: TestDatabase,
@@ -136,13 +105,7 @@ async def test_three_instances_one_leaving_mid_stream_totals_exact(
     if database.kind == "sqlite":
         pytest.skip("several projector processes share one database only on PostgreSQL")
     total = await produce(kafka_bootstrap, topics, history(200, 400, 12_000, seed=2))
-    env = _env(
-        database,
-        kafka_backend,
-        topics,
-        group_id,
-        BASEWATCH_BATCH_MAX_RECORDS="300",
-    )
+    env = service_env(database, kafka_backend, topics, group_id, BASEWATCH_BATCH_MAX_RECORDS="300")
     procs = [await ServiceProcess("projector", env).start() for _ in range(3)]
     try:
         await eventually(
@@ -158,13 +121,7 @@ async def test_three_instances_one_leaving_mid_stream_totals_exact(
     finally:
         for proc in procs[1:]:
             assert await proc.stop() == 0
-    reference = await _clean_pass(
-        another_database,
-        lambda **kw: projector_settings(
-            DATABASE_URL=another_database.url, database_schema=another_database.schema, **kw
-        ),
-        total,
-    )
+    reference = await _clean_pass(another_database, projector_settings, total)
     assert await snapshot(migrated) == reference
 
 
@@ -201,16 +158,15 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(
     )
     async with serve(create_app(projector_settings())) as api:
         await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
-        body = (
-            await api.get("/v1/customers/c1", headers={"Authorization": "Bearer test-read-key"})
-        ).json()
+        body = (await api.get("/v1/customers/c1", headers=READ_AUTH)).json()
         assert body["traits"] == {"name": "Ada"}  # the record after the poison was applied
         dead_lettered = await metric(
             api, "basewatch_projector_events_total", outcome="dead_lettered"
         )
         assert dead_lettered == 3
 
-    dead = await _consume_all(kafka_bootstrap, topics.deadletter, 3)
+    # Dead letters are acknowledged before the batch's offsets are stored: all are there.
+    dead = await read_records(kafka_bootstrap, [topics.deadletter])
     assert [r.value for r in dead] == [p.value for p in poison]
     for r in dead:
         headers = dict(r.headers)
@@ -221,29 +177,6 @@ async def test_poison_records_are_dead_lettered_and_the_partition_moves_on(
         assert headers["basewatch.error"]
     assert b"not JSON" in dict(dead[0].headers)["basewatch.error"]
     assert b"order_id" in dict(dead[2].headers)["basewatch.error"]
-
-
-async def _consume_all(bootstrap: str, topic: str, count: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"read-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    seen: list[Any] = []
-    try:
-
-        async def fetch() -> list[Any]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                seen.extend(records)
-            return seen
-
-        await eventually(fetch, lambda s: len(s) >= count)
-    finally:
-        await consumer.stop()
-    return sorted(seen, key=lambda r: r.offset)
 
 
 async def test_database_outage_is_retried_without_loss_or_rebalance(

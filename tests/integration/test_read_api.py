@@ -15,16 +15,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector import store
-from basewatch_projector.app import create_app
 from basewatch_projector.apply import apply_records
 from basewatch_projector.db import create_engine
-from basewatch_projector.settings import Settings
 from basewatch_projector.tables import installations
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
-from tests.fixtures.services import INGEST_AUTH, READ_AUTH, TEST_KEYS
-
-pytestmark = pytest.mark.integration
+from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.services import projector_app
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 PROBLEM = "application/problem+json"
@@ -108,14 +105,6 @@ async def build_state(engine: AsyncEngine) -> None:
             )
         # As the churn sweep does after a status change: the owners are recomputed.
         await store.refresh_customers(conn, {"c1", "c4"}, loyal_min_orders=2, now=NOW)
-
-
-def projector_app(engine: AsyncEngine) -> FastAPI:
-    """The real app without its lifespan: the read API needs only the engine."""
-    settings = Settings.model_validate({"api_keys": TEST_KEYS})
-    app = create_app(settings)
-    app.state.engine = engine
-    return app
 
 
 @pytest.fixture

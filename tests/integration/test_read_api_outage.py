@@ -21,12 +21,11 @@ from basewatch_projector.app import create_app
 from basewatch_projector.db import create_engine
 from basewatch_projector.settings import Settings
 from basewatch_projector.unavailable import database_unavailable
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import READ_AUTH, serve
-from tests.polling import eventually
+from tests.support.databases import TestDatabase
+from tests.support.keys import READ_AUTH
+from tests.support.polling import eventually
 from tests.support.proxy import proxy_database
-
-pytestmark = pytest.mark.integration
+from tests.support.services import serve
 
 READS = ("/v1/customers", "/v1/installations", "/v1/signals", "/v1/summary")
 

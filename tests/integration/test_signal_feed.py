@@ -12,10 +12,8 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.tables import signals
-from tests.fixtures.services import READ_AUTH
-from tests.integration.test_read_api import projector_app
-
-pytestmark = pytest.mark.integration
+from tests.support.keys import READ_AUTH
+from tests.support.services import projector_app
 
 T = datetime(2026, 11, 20, tzinfo=UTC)
 

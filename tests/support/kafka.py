@@ -1,16 +1,40 @@
-"""Produce prepared records to the test topics in broker batches."""
+"""Kafka in tests: the session's broker, producing prepared records, reading topics back."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from basewatch_shared.topics import Topics
 from tests.support.history import Out
+
+TEST_PARTITIONS = 6
+
+
+@dataclass(frozen=True)
+class KafkaBackend:
+    """The Kafka this test session talks to."""
+
+    bootstrap_servers: str
+    kind: str  # "environment", "testcontainers" or "embedded"
+    idempotence: bool  # whether producers may use enable_idempotence=True
+
+
+def fresh_topics() -> Topics:
+    """basewatch's topic names under a prefix no other test uses (not created yet)."""
+    return Topics(prefix=f"bwtest.{uuid.uuid4().hex[:10]}.")
+
+
+def fresh_group() -> str:
+    """A consumer group name no other test uses."""
+    return f"bwtest-{uuid.uuid4().hex[:10]}"
 
 
 async def produce(bootstrap: str, topics: Topics, records: Iterable[Out]) -> int:
@@ -39,3 +63,45 @@ async def produce(bootstrap: str, topics: Topics, records: Iterable[Out]) -> int
         return count
     finally:
         await producer.stop()
+
+
+async def read_records(
+    bootstrap: str, names: Sequence[str], *, within: float = 10.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on the topics ``names``, from the beginning to the end of each partition.
+
+    Without a consumer group (assigned partitions), so there is no rebalance to wait for;
+    done once a fetch has reported each partition's end (its highwater) and it is reached.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata, so that the partitions are known
+        partitions = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        assert partitions, f"no partitions for {names}"
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = time.monotonic() + within
+        while True:
+            batches = await consumer.getmany(*partitions, timeout_ms=100)
+            for batch in batches.values():
+                records.extend(batch)
+            ends = [consumer.highwater(tp) for tp in partitions]
+            if None not in ends:
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(pos >= end for pos, end in zip(positions, ends, strict=True)):
+                    return records
+            if time.monotonic() > deadline:
+                raise AssertionError(f"partitions not read to their end within {within} s")
+    finally:
+        await consumer.stop()

@@ -5,20 +5,33 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Self
 
-from tests.fixtures.services import TEST_KEYS
+from basewatch_shared.topics import Topics
+from tests.support.databases import TestDatabase
+from tests.support.kafka import KafkaBackend
+from tests.support.keys import TEST_KEYS
+from tests.support.ports import free_port
+from tests.support.services import NO_CHURN, session_timeout
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def service_env(
+    database: TestDatabase, kafka: KafkaBackend, topics: Topics, group: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a service process on these topics, group and database; no churn."""
+    return {
+        **database.env(),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "BASEWATCH_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
+        "BASEWATCH_TOPIC_PREFIX": topics.prefix,
+        "BASEWATCH_CONSUMER_GROUP": group,
+        "BASEWATCH_CONSUMER_SESSION_TIMEOUT": session_timeout(kafka),
+        "BASEWATCH_AT_RISK_AFTER": NO_CHURN["at_risk_after"],
+        "BASEWATCH_CHURN_AFTER": NO_CHURN["churn_after"],
+        **extra,
+    }
 
 
 def descendants(pid: int) -> set[int]:

@@ -11,9 +11,9 @@ import httpx
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics
-from tests.e2e.checker import Config
-from tests.fixtures.databases import TestDatabase
-from tests.fixtures.services import INGEST_KEY, READ_KEY
+from tests.support.checker import Config
+from tests.support.databases import TestDatabase
+from tests.support.keys import INGEST_KEY, READ_KEY
 from tests.support.metrics import metric
 from tests.support.processes import ServiceProcess
 

@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 from basewatch_ingest.broker import Broker
 from basewatch_ingest.errors import BrokerUnavailable
 from basewatch_ingest.metrics import Metrics
-from tests.polling import eventually
+from tests.support.polling import eventually
 
 TOPICS = ("t.customers.v1", "t.telemetry.v1")
 

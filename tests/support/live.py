@@ -7,7 +7,6 @@ clients and its database engine run on the server thread's loop, as in productio
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.ports import HOST, bound_socket
+
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 30.0
 
@@ -23,11 +24,7 @@ _STOP_TIMEOUT_S = 30.0
 @contextmanager
 def live(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` on a free loopback port until the block ends; yield its base URL."""
-    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only when
-    # the listening socket says TCP, and without it every keep-alive request waits ~40 ms
-    # (Nagle against delayed ACKs), unlike under `basewatch ingest`.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock = bound_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
@@ -47,7 +44,7 @@ def live(app: FastAPI) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"{app.title} did not start: {failure or 'timeout'}")
             time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{HOST}:{port}"
     finally:
         server.should_exit = True
         thread.join(_STOP_TIMEOUT_S)

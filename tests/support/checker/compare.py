@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tests.e2e.checker.model import Model, SignalKey, parse_time
-from tests.e2e.checker.observe import Observed
+from tests.support.checker.model import Model, SignalKey, parse_time
+from tests.support.checker.observe import Observed
 
 _TIMES = ("installed_at", "last_heartbeat_at", "first_purchase_at", "last_purchase_at")
 

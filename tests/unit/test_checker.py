@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.e2e.checker.compare import compare
-from tests.e2e.checker.history import generate, iso
-from tests.e2e.checker.model import Model
-from tests.e2e.checker.observe import Observed
+from tests.support.checker.compare import compare
+from tests.support.checker.history import generate, iso
+from tests.support.checker.model import Model
+from tests.support.checker.observe import Observed
 
 
 def _doc(row: dict[str, Any]) -> dict[str, Any]:

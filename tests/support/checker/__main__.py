@@ -1,4 +1,4 @@
-"""``python -m tests.e2e.checker``: check a running stack; exit 1 if anything was lost,
+"""``python -m tests.support.checker``: check a running stack; exit 1 if anything was lost,
 doubled or different."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import asyncio
 import sys
 
 from basewatch_shared.settings import parse_duration
-from tests.e2e.checker.run import Checker, Config
+from tests.support.checker.run import Checker, Config
 
 
 def _config(argv: list[str] | None) -> Config:
-    parser = argparse.ArgumentParser(prog="python -m tests.e2e.checker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.support.checker", description=__doc__)
     parser.add_argument("--ingest", default="http://127.0.0.1:8080")
     parser.add_argument(
         "--projector",

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.e2e.checker.history import Event
+from tests.support.checker.history import Event
 
 IN_USE = ("active", "at_risk")
 Stamp = tuple[datetime, str]  # (occurred_at, event_id): the later one wins

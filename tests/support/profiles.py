@@ -1,7 +1,9 @@
-"""Hypothesis settings for the fuzz tests: small and bounded in CI, larger for a soak.
+"""How big the costly tests run: small and bounded in CI, larger for a soak.
 
-``BASEWATCH_SOAK=1`` selects the soak profile. The profiles are applied per test (as
-decorators), never loaded globally, so other tests keep hypothesis' defaults.
+``BASEWATCH_SOAK=1`` (``make soak``) selects the soak: bigger histories and more faults
+in the end-to-end scenarios, more examples in the fuzz tests. The hypothesis profiles are
+applied per test (as decorators), never loaded globally, so other tests keep hypothesis'
+defaults.
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 SOAK: Final = os.environ.get("BASEWATCH_SOAK", "").strip().lower() in {"1", "true", "yes"}
+
+
+def scale(ci: int) -> int:
+    """A size for CI, or ten times it in a soak."""
+    return ci * 10 if SOAK else ci
+
 
 # The services run on a real broker and database: examples take milliseconds, and a
 # slow one (a broker round trip) is no bug. The example database stays in .hypothesis/.

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.checker.client import Ledger, Sender
-from tests.e2e.checker.compare import Verdict, compare
-from tests.e2e.checker.history import History, generate
-from tests.e2e.checker.model import Model
-from tests.e2e.checker.observe import Projectors
+from tests.support.checker.client import Ledger, Sender
+from tests.support.checker.compare import Verdict, compare
+from tests.support.checker.history import History, generate
+from tests.support.checker.model import Model
+from tests.support.checker.observe import Projectors
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from tests.e2e.checker.history import Event
+from tests.support.checker.history import Event
 
 RETRYABLE = {429, 502, 503, 504}
 
