@@ -3,5 +3,5 @@
 ``dev`` (``basewatch dev``: the whole system on one machine), ``broker`` (the embedded
 Kafka-compatible broker), ``processes`` (children that die with their parent) and
 ``simulation`` (``basewatch simulate``: realistic traffic for any ingest). The tests
-hold the services to it (``tests/unit/test_layout.py``).
+hold the services to it (``tests/e2e/test_service_imports.py``).
 """
