@@ -41,7 +41,7 @@ from basewatch_projector.db import create_engine, normalize_url
 from basewatch_projector.migrate import migrate
 from basewatch_projector.projection import IN_USE, customer_status, segment
 from basewatch_projector.tables import customers, installations, purchases
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.ports import free_port

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
-from basewatch_shared.events import Event, Heartbeat, Identify, Install, Uninstall
+from basewatch_shared.contract.events import Event, Heartbeat, Identify, Install, Uninstall
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, deliveries, histories
 

@@ -18,8 +18,8 @@ from basewatch_projector import store
 from basewatch_projector.apply import apply_records
 from basewatch_projector.db import create_engine
 from basewatch_projector.tables import installations
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import Record
 from tests.support.keys import INGEST_AUTH, READ_AUTH
 from tests.support.services import projector_app
 

@@ -29,7 +29,7 @@ from basewatch_projector.queries import Document
 from basewatch_projector.queryparams import single_valued
 from basewatch_projector.unavailable import DATABASE_ERRORS
 from basewatch_shared.auth import require
-from basewatch_shared.events import Identifier
+from basewatch_shared.contract.scalars import Identifier
 from basewatch_shared.problems import PROBLEM_JSON, ProblemError
 from basewatch_shared.settings import Scope
 

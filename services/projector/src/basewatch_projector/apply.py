@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector import store
 from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
 from basewatch_projector.signals import customer_signals, installation_signals, store_signals
-from basewatch_shared.events import Heartbeat, Identify, Install, Purchase, Uninstall
-from basewatch_shared.money import to_micros
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
+from basewatch_shared.contract.money import to_micros
+from basewatch_shared.contract.records import Record
 
 Telemetry = Install | Heartbeat | Uninstall
 

@@ -37,8 +37,8 @@ from basewatch_projector.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.outbox import Outbox
 from basewatch_projector.recorder import Recorder
-from basewatch_shared.events import Heartbeat, Install, Uninstall
-from basewatch_shared.records import Record, RecordError, decode_record
+from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
+from basewatch_shared.contract.records import Record, RecordError, decode_record
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector.consumer")

@@ -25,7 +25,7 @@ from basewatch_projector.queryparams import single_valued
 from basewatch_projector.signals import KINDS
 from basewatch_projector.tables import history, history_progress, signals
 from basewatch_shared.auth import require
-from basewatch_shared.events import Timestamp
+from basewatch_shared.contract.timestamps import Timestamp
 from basewatch_shared.problems import PROBLEM_JSON, ProblemError
 from basewatch_shared.settings import Scope, parse_duration
 

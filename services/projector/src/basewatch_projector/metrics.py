@@ -5,96 +5,74 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client import Counter as CounterMetric
+from basewatch_shared.contract.records import Record
+from basewatch_shared.metrics import MetricSet, counter, gauge, histogram
 
-from basewatch_shared.records import Record
+_TP = ("topic", "partition")
 
 
-class Metrics:
+class Metrics(MetricSet):
     """Counters and gauges the consume loop and the read API update."""
 
+    events = counter(
+        "basewatch_projector_events_total",
+        "Records handled, by event type and outcome",
+        ["type", "outcome"],
+    )
+    batch_size = histogram(
+        "basewatch_projector_batch_records",
+        "Records per applied batch",
+        buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
+    )
+    batch_seconds = histogram(
+        "basewatch_projector_batch_duration_seconds",
+        "Time to apply one batch",
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+    rebalances = counter("basewatch_projector_rebalances_total", "Partition assignments received")
+    retries = counter(
+        "basewatch_projector_batch_retries_total", "Batches retried after an infrastructure error"
+    )
+    committed_offset = gauge(
+        "basewatch_projector_committed_offset",
+        "Next offset to apply, as stored in the database",
+        _TP,
+    )
+    end_offset = gauge(
+        "basewatch_projector_log_end_offset", "Log end offset from the latest fetch response", _TP
+    )
+    lag_records = gauge("basewatch_projector_consumer_lag_records", "Records not yet applied", _TP)
+    lag_seconds = gauge(
+        "basewatch_projector_consumer_lag_seconds",
+        "While behind: wall time minus received_at of the last applied record",
+        _TP,
+    )
+    last_event_time = gauge(
+        "basewatch_projector_last_event_timestamp_seconds",
+        "occurred_at of the last applied event (unix time)",
+        _TP,
+    )
+    signals = counter(
+        "basewatch_projector_signals_total", "Churn signals stored, by kind", ["kind"]
+    )
+    installations = gauge(
+        "basewatch_projector_installations",
+        "Installations by status (as of the last sweep)",
+        ["status"],
+    )
+    churn_clock_lag = gauge(
+        "basewatch_projector_churn_clock_lag_seconds",
+        "Wall clock minus the churn clock (how far behind silence is judged)",
+    )
+    held = gauge(
+        "basewatch_projector_churn_held_transitions",
+        "Transitions held by the mass-silence guard in the last sweep",
+    )
+
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.events = CounterMetric(
-            "basewatch_projector_events_total",
-            "Records handled, by event type and outcome",
-            ["type", "outcome"],
-            registry=r,
-        )
+        super().__init__()
         # Exported at 0 from the start, so that increase() sees the first dead letter.
         self.events.labels(type="unknown", outcome="dead_lettered")
-        self.batch_size = Histogram(
-            "basewatch_projector_batch_records",
-            "Records per applied batch",
-            buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
-            registry=r,
-        )
-        self.batch_seconds = Histogram(
-            "basewatch_projector_batch_duration_seconds",
-            "Time to apply one batch",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-            registry=r,
-        )
-        self.rebalances = CounterMetric(
-            "basewatch_projector_rebalances_total", "Partition assignments received", registry=r
-        )
-        self.retries = CounterMetric(
-            "basewatch_projector_batch_retries_total",
-            "Batches retried after an infrastructure error",
-            registry=r,
-        )
-        tp = ["topic", "partition"]
-        self.committed_offset = Gauge(
-            "basewatch_projector_committed_offset",
-            "Next offset to apply, as stored in the database",
-            tp,
-            registry=r,
-        )
-        self.end_offset = Gauge(
-            "basewatch_projector_log_end_offset",
-            "Log end offset from the latest fetch response",
-            tp,
-            registry=r,
-        )
-        self.lag_records = Gauge(
-            "basewatch_projector_consumer_lag_records", "Records not yet applied", tp, registry=r
-        )
-        self.lag_seconds = Gauge(
-            "basewatch_projector_consumer_lag_seconds",
-            "While behind: wall time minus received_at of the last applied record",
-            tp,
-            registry=r,
-        )
-        self.last_event_time = Gauge(
-            "basewatch_projector_last_event_timestamp_seconds",
-            "occurred_at of the last applied event (unix time)",
-            tp,
-            registry=r,
-        )
-        self.signals = CounterMetric(
-            "basewatch_projector_signals_total",
-            "Churn signals stored, by kind",
-            ["kind"],
-            registry=r,
-        )
-        self.installations = Gauge(
-            "basewatch_projector_installations",
-            "Installations by status (as of the last sweep)",
-            ["status"],
-            registry=r,
-        )
-        self.churn_clock_lag = Gauge(
-            "basewatch_projector_churn_clock_lag_seconds",
-            "Wall clock minus the churn clock (how far behind silence is judged)",
-            registry=r,
-        )
-        self.held = Gauge(
-            "basewatch_projector_churn_held_transitions",
-            "Transitions held by the mass-silence guard in the last sweep",
-            registry=r,
-        )
         self.partition_gauges = (
             self.committed_offset,
             self.end_offset,

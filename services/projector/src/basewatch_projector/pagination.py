@@ -19,7 +19,7 @@ import orjson
 from fastapi import Query
 from pydantic import TypeAdapter, ValidationError
 
-from basewatch_shared.events import Identifier
+from basewatch_shared.contract.scalars import Identifier
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.documents import INSTALLATION_STATUSES
 from basewatch_projector.errors import NotFound
 from basewatch_projector.tables import installations, purchases
-from basewatch_shared.money import from_micros
+from basewatch_shared.contract.money import from_micros
 
 
 def nulls_last(value: str | None) -> tuple[bool, str]:

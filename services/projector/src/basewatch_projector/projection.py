@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
-from basewatch_shared.events import Heartbeat, Identify, Install, Uninstall
+from basewatch_shared.contract.events import Heartbeat, Identify, Install, Uninstall
 
 Row = dict[str, Any]
 
