@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from basewatch_shared.broker import EmbeddedBroker
-from basewatch_shared.processes import die_with_parent
+from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.devtools.processes import die_with_parent
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from bench.loadgen import Address, Outcome, build_request, closed_loop, open_loop

@@ -17,8 +17,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
 
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import corrected, encode_record, record_key, topic_kind
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import corrected, encode_record, record_key, topic_kind
 from basewatch_shared.topics import Topics
 
 

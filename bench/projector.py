@@ -35,8 +35,8 @@ from sqlalchemy import text
 
 from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.migrate import migrate
-from basewatch_shared.broker import EmbeddedBroker
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 

@@ -38,11 +38,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.rules.customer import customer_status, segment
-from basewatch_projector.rules.vocabulary import IN_USE
 from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import migrate
 from basewatch_projector.storage.tables import customers, installations, purchases
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.contract.vocabulary import IN_USE
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.ports import free_port

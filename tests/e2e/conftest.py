@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.databases import TestDatabase, fresh_schema
 from tests.support.kafka import TEST_PARTITIONS, KafkaBackend, fresh_group, fresh_topics

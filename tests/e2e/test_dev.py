@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from basewatch_shared.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
 from tests.support.polling import eventually
 from tests.support.ports import free_port

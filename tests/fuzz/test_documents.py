@@ -19,7 +19,8 @@ from basewatch_ingest.app import create_app as create_ingest
 from basewatch_ingest.settings import Settings as IngestSettings
 from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.settings import Settings as ProjectorSettings
-from basewatch_shared.events import COUNTRIES, CURRENCIES, EVENT_ADAPTER, EVENT_TYPES
+from basewatch_shared.contract.events import EVENT_ADAPTER, EVENT_TYPES
+from basewatch_shared.contract.scalars import countries, currencies
 from basewatch_shared.problems import PROBLEM_JSON
 
 # Building the documents needs no broker and no database (no lifespan runs).
@@ -133,7 +134,7 @@ def test_a_quantity_is_any_json_integer(quantity: float) -> None:
 
 @pytest.mark.parametrize(
     ("name", "codes", "field"),
-    [("currency", CURRENCIES, "currency"), ("country", COUNTRIES, "traits")],
+    [("currency", currencies(), "currency"), ("country", countries(), "traits")],
 )
 def test_iso_codes_are_documented_exactly_in_any_case(
     name: str, codes: frozenset[str], field: str

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.storage.tables import customers, installations, purchases, signals
-from basewatch_shared.events import Event
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import Event
+from basewatch_shared.contract.records import Record
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, as_dict, deliveries, histories
 from tests.support.tables import snapshot

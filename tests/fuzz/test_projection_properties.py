@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from basewatch_projector.rules.customer import merge_traits
 from basewatch_projector.rules.installation import Installation, apply_telemetry
-from basewatch_shared.events import Event, Heartbeat, Identify, Install, Uninstall
+from basewatch_shared.contract.events import Event, Heartbeat, Identify, Install, Uninstall
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, deliveries, histories
 

@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
-from basewatch_shared.broker import BrokerError, EmbeddedBroker
+from basewatch_shared.devtools.broker import BrokerError, EmbeddedBroker
 from basewatch_shared.topics import BrokerUnavailableError, Topics, create_topics, wait_for_broker
 from tests.support.kafka import TEST_PARTITIONS
 from tests.support.ports import bound_socket, free_port
@@ -245,7 +245,7 @@ def test_broker_dies_with_its_parent(tmp_path: Path, started_from: str) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, os, sys, time
-        from basewatch_shared.broker import EmbeddedBroker
+        from basewatch_shared.devtools.broker import EmbeddedBroker
 
         broker = EmbeddedBroker()
         if {started_from!r} == "thread":

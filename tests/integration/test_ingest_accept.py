@@ -10,8 +10,8 @@ import httpx
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import corrected, decode_record, encode_record
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.topics import Topics
 from tests.support.ingest import IngestFactory
 from tests.support.kafka import TEST_PARTITIONS, read_records

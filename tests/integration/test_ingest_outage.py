@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from basewatch_ingest.app import create_app
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
 from tests.support.ingest import PrivateKafka
 from tests.support.kafka import read_records
 from tests.support.keys import INGEST_AUTH

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from basewatch_shared.processes import die_with_parent
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
+from basewatch_shared.devtools.processes import die_with_parent
 from tests.support.ingest import PrivateKafka
 from tests.support.kafka import read_records
 from tests.support.keys import INGEST_AUTH, KEYS

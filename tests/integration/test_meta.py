@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.api import meta
 from basewatch_projector.projection.apply import apply_records
-from basewatch_projector.rules.vocabulary import (
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import (
     CustomerStatus,
     InstallationStatus,
     Segment,
     SignalKind,
 )
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import Record
 from tests.support.keys import READ_AUTH
 from tests.support.services import projector_app
 

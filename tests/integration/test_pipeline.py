@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.settings import Settings as ProjectorSettings
-from basewatch_shared.records import decode_record
+from basewatch_shared.contract.records import decode_record
 from basewatch_shared.topics import Topics
 from tests.support.keys import INGEST_AUTH, READ_AUTH
 from tests.support.polling import eventually

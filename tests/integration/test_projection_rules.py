@@ -14,8 +14,8 @@ from basewatch_projector.app import create_app
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.tables import customers, installations
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import Record
 from basewatch_shared.topics import Topics
 from tests.support.history import Out, record, ts
 from tests.support.kafka import produce

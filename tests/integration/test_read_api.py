@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.customers import refresh_customers
-from basewatch_projector.rules.vocabulary import Segment
 from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.tables import installations
-from basewatch_shared.events import EVENT_ADAPTER
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import Segment
 from tests.support.keys import INGEST_AUTH, READ_AUTH
 from tests.support.services import projector_app, served
 

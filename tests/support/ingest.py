@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from basewatch_ingest.settings import Settings
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.kafka import TEST_PARTITIONS
 from tests.support.keys import KEYS

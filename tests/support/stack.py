@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from basewatch_shared.broker import EmbeddedBroker
+from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics
 from tests.support.checker import Config
 from tests.support.databases import TestDatabase

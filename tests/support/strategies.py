@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from basewatch_shared.events import EVENT_ADAPTER, Event
+from basewatch_shared.contract.events import EVENT_ADAPTER, Event
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 2, tzinfo=UTC)  # after every event: nothing is in the future

@@ -22,7 +22,7 @@ from basewatch_projector.app import create_app as create_projector
 from basewatch_projector.metrics import Metrics as ProjectorMetrics
 from basewatch_projector.settings import Settings as ProjectorSettings
 from basewatch_shared.cli import build_parser
-from basewatch_shared.dev import DEMO_ENV
+from basewatch_shared.devtools.dev import DEMO_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -9,14 +9,14 @@ from basewatch_projector.api.documents import InstallationCounts
 from basewatch_projector.rules.customer import customer_status, segment
 from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_projector.rules.policy import Policy
-from basewatch_projector.rules.vocabulary import (
+from basewatch_shared.contract.events import Uninstall
+from basewatch_shared.contract.vocabulary import (
     IN_USE,
     PAYING,
     CustomerStatus,
     InstallationStatus,
     Segment,
 )
-from basewatch_shared.events import Uninstall
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 

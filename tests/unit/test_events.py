@@ -9,19 +9,17 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from basewatch_shared.events import (
+from basewatch_shared.contract.errors import error_list
+from basewatch_shared.contract.events import (
     EVENT_ADAPTER,
     EVENT_TYPES,
-    INT64_MAX,
-    MAX_EVENT_BYTES,
-    MAX_PROPERTIES_BYTES,
     Event,
     Heartbeat,
     Identify,
     Purchase,
-    error_list,
 )
-from basewatch_shared.money import from_micros, to_micros
+from basewatch_shared.contract.limits import INT64_MAX, MAX_EVENT_BYTES, MAX_PROPERTIES_BYTES
+from basewatch_shared.contract.money import from_micros, to_micros
 
 DROP = object()  # marks a key to remove from the valid base event
 

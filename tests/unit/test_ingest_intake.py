@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from basewatch_ingest.encoding import RecordEncoder
 from basewatch_ingest.intake import MAX_BATCH, Intake, Malformed, Reason, refusal, split_body, take
-from basewatch_shared.events import EVENT_ADAPTER, Event
+from basewatch_shared.contract.events import EVENT_ADAPTER, Event
+from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.problems import ProblemError
-from basewatch_shared.records import corrected, decode_record, encode_record
 from basewatch_shared.topics import Topics
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -233,38 +230,3 @@ def test_the_refusal_detail_stays_short() -> None:
     detail = refusal(intake).detail
     assert detail is not None and len(detail) < 4000
     assert detail.endswith("and 997 more")
-
-
-# --- encoding ------------------------------------------------------------------
-
-
-@given(
-    received_at=st.datetimes(
-        min_value=datetime(1970, 1, 2),
-        max_value=datetime(9999, 12, 30),
-        timezones=st.sampled_from(
-            [UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))]
-        ),
-    ),
-    source=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True),
-    kind=st.sampled_from(sorted(EVENTS)),
-)
-def test_the_request_encoder_gives_encode_records_bytes(
-    received_at: datetime, source: str, kind: str
-) -> None:
-    event = corrected(EVENT_ADAPTER.validate_python(EVENTS[kind]), received_at)
-    encoded = RecordEncoder(received_at, source).encode(event)
-    assert encoded == encode_record(event, received_at, source)
-
-
-@pytest.mark.parametrize(
-    ("received_at", "source"),
-    [(datetime(2026, 1, 1), "app"), (RECEIVED, ""), (RECEIVED, "a\x00b")],
-)
-def test_the_request_encoder_refuses_what_encode_record_refuses(
-    received_at: datetime, source: str
-) -> None:
-    with pytest.raises(ValueError):
-        encode_record(validated(EVENTS["uninstall"]), received_at, source)
-    with pytest.raises(ValueError):
-        RecordEncoder(received_at, source)

@@ -10,7 +10,7 @@ import pytest
 from basewatch_ingest.app import create_app
 from basewatch_ingest.openapi import IngestResult
 from basewatch_ingest.settings import Settings
-from basewatch_shared.events import EVENT_ADAPTER
+from basewatch_shared.contract.events import EVENT_ADAPTER
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import pytest
 
 from basewatch_projector.rules.customer import customer_status, merge_traits, segment
 from basewatch_projector.rules.installation import Installation, apply_telemetry
-from basewatch_shared.events import Heartbeat, Identify, Install, Traits, Uninstall
+from basewatch_shared.contract.events import Heartbeat, Identify, Install, Uninstall
+from basewatch_shared.contract.traits import Traits
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

@@ -5,17 +5,14 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from basewatch_shared.events import (
-    EARLIEST,
-    EVENT_ADAPTER,
-    LATEST,
-    MAX_EVENT_BYTES,
-    Event,
-    Heartbeat,
-)
-from basewatch_shared.records import (
+from basewatch_shared.contract.events import EVENT_ADAPTER, Event, Heartbeat
+from basewatch_shared.contract.limits import MAX_EVENT_BYTES
+from basewatch_shared.contract.records import (
     Record,
+    RecordEncoder,
     RecordError,
     corrected,
     decode_record,
@@ -23,6 +20,7 @@ from basewatch_shared.records import (
     record_key,
     topic_kind,
 )
+from basewatch_shared.contract.timestamps import EARLIEST, LATEST
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 5, tzinfo=UTC)
 COMMON = {"event_id": "evt-1", "occurred_at": "2024-05-01T14:00:00+02:00"}
@@ -130,6 +128,29 @@ def _reordered(value: Any) -> Any:
 def test_encode_refuses_what_decode_would_refuse(received_at: datetime, source: str) -> None:
     with pytest.raises(ValueError):
         encode_record(full("heartbeat"), received_at, source)
+    with pytest.raises(ValueError):  # a request's encoder refuses before its first event
+        RecordEncoder(received_at, source)
+
+
+@given(
+    received_at=st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))]
+        ),
+    ),
+    source=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True),
+)
+def test_one_encoder_gives_every_event_of_a_request_its_envelope(
+    received_at: datetime, source: str
+) -> None:
+    encoder = RecordEncoder(received_at, source)
+    for kind in FULL:
+        event = full(kind)
+        record = decode_record(encoder.encode(event))
+        assert record == Record(event=event, received_at=received_at, source=source)
+        assert record.received_at.utcoffset() == timedelta(0)
 
 
 def valid_value(**changes: Any) -> dict[str, Any]:

@@ -18,15 +18,15 @@ import orjson
 import pytest
 
 from basewatch_shared.cli import build_parser
-from basewatch_shared.events import EVENT_ADAPTER, Purchase
-from basewatch_shared.simulation.catalog import PRODUCTS, amount_text, price
-from basewatch_shared.simulation.clock import SimClock
-from basewatch_shared.simulation.command import run
-from basewatch_shared.simulation.expected import Ledger, Thresholds
-from basewatch_shared.simulation.population import Mix, draw_population
-from basewatch_shared.simulation.report import Outcome, document, summary_text
-from basewatch_shared.simulation.sender import Sender, SimulationError, Stats, TokenBucket
-from basewatch_shared.simulation.traffic import Event, Traffic
+from basewatch_shared.contract.events import EVENT_ADAPTER, Purchase
+from basewatch_shared.devtools.simulation.catalog import PRODUCTS, amount_text, price
+from basewatch_shared.devtools.simulation.clock import SimClock
+from basewatch_shared.devtools.simulation.command import run
+from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
+from basewatch_shared.devtools.simulation.population import Mix, draw_population
+from basewatch_shared.devtools.simulation.report import Outcome, document, summary_text
+from basewatch_shared.devtools.simulation.sender import Sender, SimulationError, Stats, TokenBucket
+from basewatch_shared.devtools.simulation.traffic import Event, Traffic
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 TICK = timedelta(minutes=5)

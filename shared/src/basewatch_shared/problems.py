@@ -92,25 +92,28 @@ def install_problem_handlers(
             translate = next(known[t] for t in type(exc).__mro__ if t in known)
             translated = translate(exc)
             if translated is None:
-                return await on_unexpected(request, exc)
+                return await _on_unexpected(request, exc)
             exc = translated
         return problem(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
-
-    async def on_http(_request: Request, exc: Exception) -> ProblemResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
-
-    async def on_validation(_request: Request, exc: Exception) -> ProblemResponse:
-        assert isinstance(exc, RequestValidationError)
-        return problem(422, "Invalid request", errors=_validation_errors(exc))
-
-    async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal error", "the error was logged")
 
     app.add_exception_handler(ProblemError, on_problem)
     for error_type in translations or {}:
         app.add_exception_handler(error_type, on_problem)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+async def _on_http(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+
+async def _on_validation(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem(422, "Invalid request", errors=_validation_errors(exc))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal error", "the error was logged")

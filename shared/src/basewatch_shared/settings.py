@@ -78,31 +78,29 @@ def parse_api_keys(value: Any) -> tuple[ApiKey, ...]:
         return tuple(value)
     if value is None or not str(value).strip():
         return ()
-    keys: list[ApiKey] = []
-    for entry in str(value).split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
-        parts = entry.split(":")
-        if len(parts) != 3:
-            raise ValueError(f"API key entry {entry.split(':')[0]!r} is not name:scopes:sha256")
-        name, scopes, digest = (p.strip() for p in parts)
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
-            raise ValueError(f"API key name {name!r}: use 1-64 letters, digits, . _ -")
-        try:
-            scope_set = frozenset(Scope(s) for s in scopes.split("+"))
-        except ValueError:
-            raise ValueError(
-                f"API key {name!r}: scopes must be ingest, read or ingest+read"
-            ) from None
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
-            raise ValueError(f"API key {name!r}: the third part must be a hex SHA-256")
-        keys.append(ApiKey(name=name, scopes=scope_set, digest=bytes.fromhex(digest)))
+    keys = [_parse_api_key(entry.strip()) for entry in str(value).split(",") if entry.strip()]
     names = [k.name for k in keys]
     if len(set(names)) != len(names):
         # Rotation is two keys valid at once; give them distinct names (app-2026a, app-2026b).
         raise ValueError("API key names must be unique")
     return tuple(keys)
+
+
+def _parse_api_key(entry: str) -> ApiKey:
+    """One ``name:scopes:sha256`` entry."""
+    parts = entry.split(":")
+    if len(parts) != 3:
+        raise ValueError(f"API key entry {entry.split(':')[0]!r} is not name:scopes:sha256")
+    name, scopes, digest = (p.strip() for p in parts)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        raise ValueError(f"API key name {name!r}: use 1-64 letters, digits, . _ -")
+    try:
+        scope_set = frozenset(Scope(s) for s in scopes.split("+"))
+    except ValueError:
+        raise ValueError(f"API key {name!r}: scopes must be ingest, read or ingest+read") from None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+        raise ValueError(f"API key {name!r}: the third part must be a hex SHA-256")
+    return ApiKey(name=name, scopes=scope_set, digest=bytes.fromhex(digest))
 
 
 ApiKeys = Annotated[tuple[ApiKey, ...], NoDecode, BeforeValidator(parse_api_keys)]

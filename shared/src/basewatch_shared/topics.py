@@ -7,12 +7,14 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 DEFAULT_PREFIX = "basewatch."
+_KINDS = ("customers", "telemetry", "signals", "deadletter")  # in contract order
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")
 _MAX_TOPIC_LENGTH = 249
 _BACKOFF_S = (0.05, 1.0)  # first retry, longest retry
@@ -29,34 +31,20 @@ class Topics:
     """The names of basewatch's topics under one prefix (docs/events.md)."""
 
     prefix: str = DEFAULT_PREFIX
+    customers: str = field(init=False)  # identify and purchase, keyed by customer_id
+    telemetry: str = field(init=False)  # install, heartbeat, uninstall, keyed by installation_id
+    signals: str = field(init=False)  # churn signals
+    deadletter: str = field(init=False)  # records the projector could not process
 
     def __post_init__(self) -> None:
+        for kind in _KINDS:  # frozen: each name is set once, here
+            object.__setattr__(self, kind, f"{self.prefix}{kind}.v1")
         # Kafka refuses such names; the embedded broker accepts them, so check here.
         if not _LEGAL.fullmatch(self.prefix) or len(self.deadletter) > _MAX_TOPIC_LENGTH:
             raise ValueError(
                 f"topic prefix {self.prefix!r} must be ASCII letters, digits, '.', '_' or '-', "
                 f"and make names of at most {_MAX_TOPIC_LENGTH} characters"
             )
-
-    @property
-    def customers(self) -> str:
-        """``identify`` and ``purchase`` events, keyed by customer_id."""
-        return f"{self.prefix}customers.v1"
-
-    @property
-    def telemetry(self) -> str:
-        """``install``, ``heartbeat`` and ``uninstall`` events, keyed by installation_id."""
-        return f"{self.prefix}telemetry.v1"
-
-    @property
-    def signals(self) -> str:
-        """Churn signals."""
-        return f"{self.prefix}signals.v1"
-
-    @property
-    def deadletter(self) -> str:
-        """Records the projector could not process."""
-        return f"{self.prefix}deadletter.v1"
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -143,22 +131,27 @@ async def _create(
             [NewTopic(name, partitions, replication_factor) for name in pending],
             timeout_ms=max(1, int((deadline - _now()) * 1000)),
         )
-        retry: list[str] = []
-        # CreateTopics v0 answers (topic, code), later versions (topic, code, message).
-        for name, code, *rest in response.topic_errors:
-            if code == 0:
-                created.append(name)
-            elif code == TopicAlreadyExistsError.errno:
-                continue
-            elif for_code(code).retriable:
-                retry.append(name)
-            else:
-                raise for_code(code)(f"creating topic {name!r}: {rest[0] if rest else code}")
-        if not retry:
+        pending = _created_or_retried(response.topic_errors, created)
+        if not pending:
             return created
-        pending = retry
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, longest)
+
+
+def _created_or_retried(answers: Sequence[tuple[Any, ...]], created: list[str]) -> list[str]:
+    """Add the topics created to ``created``; those to ask for again (the error says so)."""
+    retry: list[str] = []
+    # CreateTopics v0 answers (topic, code), later versions (topic, code, message).
+    for name, code, *rest in answers:
+        if code == 0:
+            created.append(name)
+        elif code == TopicAlreadyExistsError.errno:
+            continue
+        elif for_code(code).retriable:
+            retry.append(name)
+        else:
+            raise for_code(code)(f"creating topic {name!r}: {rest[0] if rest else code}")
+    return retry
 
 
 async def _until_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> dict[str, int]:

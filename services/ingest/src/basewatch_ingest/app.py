@@ -35,45 +35,12 @@ def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()
     in_flight = InFlight()
     topics = Topics(settings.topic_prefix)
-    produce_timeout = settings.produce_timeout.total_seconds()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broker = Broker(
-            functools.partial(
-                make_producer, settings.kafka_bootstrap_servers, settings.kafka_idempotence
-            ),
-            address=settings.kafka_bootstrap_servers,
-            topics=(topics.customers, topics.telemetry),
-            connect_timeout=settings.connect_timeout.total_seconds(),
-            probe_timeout=settings.readiness_timeout.total_seconds(),
-            metrics=metrics,
-        )
-        await broker.start()
-        publisher = Publisher(broker, produce_timeout, metrics)
-        app.state.ingest = Ingest(
-            topics=topics,
-            max_future=settings.max_future,
-            limiter=RateLimiter(settings.rate_limit_events, settings.rate_limit_burst),
-            broker=broker,
-            publisher=publisher,
-            metrics=metrics,
-        )
-        log.info("ingest started", extra={"topics": [topics.customers, topics.telemetry]})
-        try:
+        async with _serving(settings, topics, metrics, in_flight) as ingest:
+            app.state.ingest = ingest
             yield
-        finally:
-            log.info("ingest stopping", extra={"in_flight": in_flight.count})
-            # uvicorn already lets in-flight requests finish before this runs; waiting
-            # here too keeps "stop the producer last" true under any server.
-            try:
-                async with asyncio.timeout(produce_timeout + 1):
-                    await in_flight.wait_idle()
-                    await publisher.close()
-            except TimeoutError:
-                log.warning("stopping with %d requests still in flight", in_flight.count)
-            await broker.stop()  # the producer flushes what it was handed, then closes
-            log.info("ingest stopped")
 
     app = FastAPI(
         title="basewatch ingest",
@@ -95,6 +62,59 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     install_openapi(app)
     return app
+
+
+@asynccontextmanager
+async def _serving(
+    settings: Settings, topics: Topics, metrics: Metrics, in_flight: InFlight
+) -> AsyncIterator[Ingest]:
+    """What the routes use: the broker connection, then the publisher; closed in reverse."""
+    produce_timeout = settings.produce_timeout.total_seconds()
+    broker = _broker(settings, topics, metrics)
+    await broker.start()
+    publisher = Publisher(broker, produce_timeout, metrics)
+    limiter = RateLimiter(settings.rate_limit_events, settings.rate_limit_burst)
+    log.info("ingest started", extra={"topics": [topics.customers, topics.telemetry]})
+    try:
+        yield Ingest(
+            topics=topics,
+            max_future=settings.max_future,
+            limiter=limiter,
+            broker=broker,
+            publisher=publisher,
+            metrics=metrics,
+        )
+    finally:
+        log.info("ingest stopping", extra={"in_flight": in_flight.count})
+        await _drain(in_flight, publisher, produce_timeout + 1)
+        await broker.stop()  # the producer flushes what it was handed, then closes
+        log.info("ingest stopped")
+
+
+def _broker(settings: Settings, topics: Topics, metrics: Metrics) -> Broker:
+    """The broker connection, not yet started."""
+    return Broker(
+        functools.partial(
+            make_producer, settings.kafka_bootstrap_servers, settings.kafka_idempotence
+        ),
+        address=settings.kafka_bootstrap_servers,
+        topics=(topics.customers, topics.telemetry),
+        connect_timeout=settings.connect_timeout.total_seconds(),
+        probe_timeout=settings.readiness_timeout.total_seconds(),
+        metrics=metrics,
+    )
+
+
+async def _drain(in_flight: InFlight, publisher: Publisher, timeout_s: float) -> None:
+    """Let the requests in flight finish, then close the publisher; at most ``timeout_s``."""
+    # uvicorn already lets in-flight requests finish before this runs; waiting
+    # here too keeps "stop the producer last" true under any server.
+    try:
+        async with asyncio.timeout(timeout_s):
+            await in_flight.wait_idle()
+            await publisher.close()
+    except TimeoutError:
+        log.warning("stopping with %d requests still in flight", in_flight.count)
 
 
 def _unavailable(exc: Exception) -> ProblemError:

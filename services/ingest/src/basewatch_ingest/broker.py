@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
-from basewatch_ingest.errors import BrokerUnavailable
+from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable
 from basewatch_ingest.metrics import Metrics
 
 log = logging.getLogger("basewatch.ingest.broker")
@@ -111,7 +110,7 @@ class Broker:
                     cluster = await self._producer.client.fetch_all_metadata()
                 missing = [t for t in self._topics if not cluster.partitions_for_topic(t)]
                 ready, why = not missing, f"topics missing: {missing}"
-        except (KafkaError, OSError, TimeoutError) as exc:
+        except BROKER_ERRORS as exc:
             why = repr(exc) if str(exc) else type(exc).__name__
         finally:
             if ready != self._reported:  # log the changes, not every probe of an outage
@@ -130,7 +129,7 @@ class Broker:
             # A frozen broker accepts the connection and never answers: bound the attempt.
             async with asyncio.timeout(self._connect_timeout):
                 await producer.start()
-        except (KafkaError, OSError, TimeoutError) as exc:
+        except BROKER_ERRORS as exc:
             log.warning("cannot connect to the broker at %s yet: %r", self._servers, exc)
             await producer.stop()
             return False

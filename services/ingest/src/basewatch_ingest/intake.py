@@ -17,11 +17,11 @@ from typing import Any, Final
 import orjson
 from pydantic import ValidationError
 
-from basewatch_ingest.encoding import RecordEncoder
 from basewatch_ingest.publisher import OutRecord
-from basewatch_shared.events import EVENT_ADAPTER, EVENT_TYPES, error_list
+from basewatch_shared.contract.errors import error_list
+from basewatch_shared.contract.events import EVENT_ADAPTER, EVENT_TYPES, Event
+from basewatch_shared.contract.records import RecordEncoder, corrected, record_key, topic_kind
 from basewatch_shared.problems import ProblemError
-from basewatch_shared.records import corrected, record_key, topic_kind
 from basewatch_shared.topics import Topics
 
 MAX_BATCH: Final = 1000
@@ -128,27 +128,38 @@ def take(
     latest = received_at + max_future
     customers, telemetry = topics.customers, topics.telemetry
     for index, raw in enumerate(raw_events):
-        if isinstance(raw, Malformed):
-            intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
-            continue
-        try:
-            event = corrected(EVENT_ADAPTER.validate_python(raw), received_at)
-        except ValidationError as exc:
-            too_large = any(e["type"] == "event_too_large" for e in exc.errors())
-            intake.reject(
-                index, raw, error_list(exc), Reason.TOO_LARGE if too_large else Reason.INVALID
-            )
-            continue
-        if event.occurred_at > latest:
-            message = (
-                f"is more than {max_future} ahead of the server's clock (after skew correction)"
-            )
-            intake.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
+        event = _validated(intake, index, raw, received_at, latest)
+        if event is None:
             continue
         topic = customers if topic_kind(event) == "customers" else telemetry
         intake.records.append(OutRecord(topic, record_key(event), encoder.encode(event)))
         intake.accepted_types[event.type] += 1
     return intake
+
+
+def _validated(
+    intake: Intake, index: int, raw: Any, received_at: datetime, latest: datetime
+) -> Event | None:
+    """The event, its clock skew corrected; None when refused (``intake`` keeps why)."""
+    if isinstance(raw, Malformed):
+        intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
+        return None
+    try:
+        event = corrected(EVENT_ADAPTER.validate_python(raw), received_at)
+    except ValidationError as exc:
+        too_large = any(e["type"] == "event_too_large" for e in exc.errors())
+        intake.reject(
+            index, raw, error_list(exc), Reason.TOO_LARGE if too_large else Reason.INVALID
+        )
+        return None
+    if event.occurred_at > latest:
+        message = (
+            f"is more than {latest - received_at} ahead of the server's clock "
+            "(after skew correction)"
+        )
+        intake.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
+        return None
+    return event
 
 
 def refusal(intake: Intake) -> ProblemError:

@@ -1,79 +1,66 @@
-"""Prometheus metrics of one ingest process, in a registry the app owns.
-
-Labels are small fixed sets (route templates, status codes, event types, reasons):
-never user ids, event ids or key names, which would make a series per user.
-"""
+"""Prometheus metrics of one ingest process, in a registry the app owns."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from basewatch_shared.metrics import MetricSet, counter, gauge, histogram
 
 # Produce latency is milliseconds when the broker is healthy, seconds when it is not.
 _PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
-class Metrics:
+class Metrics(MetricSet):
     """The counters, histograms and gauges ingest exports on /metrics."""
 
+    requests = counter(
+        "basewatch_ingest_requests",
+        "HTTP requests answered, by route template, method and status code.",
+        ["route", "method", "status"],
+    )
+    request_seconds = histogram(
+        "basewatch_ingest_request_duration_seconds",
+        "Time from receiving a request to sending its response, by route template.",
+        ["route"],
+        buckets=_PRODUCE_BUCKETS,
+    )
+    in_flight = gauge(
+        "basewatch_ingest_requests_in_flight", "Requests received and not yet answered."
+    )
+    events_accepted = counter(
+        "basewatch_ingest_events_accepted",
+        "Events the broker acknowledged, by event type.",
+        ["type"],
+    )
+    events_rejected = counter(
+        "basewatch_ingest_events_rejected",
+        "Events refused one by one, by event type (or unknown) and reason "
+        "(invalid, too_large, future, malformed).",
+        ["type", "reason"],
+    )
+    produce_seconds = histogram(
+        "basewatch_ingest_produce_duration_seconds",
+        "Time from handing a request's records to the producer until the broker "
+        "acknowledged all of them or ingest gave up.",
+        buckets=_PRODUCE_BUCKETS,
+    )
+    produce_errors = counter(
+        "basewatch_ingest_produce_errors",
+        "Requests answered 503 because the broker did not acknowledge, by reason "
+        "(timeout, broker_error, not_connected).",
+        ["reason"],
+    )
+    broker_ready = gauge(
+        "basewatch_ingest_broker_ready",
+        "1 if the last readiness probe reached the broker and found the topics, else 0.",
+    )
+
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
-        self.requests = Counter(
-            "basewatch_ingest_requests",
-            "HTTP requests answered, by route template, method and status code.",
-            ["route", "method", "status"],
-            registry=registry,
-        )
-        self.request_seconds = Histogram(
-            "basewatch_ingest_request_duration_seconds",
-            "Time from receiving a request to sending its response, by route template.",
-            ["route"],
-            buckets=_PRODUCE_BUCKETS,
-            registry=registry,
-        )
-        self.in_flight = Gauge(
-            "basewatch_ingest_requests_in_flight",
-            "Requests received and not yet answered.",
-            registry=registry,
-        )
+        super().__init__()
         # The labelled children of the request metrics, looked up once per label set:
         # labels() costs a lock and a tuple per call, on every request.
         self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.events_accepted = Counter(
-            "basewatch_ingest_events_accepted",
-            "Events the broker acknowledged, by event type.",
-            ["type"],
-            registry=registry,
-        )
-        self.events_rejected = Counter(
-            "basewatch_ingest_events_rejected",
-            "Events refused one by one, by event type (or unknown) and reason "
-            "(invalid, too_large, future, malformed).",
-            ["type", "reason"],
-            registry=registry,
-        )
-        self.produce_seconds = Histogram(
-            "basewatch_ingest_produce_duration_seconds",
-            "Time from handing a request's records to the producer until the broker "
-            "acknowledged all of them or ingest gave up.",
-            buckets=_PRODUCE_BUCKETS,
-            registry=registry,
-        )
-        self.produce_errors = Counter(
-            "basewatch_ingest_produce_errors",
-            "Requests answered 503 because the broker did not acknowledge, by reason "
-            "(timeout, broker_error, not_connected).",
-            ["reason"],
-            registry=registry,
-        )
-        self.broker_ready = Gauge(
-            "basewatch_ingest_broker_ready",
-            "1 if the last readiness probe reached the broker and found the topics, else 0.",
-            registry=registry,
-        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and how long it took."""
@@ -95,7 +82,3 @@ class Metrics:
             self.events_accepted.labels(kind).inc(n)
         for (kind, reason), n in rejected.items():
             self.events_rejected.labels(kind, reason).inc(n)
-
-    def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)

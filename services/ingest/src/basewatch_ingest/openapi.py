@@ -15,7 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from basewatch_ingest.intake import MAX_BATCH
-from basewatch_shared.events import Event
+from basewatch_shared.contract.events import Event
+from basewatch_shared.contract.jsonschema import key_patterns_as_property_names, tag_required
 from basewatch_shared.problems import PROBLEM_JSON
 
 NDJSON: Final = "application/x-ndjson"
@@ -218,39 +219,6 @@ METRICS_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-def _tag_required(schemas: dict[str, Any]) -> None:
-    """Mark ``type`` required in each event schema: the union needs it to pick the schema.
-
-    The models give ``type`` a default (so code can build them without it), which
-    pydantic documents as optional; an event without ``type`` is refused.
-    """
-    for ref in schemas["Event"]["discriminator"]["mapping"].values():
-        event = schemas[ref.rsplit("/", 1)[-1]]
-        event["required"] = ["type", *(f for f in event.get("required", []) if f != "type")]
-
-
-def _key_patterns_as_property_names(node: Any) -> None:
-    """Document a map's key rule as ``propertyNames``, which every key must satisfy.
-
-    pydantic writes it as ``patternProperties``, which leaves a key that does not match
-    unconstrained: the document would allow keys (with NUL) that the service refuses.
-    """
-    if isinstance(node, list):
-        for item in node:
-            _key_patterns_as_property_names(item)
-        return
-    if not isinstance(node, dict):
-        return
-    patterns = node.get("patternProperties")
-    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
-        ((pattern, values),) = patterns.items()
-        del node["patternProperties"]
-        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
-        node["additionalProperties"] = values
-    for value in node.values():
-        _key_patterns_as_property_names(value)
-
-
 def install_openapi(app: FastAPI) -> None:
     """Generate the document once, adding the contract's schemas the routes refer to."""
 
@@ -270,8 +238,8 @@ def install_openapi(app: FastAPI) -> None:
             )
             schemas.update(definitions.get("$defs", {}))
             schemas["Event"] = keyed[("Event", "validation")]
-            _tag_required(schemas)
-            _key_patterns_as_property_names(schemas)
+            tag_required(schemas, union="Event")
+            key_patterns_as_property_names(schemas)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -12,7 +12,8 @@ that holds one of its records.
 
 ``publish`` returns only when the broker has acknowledged every record (``acks=all``)
 and raises ``BrokerUnavailable`` when that does not happen within the produce
-timeout, so the API answers 503 instead of 202 and no request hangs.
+timeout, or the broker answers an error, so the API answers 503 instead of 202 and no
+request hangs.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from basewatch_ingest.broker import Broker
-from basewatch_ingest.errors import BrokerUnavailable
+from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable
 from basewatch_ingest.lanes import Lane, partition_index, settle
 from basewatch_ingest.metrics import Metrics
 
@@ -81,7 +81,7 @@ class Publisher:
         except TimeoutError:
             self._metrics.produce_errors.labels("timeout").inc()
             raise BrokerUnavailable("the broker did not acknowledge in time") from None
-        except KafkaError as exc:
+        except BROKER_ERRORS as exc:
             self._metrics.produce_errors.labels("broker_error").inc()
             raise BrokerUnavailable(f"the broker refused the batch: {exc!r}") from exc
         finally:
@@ -160,7 +160,7 @@ class Publisher:
         batch, acked = taken
         try:
             delivered = await producer.send_batch(batch, lane.topic, partition=lane.partition)
-        except KafkaError as exc:
+        except BROKER_ERRORS as exc:
             settle(acked, exc)
             self._requeue(lane)
             return

@@ -5,64 +5,75 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client import Counter as CounterMetric
+from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import InstallationStatus
+from basewatch_shared.metrics import MetricSet, counter, gauge, histogram
 
-from basewatch_projector.rules.vocabulary import InstallationStatus
-from basewatch_shared.records import Record
-
-PREFIX = "basewatch_projector_"
-PARTITION = ("topic", "partition")
+_TP = ("topic", "partition")
 
 
-class Metrics:
+class Metrics(MetricSet):
     """Counters and gauges the consume loop and the read API update."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self._batches()
-        self._partitions()
-        self._churn()
+    events = counter(
+        "basewatch_projector_events_total",
+        "Records handled, by event type and outcome",
+        ["type", "outcome"],
+    )
+    batch_size = histogram(
+        "basewatch_projector_batch_records",
+        "Records per applied batch",
+        buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
+    )
+    batch_seconds = histogram(
+        "basewatch_projector_batch_duration_seconds",
+        "Time to apply one batch",
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+    rebalances = counter("basewatch_projector_rebalances_total", "Partition assignments received")
+    retries = counter(
+        "basewatch_projector_batch_retries_total", "Batches retried after an infrastructure error"
+    )
+    committed_offset = gauge(
+        "basewatch_projector_committed_offset",
+        "Next offset to apply, as stored in the database",
+        _TP,
+    )
+    end_offset = gauge(
+        "basewatch_projector_log_end_offset", "Log end offset from the latest fetch response", _TP
+    )
+    lag_records = gauge("basewatch_projector_consumer_lag_records", "Records not yet applied", _TP)
+    lag_seconds = gauge(
+        "basewatch_projector_consumer_lag_seconds",
+        "While behind: wall time minus received_at of the last applied record",
+        _TP,
+    )
+    last_event_time = gauge(
+        "basewatch_projector_last_event_timestamp_seconds",
+        "occurred_at of the last applied event (unix time)",
+        _TP,
+    )
+    signals = counter(
+        "basewatch_projector_signals_total", "Churn signals stored, by kind", ["kind"]
+    )
+    installations = gauge(
+        "basewatch_projector_installations",
+        "Installations by status (as of the last sweep)",
+        ["status"],
+    )
+    churn_clock_lag = gauge(
+        "basewatch_projector_churn_clock_lag_seconds",
+        "Wall clock minus the churn clock (how far behind silence is judged)",
+    )
+    held = gauge(
+        "basewatch_projector_churn_held_transitions",
+        "Transitions held by the mass-silence guard in the last sweep",
+    )
 
-    def _batches(self) -> None:
-        self.events = self._counter(
-            "events_total", "Records handled, by event type and outcome", "type", "outcome"
-        )
+    def __init__(self) -> None:
+        super().__init__()
         # Exported at 0 from the start, so that increase() sees the first dead letter.
         self.events.labels(type="unknown", outcome="dead_lettered")
-        self.batch_size = self._histogram(
-            "batch_records", "Records per applied batch", (1, 10, 100, 500, 1000, 2000, 5000, 10000)
-        )
-        self.batch_seconds = self._histogram(
-            "batch_duration_seconds",
-            "Time to apply one batch",
-            (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-        )
-        self.rebalances = self._counter("rebalances_total", "Partition assignments received")
-        self.retries = self._counter(
-            "batch_retries_total", "Batches retried after an infrastructure error"
-        )
-
-    def _partitions(self) -> None:
-        self.committed_offset = self._gauge(
-            "committed_offset", "Next offset to apply, as stored in the database", *PARTITION
-        )
-        self.end_offset = self._gauge(
-            "log_end_offset", "Log end offset from the latest fetch response", *PARTITION
-        )
-        self.lag_records = self._gauge(
-            "consumer_lag_records", "Records not yet applied", *PARTITION
-        )
-        self.lag_seconds = self._gauge(
-            "consumer_lag_seconds",
-            "While behind: wall time minus received_at of the last applied record",
-            *PARTITION,
-        )
-        self.last_event_time = self._gauge(
-            "last_event_timestamp_seconds",
-            "occurred_at of the last applied event (unix time)",
-            *PARTITION,
-        )
         self.partition_gauges = (
             self.committed_offset,
             self.end_offset,
@@ -70,28 +81,6 @@ class Metrics:
             self.lag_seconds,
             self.last_event_time,
         )
-
-    def _churn(self) -> None:
-        self.signals = self._counter("signals_total", "Churn signals stored, by kind", "kind")
-        self.installations = self._gauge(
-            "installations", "Installations by status (as of the last sweep)", "status"
-        )
-        self.churn_clock_lag = self._gauge(
-            "churn_clock_lag_seconds",
-            "Wall clock minus the churn clock (how far behind silence is judged)",
-        )
-        self.held = self._gauge(
-            "churn_held_transitions", "Transitions held by the mass-silence guard in the last sweep"
-        )
-
-    def _counter(self, name: str, doc: str, *labels: str) -> CounterMetric:
-        return CounterMetric(PREFIX + name, doc, labels, registry=self.registry)
-
-    def _gauge(self, name: str, doc: str, *labels: str) -> Gauge:
-        return Gauge(PREFIX + name, doc, labels, registry=self.registry)
-
-    def _histogram(self, name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
-        return Histogram(PREFIX + name, doc, buckets=buckets, registry=self.registry)
 
     def observe_batch(
         self, records: Sequence[Record], duplicates: Mapping[str, int], seconds: float

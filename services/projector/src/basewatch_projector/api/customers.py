@@ -12,8 +12,8 @@ from basewatch_projector.api.documents import CustomerPage, CustomerWithInstalla
 from basewatch_projector.api.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 from basewatch_projector.api.problems import LIST, ONE
 from basewatch_projector.api.queries import Document
-from basewatch_projector.rules.vocabulary import CustomerStatus, Segment
-from basewatch_shared.events import Identifier
+from basewatch_shared.contract.scalars import Identifier
+from basewatch_shared.contract.vocabulary import CustomerStatus, Segment
 
 router = APIRouter()
 Country = Annotated[

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from basewatch_projector.rules.vocabulary import CustomerStatus, InstallationStatus, Segment
+from basewatch_shared.contract.vocabulary import CustomerStatus, InstallationStatus, Segment
 
 # Exact decimal strings: a JSON number would invite binary floats on the client.
 Money = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", examples=["19.99"])]

@@ -17,7 +17,7 @@ from basewatch_projector.history.steps import (
     format_duration,
     step_times,
 )
-from basewatch_shared.events import Timestamp
+from basewatch_shared.contract.timestamps import Timestamp
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.settings import parse_duration
 

@@ -12,8 +12,8 @@ from basewatch_projector.api.documents import Installation, InstallationPage
 from basewatch_projector.api.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 from basewatch_projector.api.problems import LIST, ONE
 from basewatch_projector.api.queries import Document
-from basewatch_projector.rules.vocabulary import InstallationStatus
-from basewatch_shared.events import Identifier
+from basewatch_shared.contract.scalars import Identifier
+from basewatch_shared.contract.vocabulary import InstallationStatus
 
 router = APIRouter()
 IdFilter = Annotated[Identifier | None, Query()]

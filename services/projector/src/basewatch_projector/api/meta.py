@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.api.deps import Conn, State
 from basewatch_projector.api.products import nulls_last
 from basewatch_projector.history.steps import format_duration
-from basewatch_projector.rules.vocabulary import (
+from basewatch_projector.storage.bulk import any_of
+from basewatch_projector.storage.tables import installations, purchases
+from basewatch_shared.contract.vocabulary import (
     CustomerStatus,
     InstallationStatus,
     Segment,
     SignalKind,
 )
-from basewatch_projector.storage.bulk import any_of
-from basewatch_projector.storage.tables import installations, purchases
 
 MAX_PRODUCTS: Final = 1000
 MAX_VERSIONS: Final = 100

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.queries import Document, Filters
-from basewatch_shared.events import Identifier
+from basewatch_shared.contract.scalars import Identifier
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000

@@ -15,10 +15,10 @@ from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Product
 from basewatch_projector.api.problems import ONE
 from basewatch_projector.errors import NotFound
-from basewatch_projector.rules.vocabulary import InstallationStatus
 from basewatch_projector.storage.tables import installations, purchases
-from basewatch_shared.events import Identifier
-from basewatch_shared.money import from_micros
+from basewatch_shared.contract.money import from_micros
+from basewatch_shared.contract.scalars import Identifier
+from basewatch_shared.contract.vocabulary import InstallationStatus
 
 router = APIRouter()
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.errors import NotFound
 from basewatch_projector.storage.tables import customers, installations, purchases
-from basewatch_shared.money import from_micros
+from basewatch_shared.contract.money import from_micros
 
 Document = dict[str, Any]
 Filters = Mapping[str, str | None]

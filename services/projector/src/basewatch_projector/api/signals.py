@@ -20,8 +20,8 @@ from basewatch_projector.api import pagination
 from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.pagination import Cursor, Limit
 from basewatch_projector.api.problems import LIST
-from basewatch_projector.rules.vocabulary import CustomerStatus, InstallationStatus, SignalKind
 from basewatch_projector.storage.tables import signals
+from basewatch_shared.contract.vocabulary import CustomerStatus, InstallationStatus, SignalKind
 
 router = APIRouter()
 

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Summary
 from basewatch_projector.api.products import nulls_last, tally
-from basewatch_projector.rules.vocabulary import (
+from basewatch_projector.storage.tables import customers, installations
+from basewatch_shared.contract.vocabulary import (
     IN_USE,
     PAYING,
     CustomerStatus,
     Segment,
 )
-from basewatch_projector.storage.tables import customers, installations
 
 router = APIRouter()
 

@@ -33,9 +33,9 @@ from basewatch_projector.projection.customers import refresh_customers
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_kind, signal_row
-from basewatch_projector.rules.vocabulary import IN_USE, InstallationStatus
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import churn_control, installations
+from basewatch_shared.contract.vocabulary import IN_USE, InstallationStatus
 
 log = logging.getLogger("basewatch.projector.churn")
 

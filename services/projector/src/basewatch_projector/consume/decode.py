@@ -8,8 +8,8 @@ from typing import TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
-from basewatch_shared.events import Heartbeat, Install, Uninstall
-from basewatch_shared.records import Record, RecordError, decode_record
+from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
+from basewatch_shared.contract.records import Record, RecordError, decode_record
 
 KafkaRecord: TypeAlias = ConsumerRecord  # [bytes, bytes]; aiokafka ships no types
 

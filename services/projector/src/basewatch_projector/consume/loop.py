@@ -38,7 +38,7 @@ from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
-from basewatch_shared.records import Record
+from basewatch_shared.contract.records import Record
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector.consumer")

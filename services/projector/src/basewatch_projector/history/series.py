@@ -17,8 +17,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.steps import gauge, per_step
-from basewatch_projector.rules.vocabulary import InstallationStatus, Segment, SignalKind
 from basewatch_projector.storage.tables import history, history_progress, signals
+from basewatch_shared.contract.vocabulary import InstallationStatus, Segment, SignalKind
 
 
 async def gauges(

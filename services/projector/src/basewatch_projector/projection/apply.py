@@ -16,9 +16,9 @@ from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.customer import merge_traits
 from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_projector.rules.signals import customer_signals, installation_signals
-from basewatch_shared.events import Heartbeat, Identify, Install, Purchase, Uninstall
-from basewatch_shared.money import to_micros
-from basewatch_shared.records import Record
+from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
+from basewatch_shared.contract.money import to_micros
+from basewatch_shared.contract.records import Record
 
 Telemetry = Install | Heartbeat | Uninstall
 

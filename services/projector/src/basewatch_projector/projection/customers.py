@@ -18,9 +18,9 @@ from sqlalchemy import Select, bindparam, case, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.rules.customer import customer_status, segment
-from basewatch_projector.rules.vocabulary import IN_USE, CustomerStatus, Segment
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import customers, installations, purchases
+from basewatch_shared.contract.vocabulary import IN_USE, CustomerStatus, Segment
 
 
 async def touch_customers(conn: AsyncConnection, ids: Iterable[str], now: datetime) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from basewatch_projector.rules.lww import Stamp, lww_merge, stamp_of
-from basewatch_projector.rules.vocabulary import CustomerStatus, Segment
-from basewatch_shared.events import Identify
+from basewatch_shared.contract.events import Identify
+from basewatch_shared.contract.vocabulary import CustomerStatus, Segment
 
 
 def merge_traits(

@@ -15,8 +15,8 @@ from functools import singledispatch
 from typing import Any
 
 from basewatch_projector.rules.lww import Stamp, later, stamp_of
-from basewatch_projector.rules.vocabulary import InstallationStatus
-from basewatch_shared.events import Heartbeat, Install, Uninstall
+from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
+from basewatch_shared.contract.vocabulary import InstallationStatus
 
 _SILENT = (InstallationStatus.AT_RISK, InstallationStatus.CHURNED)  # new activity ends it
 ATTRIBUTES = ("customer_id", "product_id", "version", "platform")

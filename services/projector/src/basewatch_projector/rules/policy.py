@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from basewatch_projector.rules.vocabulary import InstallationStatus
+from basewatch_shared.contract.vocabulary import InstallationStatus
 
 
 @dataclass(frozen=True)

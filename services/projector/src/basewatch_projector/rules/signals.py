@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from basewatch_projector.rules.installation import Installation
-from basewatch_projector.rules.vocabulary import CustomerStatus, InstallationStatus, SignalKind
+from basewatch_shared.contract.vocabulary import CustomerStatus, InstallationStatus, SignalKind
 
 Row = dict[str, Any]
 # Told of the signal rows a committed transaction stored (to count and publish them).

@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 import orjson
 
-from basewatch_shared.simulation.traffic import Event
+from basewatch_shared.devtools.simulation.traffic import Event
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_WAIT_S: Final = 5.0

@@ -8,17 +8,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from basewatch_shared.processes import die_with_parent
+from basewatch_shared.devtools.processes import die_with_parent, on_lasting_thread
 
 HOST = "127.0.0.1"
 _READY = re.compile(rb"^ready\b", re.MULTILINE)
@@ -139,7 +136,8 @@ class EmbeddedBroker:
     ) -> None:
         self.stop()
 
-    def _launch(self, binary: str, port: int) -> None:
+    def _command(self, binary: str, port: int) -> tuple[list[str], dict[str, str]]:
+        """Tansu's command line and environment: in memory, listening on ``port``."""
         url = f"tcp://{HOST}:{port}"
         argv = [
             binary,
@@ -151,11 +149,15 @@ class EmbeddedBroker:
         ]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         env["NO_COLOR"] = "1"  # plain text in the log file
+        return argv, env
+
+    def _launch(self, binary: str, port: int) -> None:
+        argv, env = self._command(binary, port)
         # A file, never a pipe: nobody drains a pipe once the broker runs, and a full
         # pipe would block the broker on its next log line. It outlives this method.
         log = self._log_path.open("w+b") if self._log_path else tempfile.TemporaryFile()  # noqa: SIM115
         try:
-            proc = _on_spawner_thread(
+            proc = on_lasting_thread(
                 lambda: subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,
@@ -241,26 +243,3 @@ def _terminate(proc: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float) 
                 proc.wait()
     finally:
         log.close()
-
-
-_spawner_lock = threading.Lock()
-_spawner: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _on_spawner_thread(popen: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
-    """Run ``popen`` on the main thread or on a thread that lives as long as the process.
-
-    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so a broker
-    started from a short-lived thread (``asyncio.to_thread``) would die with it.
-    """
-    if threading.current_thread() is threading.main_thread():
-        return popen()
-    global _spawner
-    with _spawner_lock:
-        if _spawner is None or _spawner[0] != os.getpid():  # threads do not survive a fork
-            _spawner = (
-                os.getpid(),
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="basewatch-broker-spawner"),
-            )
-        executor = _spawner[1]
-    return executor.submit(popen).result()

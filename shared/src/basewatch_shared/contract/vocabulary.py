@@ -1,10 +1,10 @@
-"""The words of the states and signals (docs/tables.md, docs/signals.md), spelled once.
+"""The words of states and signals (docs/tables.md, docs/signals.md), spelled once.
 
-The projector's one copy until the shared contract has its own: the rules, the
-documents (and so the OpenAPI enums), the metrics' label values and the signal kinds
-all take their words from here. Each member is its own string
+The projector's rules, its documents and metrics labels, the signal kinds and the
+simulation take their words from here. Each member is its own string
 (``InstallationStatus.ACTIVE == "active"``, with the same hash), so rows, labels and
-documents hold plain strings.
+documents hold plain strings. orjson refuses enum members as dict keys: key a mapping
+that orjson serialises by ``member.value``.
 """
 
 from enum import StrEnum

@@ -22,7 +22,7 @@ DEFAULT_KEY = "dev-ingest-key"  # what `basewatch dev` configures
 def run(args: argparse.Namespace) -> int:
     """Simulate until the duration is over or Ctrl-C; 0 if every event was accepted."""
     try:
-        from basewatch_shared.simulation import runner
+        from basewatch_shared.devtools.simulation import runner
     except ImportError as exc:
         print(
             f"basewatch simulate: needs {exc.name or 'a package'} (pip install httpx)",
@@ -63,6 +63,15 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "in several currencies, installations with heartbeats, silences, uninstalls and "
         "returns. Prints a progress line and, at the end, what GET /v1/summary should show.",
     )
+    # In the order --help lists them.
+    _target_options(parser)
+    _pace_options(parser)
+    _summary_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """Which ingest, with which key; how many customers, how fast, for how long."""
     add = parser.add_argument
     add(
         "--url",
@@ -77,6 +86,11 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add("--population", type=_positive(int), default=200, help="customers (default 200)")
     add("--rate", type=_positive(float), default=1000, help="events/s at most (default 1000)")
     add("--duration", type=_duration, default=None, help="wall time, like 60s (default: Ctrl-C)")
+
+
+def _pace_options(parser: argparse.ArgumentParser) -> None:
+    """Simulated time, the story's seed, and the requests that carry it."""
+    add = parser.add_argument
     add(
         "--speed",
         type=_positive(float),
@@ -103,6 +117,11 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=4,
         help="requests under way at once (default 4)",
     )
+
+
+def _summary_options(parser: argparse.ArgumentParser) -> None:
+    """The projector's thresholds for the expected statuses; waiting, progress, the summary."""
+    add = parser.add_argument
     add(
         "--at-risk-after",
         type=_duration,
@@ -128,4 +147,3 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seconds between progress lines when not on a terminal (default 5)",
     )
     add("--summary-json", default=None, help="also write the summary as JSON to this file")
-    parser.set_defaults(handler=run)

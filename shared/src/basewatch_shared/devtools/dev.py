@@ -21,8 +21,8 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from basewatch_shared.broker import EmbeddedBroker
-from basewatch_shared.processes import die_with_parent
+from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.devtools.processes import die_with_parent
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 
@@ -142,16 +142,7 @@ def _run(
     procs: list[subprocess.Popen[bytes]],
 ) -> None:
     with ExitStack() as stack:
-        if "KAFKA_BOOTSTRAP_SERVERS" not in env:
-            broker = stack.enter_context(EmbeddedBroker(log_path=data / "broker.log"))
-            env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-            env["BASEWATCH_KAFKA_IDEMPOTENCE"] = "false"  # the embedded broker lacks it
-            if "DATABASE_URL" not in env:
-                # The embedded broker starts empty every time; so does the database
-                # that mirrors it, or its stored offsets would point past the log's end.
-                for leftover in data.glob("basewatch.db*"):
-                    leftover.unlink()
-        env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{data.resolve()}/basewatch.db")
+        _broker_and_database(stack, data, env)
         bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
         topics = Topics(env.get("BASEWATCH_TOPIC_PREFIX", "basewatch."))
         asyncio.run(create_topics(bootstrap, topics, args.partitions, 1))
@@ -161,23 +152,48 @@ def _run(
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        stack.callback(_stop, procs)
-        procs.append(_spawn("ingest", args.ingest_port, env))
-        procs.append(_spawn("projector", args.projector_port, env))
-        watched = list(procs)
-        if args.demo:
-            # Started alongside the services (it waits for ingest) and stopped before them
-            # (callbacks run last in, first out): its last requests are answered and its
-            # summary is complete.
-            simulation = [_simulate(args.ingest_port, env)]
-            stack.callback(_stop, simulation)
-            watched += simulation
+        watched = _start(stack, args, env, procs)
         _wait_healthy(f"http://127.0.0.1:{args.ingest_port}/healthz", watched, 60)
         _wait_healthy(f"http://127.0.0.1:{args.projector_port}/healthz", watched, 60)
         _banner(args, bootstrap, env["DATABASE_URL"], topics, args.partitions)
         stack.callback(print, "\nstopping basewatch ...", flush=True)
         while all(p.poll() is None for p in watched):
             time.sleep(0.2)
+
+
+def _broker_and_database(stack: ExitStack, data: Path, env: dict[str, str]) -> None:
+    """The embedded broker unless one is configured, and the SQLite file unless a database is."""
+    if "KAFKA_BOOTSTRAP_SERVERS" not in env:
+        broker = stack.enter_context(EmbeddedBroker(log_path=data / "broker.log"))
+        env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        env["BASEWATCH_KAFKA_IDEMPOTENCE"] = "false"  # the embedded broker lacks it
+        if "DATABASE_URL" not in env:
+            # The embedded broker starts empty every time; so does the database
+            # that mirrors it, or its stored offsets would point past the log's end.
+            for leftover in data.glob("basewatch.db*"):
+                leftover.unlink()
+    env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{data.resolve()}/basewatch.db")
+
+
+def _start(
+    stack: ExitStack,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    procs: list[subprocess.Popen[bytes]],
+) -> list[subprocess.Popen[bytes]]:
+    """Start the services (and the demo's simulation); the processes to watch."""
+    stack.callback(_stop, procs)
+    procs.append(_spawn("ingest", args.ingest_port, env))
+    procs.append(_spawn("projector", args.projector_port, env))
+    watched = list(procs)
+    if args.demo:
+        # Started alongside the services (it waits for ingest) and stopped before them
+        # (callbacks run last in, first out): its last requests are answered and its
+        # summary is complete.
+        simulation = [_simulate(args.ingest_port, env)]
+        stack.callback(_stop, simulation)
+        watched += simulation
+    return watched
 
 
 def _banner(args: argparse.Namespace, bootstrap: str, db: str, topics: Topics, n: int) -> None:

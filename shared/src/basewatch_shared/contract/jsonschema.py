@@ -9,16 +9,16 @@ exactly as JSON Schema can: sizes in bytes and the clock of the server it cannot
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from pydantic import GetJsonSchemaHandler, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from basewatch_shared.contract.limits import INT64_MAX, INT64_MIN
+
 NO_NUL: Final = r"^[^\x00]*$"
-INT64_MIN: Final = -(2**63)
-INT64_MAX: Final = 2**63 - 1
 
 # RFC 3339 with an offset, as the validator reads it, from 1970 on (its local year; the
 # bound is checked in UTC, a difference of one offset the pattern cannot see).
@@ -77,3 +77,53 @@ class DocumentedAs:
     ) -> JsonSchemaValue:
         """The JSON Schema of ``shape`` instead of the field's own."""
         return handler(self._core)
+
+
+class BuiltOnFirstUse:
+    """Document a type with the JSON Schema ``build`` returns when a document asks for it.
+
+    For schemas made from tables that are themselves built on first use (ISO codes):
+    importing the contract, or validating with it, never builds them.
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+
+    def __get_pydantic_json_schema__(
+        self, _core: CoreSchema, _handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema ``build`` returns, instead of the field's own."""
+        return self._build()
+
+
+def tag_required(schemas: dict[str, Any], union: str) -> None:
+    """Mark ``type`` required in each member of the tagged ``union``: it picks the member.
+
+    The models give ``type`` a default (so code can build them without it), which
+    pydantic documents as optional; an event without ``type`` is refused.
+    """
+    for ref in schemas[union]["discriminator"]["mapping"].values():
+        event = schemas[ref.rsplit("/", 1)[-1]]
+        event["required"] = ["type", *(f for f in event.get("required", []) if f != "type")]
+
+
+def key_patterns_as_property_names(node: Any) -> None:
+    """Document a map's key rule as ``propertyNames``, which every key must satisfy.
+
+    pydantic writes it as ``patternProperties``, which leaves a key that does not match
+    unconstrained: the document would allow keys (with NUL) that the service refuses.
+    """
+    if isinstance(node, list):
+        for item in node:
+            key_patterns_as_property_names(item)
+        return
+    if not isinstance(node, dict):
+        return
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        ((pattern, values),) = patterns.items()
+        del node["patternProperties"]
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        node["additionalProperties"] = values
+    for value in node.values():
+        key_patterns_as_property_names(value)

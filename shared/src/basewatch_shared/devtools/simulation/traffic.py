@@ -22,8 +22,8 @@ from decimal import Decimal
 from itertools import count
 from typing import Any, Final, Literal
 
-from basewatch_shared.simulation.catalog import PRODUCTS, Product, amount_text, price
-from basewatch_shared.simulation.population import Customer, Mix
+from basewatch_shared.devtools.simulation.catalog import PRODUCTS, Product, amount_text, price
+from basewatch_shared.devtools.simulation.population import Customer, Mix
 
 Event = dict[str, Any]
 State = Literal["running", "silent", "uninstalled"]

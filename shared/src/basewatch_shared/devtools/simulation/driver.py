@@ -14,9 +14,9 @@ import time
 from collections import deque
 from typing import Final
 
-from basewatch_shared.simulation.clock import SimClock
-from basewatch_shared.simulation.sender import Sender, Stats, TokenBucket
-from basewatch_shared.simulation.traffic import Event, Traffic
+from basewatch_shared.devtools.simulation.clock import SimClock
+from basewatch_shared.devtools.simulation.sender import Sender, Stats, TokenBucket
+from basewatch_shared.devtools.simulation.traffic import Event, Traffic
 
 PENDING_MAX: Final = 50_000
 _LOOP_S: Final = 0.02

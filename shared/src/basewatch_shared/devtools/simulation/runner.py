@@ -21,13 +21,23 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
-from basewatch_shared.simulation.clock import SimClock
-from basewatch_shared.simulation.driver import Driver
-from basewatch_shared.simulation.expected import Ledger, Thresholds
-from basewatch_shared.simulation.population import Mix, draw_population
-from basewatch_shared.simulation.report import Outcome, document, progress_line, summary_text
-from basewatch_shared.simulation.sender import Sender, SimulationError, Stats, check_reachable
-from basewatch_shared.simulation.traffic import Traffic
+from basewatch_shared.devtools.simulation.clock import SimClock
+from basewatch_shared.devtools.simulation.driver import Driver
+from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
+from basewatch_shared.devtools.simulation.population import Mix, draw_population
+from basewatch_shared.devtools.simulation.report import (
+    Outcome,
+    document,
+    progress_line,
+    summary_text,
+)
+from basewatch_shared.devtools.simulation.sender import (
+    Sender,
+    SimulationError,
+    Stats,
+    check_reachable,
+)
+from basewatch_shared.devtools.simulation.traffic import Traffic
 
 ARRIVAL_TICKS = 12  # newcomers arrive over this many heartbeats (or a third of a short run)
 
@@ -38,6 +48,15 @@ class _Signals:
 
     stopping: asyncio.Event
     abort: asyncio.Event
+
+    @classmethod
+    def handled(cls) -> _Signals:
+        """Ctrl-C and SIGTERM, handled in the running loop from now on."""
+        signals = cls(asyncio.Event(), asyncio.Event())
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, signals.interrupt)
+        loop.add_signal_handler(signal.SIGTERM, signals.stopping.set)
+        return signals
 
     def interrupt(self) -> None:
         if self.stopping.is_set():
@@ -80,25 +99,10 @@ def run(args: argparse.Namespace) -> int:
 async def _simulate(
     args: argparse.Namespace, clock: SimClock, thresholds: Thresholds
 ) -> dict[str, Any]:
-    rng = random.Random(args.seed)
     prefix = f"sim-{secrets.token_hex(3)}-"
-    tick: timedelta = args.heartbeat_every
-    window = tick * ARRIVAL_TICKS
-    if clock.duration is not None:
-        window = min(window, clock.duration * clock.speed / 3)
-    traffic = Traffic(
-        draw_population(rng, args.population, prefix, Mix()),
-        rng,
-        start=clock.start,
-        tick=tick,
-        arrival_window=window,
-        prefix=prefix,
-    )
+    traffic = _traffic(args, clock, random.Random(args.seed), prefix)
     ledger, stats = Ledger(), Stats()
-    signals = _Signals(asyncio.Event(), asyncio.Event())
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, signals.interrupt)
-    loop.add_signal_handler(signal.SIGTERM, signals.stopping.set)
+    signals = _Signals.handled()
     headers = {"Authorization": f"Bearer {args.key}"}
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(
@@ -113,14 +117,15 @@ async def _simulate(
             batch_max=args.batch,
             concurrency=args.concurrency,
         )
-        progress = asyncio.create_task(_progress(driver, args, sys.stderr))
-        try:
-            reason = await driver.run(signals.stopping, signals.abort)
-        finally:
-            progress.cancel()
-            await asyncio.gather(progress, return_exceptions=True)
-            await driver.cancel()
-    outcome = Outcome(
+        reason = await _drive(driver, args, signals)
+    outcome = _outcome(reason, driver, args, prefix)
+    return document(outcome, stats, traffic, ledger, thresholds)
+
+
+def _outcome(reason: str, driver: Driver, args: argparse.Namespace, prefix: str) -> Outcome:
+    """How the run ended; silence is judged by the wall clock now."""
+    clock = driver.clock
+    return Outcome(
         reason=reason,
         elapsed=driver.elapsed,
         run=prefix,
@@ -132,7 +137,33 @@ async def _simulate(
         unsent=driver.unsent,
         population=args.population,
     )
-    return document(outcome, stats, traffic, ledger, thresholds)
+
+
+def _traffic(args: argparse.Namespace, clock: SimClock, rng: random.Random, prefix: str) -> Traffic:
+    """The population's events; newcomers arrive over a few heartbeats (a third of a short run)."""
+    tick: timedelta = args.heartbeat_every
+    window = tick * ARRIVAL_TICKS
+    if clock.duration is not None:
+        window = min(window, clock.duration * clock.speed / 3)
+    return Traffic(
+        draw_population(rng, args.population, prefix, Mix()),
+        rng,
+        start=clock.start,
+        tick=tick,
+        arrival_window=window,
+        prefix=prefix,
+    )
+
+
+async def _drive(driver: Driver, args: argparse.Namespace, signals: _Signals) -> str:
+    """Run the driver with its progress line; why it ended."""
+    progress = asyncio.create_task(_progress(driver, args, sys.stderr))
+    try:
+        return await driver.run(signals.stopping, signals.abort)
+    finally:
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)
+        await driver.cancel()
 
 
 async def _progress(driver: Driver, args: argparse.Namespace, out: TextIO) -> None:

@@ -14,21 +14,20 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
-from basewatch_shared.events import (
-    EARLIEST,
+from basewatch_shared.contract.base import ContractModel
+from basewatch_shared.contract.errors import error_list
+from basewatch_shared.contract.events import (
     EVENT_ADAPTER,
-    LATEST,
     SIZE_CHECKED,
     BaseEvent,
     Event,
-    Identifier,
     Identify,
     Purchase,
-    Timestamp,
-    error_list,
 )
+from basewatch_shared.contract.scalars import Identifier
+from basewatch_shared.contract.timestamps import EARLIEST, LATEST, Timestamp
 
 TopicKind: TypeAlias = Literal["customers", "telemetry"]
 E = TypeVar("E", bound=BaseEvent)
@@ -51,21 +50,35 @@ class Record:
     source: str
 
 
-class _Envelope(BaseModel):
+class _Envelope(ContractModel):
     """What the server adds to an event, validated like the event's own fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid")
 
     received_at: Timestamp
     source: Identifier
 
 
+class RecordEncoder:
+    """Encodes events received at one time from one source: the envelope is built once."""
+
+    __slots__ = ("_envelope",)
+
+    def __init__(self, received_at: datetime, source: str) -> None:
+        # Validating the envelope here means decode_record accepts whatever we produce
+        # (ValueError if received_at or source is bad).
+        self._envelope = _Envelope(received_at=received_at, source=source).model_dump(mode="json")
+
+    def encode(self, event: Event) -> bytes:
+        """The record value: the event's fields, received_at and source, keys sorted."""
+        value = event.model_dump(mode="json", exclude_none=True)
+        value.update(self._envelope)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
 def encode_record(event: Event, received_at: datetime, source: str) -> bytes:
     """Return the record value for an accepted event (ValueError if received_at/source is bad)."""
-    # Validating the envelope here means decode_record accepts whatever we produce.
-    envelope = _Envelope(received_at=received_at, source=source)
-    value = event.model_dump(mode="json", exclude_none=True) | envelope.model_dump(mode="json")
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return RecordEncoder(received_at, source).encode(event)
 
 
 def decode_record(value: bytes) -> Record:

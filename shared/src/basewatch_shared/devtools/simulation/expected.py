@@ -11,17 +11,22 @@ after its first sweep inside that window.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
-from basewatch_shared.money import from_micros, to_micros
+from basewatch_shared.contract.money import from_micros, to_micros
+from basewatch_shared.contract.vocabulary import (
+    IN_USE,
+    PAYING,
+    CustomerStatus,
+    InstallationStatus,
+    Segment,
+)
 
-SEGMENTS: Final = ("loyal", "one_time", "prospect", "suspect")
-CUSTOMER_STATUSES: Final = ("active", "lapsed", "never_installed", "none")
-INSTALLATION_STATUSES: Final = ("active", "at_risk", "churned", "uninstalled")
-IN_USE: Final = frozenset({"active", "at_risk"})
+_Kind = tuple[Segment, CustomerStatus]
 
 
 @dataclass(frozen=True)
@@ -40,15 +45,17 @@ class _Installation:
     activity: datetime | None = None  # the later of installed_at and last_heartbeat_at
     uninstalled_at: datetime | None = None
 
-    def status(self, at: datetime, thresholds: Thresholds) -> str:
+    def status(self, at: datetime, thresholds: Thresholds) -> InstallationStatus:
         if self.uninstalled_at is not None and (
             self.activity is None or self.uninstalled_at >= self.activity
         ):
-            return "uninstalled"
+            return InstallationStatus.UNINSTALLED
         silent = at - self.activity if self.activity else timedelta(0)
         if silent >= thresholds.churn_after:
-            return "churned"
-        return "at_risk" if silent >= thresholds.at_risk_after else "active"
+            return InstallationStatus.CHURNED
+        if silent >= thresholds.at_risk_after:
+            return InstallationStatus.AT_RISK
+        return InstallationStatus.ACTIVE
 
 
 @dataclass
@@ -108,53 +115,61 @@ class Ledger:
     def summary(self, at: datetime, thresholds: Thresholds) -> dict[str, Any]:
         """``/v1/summary`` as it should read when silence is judged at ``at``."""
         statuses = {i: inst.status(at, thresholds) for i, inst in self.installations.items()}
-        owned: dict[str, list[str]] = defaultdict(list)
-        for installation_id, inst in self.installations.items():
-            if inst.customer_id is not None:
-                owned[inst.customer_id].append(statuses[installation_id])
-        kinds: Counter[tuple[str, str]] = Counter(
-            _kind(len(orders), owned.get(customer_id, []), thresholds.loyal_min_orders)
-            for customer_id, orders in self.customers.items()
-        )
-        paying = ("loyal", "one_time")
-
-        def customers(segments: tuple[str, ...], status: tuple[str, ...]) -> int:
-            return sum(kinds[(s, t)] for s in segments for t in status)
-
+        kinds = self._kinds(statuses, thresholds.loyal_min_orders)
         by_status = Counter(statuses.values())
         return {
             "customer_base": {
-                "total": customers(paying, CUSTOMER_STATUSES),
-                "by_segment": {s: customers((s,), CUSTOMER_STATUSES) for s in SEGMENTS},
-                "by_status": {t: customers(SEGMENTS, (t,)) for t in CUSTOMER_STATUSES},
+                "total": _count(kinds, PAYING, CustomerStatus),
+                "by_segment": {s.value: _count(kinds, (s,), CustomerStatus) for s in Segment},
+                "by_status": {t.value: _count(kinds, Segment, (t,)) for t in CustomerStatus},
             },
             "installed_base": {
                 "total": sum(by_status[s] for s in IN_USE),
-                "by_status": {s: by_status[s] for s in INSTALLATION_STATUSES},
+                "by_status": {s.value: by_status[s] for s in InstallationStatus},
                 "by_product": self._by_product(statuses),
             },
-            "overlap": {
-                "paying_and_active": customers(paying, ("active",)),
-                "paying_and_lapsed": customers(paying, ("lapsed",)),
-                "paying_never_installed": customers(paying, ("never_installed",)),
-                "active_not_paying_customers": customers(("prospect",), ("active",)),
-                "active_not_paying_installations": sum(
-                    1
-                    for i, inst in self.installations.items()
-                    if statuses[i] in IN_USE and not self.customers.get(inst.customer_id or "")
-                ),
-            },
+            "overlap": self._overlap(kinds, statuses),
         }
 
-    def _by_product(self, statuses: dict[str, str]) -> list[dict[str, Any]]:
-        counts: dict[str | None, Counter[str]] = defaultdict(Counter)
+    def _kinds(
+        self, statuses: dict[str, InstallationStatus], loyal_min_orders: int
+    ) -> Counter[_Kind]:
+        """How many customers of each (segment, status)."""
+        owned: dict[str, list[InstallationStatus]] = defaultdict(list)
+        for installation_id, inst in self.installations.items():
+            if inst.customer_id is not None:
+                owned[inst.customer_id].append(statuses[installation_id])
+        return Counter(
+            _kind(len(orders), owned.get(customer_id, []), loyal_min_orders)
+            for customer_id, orders in self.customers.items()
+        )
+
+    def _overlap(
+        self, kinds: Counter[_Kind], statuses: dict[str, InstallationStatus]
+    ) -> dict[str, int]:
+        """Where the customer base and the installed base meet."""
+        active = (CustomerStatus.ACTIVE,)
+        return {
+            "paying_and_active": _count(kinds, PAYING, active),
+            "paying_and_lapsed": _count(kinds, PAYING, (CustomerStatus.LAPSED,)),
+            "paying_never_installed": _count(kinds, PAYING, (CustomerStatus.NEVER_INSTALLED,)),
+            "active_not_paying_customers": _count(kinds, (Segment.PROSPECT,), active),
+            "active_not_paying_installations": sum(
+                1
+                for i, inst in self.installations.items()
+                if statuses[i] in IN_USE and not self.customers.get(inst.customer_id or "")
+            ),
+        }
+
+    def _by_product(self, statuses: dict[str, InstallationStatus]) -> list[dict[str, Any]]:
+        counts: dict[str | None, Counter[InstallationStatus]] = defaultdict(Counter)
         for installation_id, inst in self.installations.items():
             counts[inst.product_id][statuses[installation_id]] += 1
         return [
             {
                 "product_id": product_id,
                 "installations": sum(counts[product_id].values()),
-                **{s: counts[product_id][s] for s in INSTALLATION_STATUSES},
+                **{s.value: counts[product_id][s] for s in InstallationStatus},
             }
             for product_id in sorted(counts, key=lambda p: (p is None, p or ""))
         ]
@@ -180,7 +195,10 @@ class Ledger:
         last: datetime | None = None
         after: datetime | None = None
         for inst in self.installations.values():
-            if inst.activity is None or inst.status(at, thresholds) == "uninstalled":
+            if (
+                inst.activity is None
+                or inst.status(at, thresholds) == InstallationStatus.UNINSTALLED
+            ):
                 continue
             for limit in (thresholds.at_risk_after, thresholds.churn_after):
                 crossing = inst.activity + limit
@@ -191,18 +209,26 @@ class Ledger:
         return last, after
 
 
-def _kind(orders: int, statuses: list[str], loyal_min_orders: int) -> tuple[str, str]:
+def _count(
+    kinds: Counter[_Kind], segments: Iterable[Segment], statuses: Iterable[CustomerStatus]
+) -> int:
+    """Customers of any of ``segments`` with any of ``statuses``."""
+    among = tuple(statuses)
+    return sum(kinds[(segment, status)] for segment in segments for status in among)
+
+
+def _kind(orders: int, statuses: list[InstallationStatus], loyal_min_orders: int) -> _Kind:
     """(segment, status) of a customer, by the contract's rules."""
     if orders >= loyal_min_orders:
-        segment = "loyal"
+        segment = Segment.LOYAL
     elif orders:
-        segment = "one_time"
+        segment = Segment.ONE_TIME
     else:
-        segment = "prospect" if statuses else "suspect"
+        segment = Segment.PROSPECT if statuses else Segment.SUSPECT
     if any(s in IN_USE for s in statuses):
-        status = "active"
+        status = CustomerStatus.ACTIVE
     elif not orders:
-        status = "none"
+        status = CustomerStatus.NONE
     else:
-        status = "lapsed" if statuses else "never_installed"
+        status = CustomerStatus.LAPSED if statuses else CustomerStatus.NEVER_INSTALLED
     return segment, status

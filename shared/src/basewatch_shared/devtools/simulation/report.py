@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from basewatch_shared.simulation.expected import Ledger, Thresholds
-from basewatch_shared.simulation.sender import Stats
-from basewatch_shared.simulation.traffic import Traffic
+from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
+from basewatch_shared.devtools.simulation.sender import Stats
+from basewatch_shared.devtools.simulation.traffic import Traffic
 
 
 def _n(value: int) -> str:
@@ -54,7 +54,6 @@ def document(
     outcome: Outcome, stats: Stats, traffic: Traffic, ledger: Ledger, thresholds: Thresholds
 ) -> dict[str, Any]:
     """The machine-readable summary (``--summary-json``)."""
-    stable_from, stable_until = ledger.stable(outcome.judged_at, thresholds)
     return {
         "run": {
             "reason": outcome.reason,
@@ -71,29 +70,58 @@ def document(
             "arrived": traffic.arrived,
             "installations": dict(traffic.states),
         },
-        "expected": {
-            # Exact for the accepted events; unconfirmed ones may or may not be in.
-            "exact": stats.unconfirmed == 0,
-            "judged_at": outcome.judged_at.isoformat(),
-            "thresholds": {
-                "at_risk_after_s": thresholds.at_risk_after.total_seconds(),
-                "churn_after_s": thresholds.churn_after.total_seconds(),
-                "loyal_min_orders": thresholds.loyal_min_orders,
-            },
-            "statuses_stable_from": stable_from.isoformat() if stable_from else None,
-            "statuses_stable_until": stable_until.isoformat() if stable_until else None,
-            "summary": ledger.summary(outcome.judged_at, thresholds),
-            "products": ledger.sales(),
+        "expected": _expected(outcome.judged_at, stats, ledger, thresholds),
+    }
+
+
+def _expected(
+    judged_at: datetime, stats: Stats, ledger: Ledger, thresholds: Thresholds
+) -> dict[str, Any]:
+    """What the read API should show, with when and how exactly it holds."""
+    stable_from, stable_until = ledger.stable(judged_at, thresholds)
+    return {
+        # Exact for the accepted events; unconfirmed ones may or may not be in.
+        "exact": stats.unconfirmed == 0,
+        "judged_at": judged_at.isoformat(),
+        "thresholds": {
+            "at_risk_after_s": thresholds.at_risk_after.total_seconds(),
+            "churn_after_s": thresholds.churn_after.total_seconds(),
+            "loyal_min_orders": thresholds.loyal_min_orders,
         },
+        "statuses_stable_from": stable_from.isoformat() if stable_from else None,
+        "statuses_stable_until": stable_until.isoformat() if stable_until else None,
+        "summary": ledger.summary(judged_at, thresholds),
+        "products": ledger.sales(),
     }
 
 
 def summary_text(doc: dict[str, Any]) -> str:
     """The human summary, from the document (so both always say the same)."""
-    run, events, model, expected = doc["run"], doc["events"], doc["model"], doc["expected"]
-    summary = expected["summary"]
+    run, events, model = doc["run"], doc["events"], doc["model"]
     elapsed = max(run["elapsed_s"], 1e-9)
     states = model["installations"]
+    return "\n".join(
+        [
+            f"basewatch simulate: {run['reason']} after {run['elapsed_s']:.1f} s "
+            f"(run {run['prefix']}, seed {run['seed']}, speed {run['speed']:g})",
+            f"  simulated   {run['simulated_from'][:19]} .. {run['simulated_until'][:19]} UTC",
+            f"  events      sent {_n(events['sent'])} ({events['sent'] / elapsed:,.0f}/s): "
+            f"accepted {_n(events['accepted'])}, rejected {_n(events['rejected'])}, "
+            f"unconfirmed {_n(events['unconfirmed'])}, retried requests "
+            f"{_n(events['retried'])}, due but not sent {_n(events['unsent'])}",
+            *(f"  rejected    {error}" for error in events["errors"]),
+            f"  model       {_n(model['arrived'])} of {_n(model['customers'])} customers arrived; "
+            f"installations {_n(states.get('running', 0))} beating, "
+            f"{_n(states.get('silent', 0))} silent, "
+            f"{_n(states.get('uninstalled', 0))} uninstalled",
+            *_expected_lines(doc["expected"], events),
+        ]
+    )
+
+
+def _expected_lines(expected: dict[str, Any], events: dict[str, Any]) -> list[str]:
+    """What GET /v1/summary should show, and between which times its statuses hold."""
+    summary = expected["summary"]
     base, installed = summary["customer_base"], summary["installed_base"]
     at_risk = timedelta(seconds=expected["thresholds"]["at_risk_after_s"])
     churn = timedelta(seconds=expected["thresholds"]["churn_after_s"])
@@ -109,30 +137,16 @@ def summary_text(doc: dict[str, Any]) -> str:
         if expected["exact"]
         else f"not exact: {_n(events['unconfirmed'])} events got no answer"
     )
-    return "\n".join(
-        [
-            f"basewatch simulate: {run['reason']} after {run['elapsed_s']:.1f} s "
-            f"(run {run['prefix']}, seed {run['seed']}, speed {run['speed']:g})",
-            f"  simulated   {run['simulated_from'][:19]} .. {run['simulated_until'][:19]} UTC",
-            f"  events      sent {_n(events['sent'])} ({events['sent'] / elapsed:,.0f}/s): "
-            f"accepted {_n(events['accepted'])}, rejected {_n(events['rejected'])}, "
-            f"unconfirmed {_n(events['unconfirmed'])}, retried requests "
-            f"{_n(events['retried'])}, due but not sent {_n(events['unsent'])}",
-            *(f"  rejected    {error}" for error in events["errors"]),
-            f"  model       {_n(model['arrived'])} of {_n(model['customers'])} customers arrived; "
-            f"installations {_n(states.get('running', 0))} beating, "
-            f"{_n(states.get('silent', 0))} silent, "
-            f"{_n(states.get('uninstalled', 0))} uninstalled",
-            "  expected in GET /v1/summary once the projector has caught up "
-            f"(from the accepted events; {exactness}):",
-            "    customers by segment     " + _pairs(base["by_segment"]),
-            "    customers by status      " + _pairs(base["by_status"]),
-            "    installations by status  " + _pairs(installed["by_status"]),
-            "    (segments are exact; statuses by silence at "
-            f"{judged[11:19]} UTC with at-risk {_span(at_risk)} and churn {_span(churn)}: "
-            f"{window})",
-        ]
-    )
+    return [
+        "  expected in GET /v1/summary once the projector has caught up "
+        f"(from the accepted events; {exactness}):",
+        "    customers by segment     " + _pairs(base["by_segment"]),
+        "    customers by status      " + _pairs(base["by_status"]),
+        "    installations by status  " + _pairs(installed["by_status"]),
+        "    (segments are exact; statuses by silence at "
+        f"{judged[11:19]} UTC with at-risk {_span(at_risk)} and churn {_span(churn)}: "
+        f"{window})",
+    ]
 
 
 def _span(delta: timedelta) -> str:

@@ -2,7 +2,7 @@
 
 Prices are exact decimals in each currency's minor units (JPY has none, KWD three),
 so amounts travel as decimal strings and revenue is summed per currency, never across
-(docs/events.md, ``basewatch_shared.money``).
+(docs/events.md, ``basewatch_shared.contract.money``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from basewatch_shared.simulation.catalog import COUNTRIES, Country
+from basewatch_shared.devtools.simulation.catalog import COUNTRIES, Country
 
 Kind = Literal["buyer", "prospect", "suspect"]
 TraitValue = str | int | bool
