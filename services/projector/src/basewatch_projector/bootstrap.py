@@ -61,8 +61,10 @@ async def running(
             yield projector
         finally:
             log.info("projector stopping", extra=group)
-            await stack.aclose()
-            log.info("projector stopped")
+            try:
+                await stack.aclose()
+            finally:
+                log.info("projector stopped")
 
 
 async def _open(

@@ -79,15 +79,9 @@ def installation_signals(
         kind = installation_kind(previous, after.status)
         if kind is None:
             continue
-        when = (
-            occurred_at
-            or (
-                after.uninstalled_at
-                if kind == SignalKind.INSTALLATION_UNINSTALLED
-                else after.activity_at
-            )
-            or detected_at
-        )
+        uninstalled = kind == SignalKind.INSTALLATION_UNINSTALLED
+        own = after.uninstalled_at if uninstalled else after.activity_at
+        when = occurred_at or own or detected_at
         rows.append(
             signal_row(
                 kind,
