@@ -33,8 +33,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
-from basewatch_projector.db import create_engine
-from basewatch_projector.migrate import migrate
+from basewatch_projector.storage.engine import create_engine
+from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key

@@ -37,10 +37,11 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.db import create_engine, normalize_url
-from basewatch_projector.migrate import migrate
-from basewatch_projector.projection import IN_USE, customer_status, segment
-from basewatch_projector.tables import customers, installations, purchases
+from basewatch_projector.rules.customer import customer_status, segment
+from basewatch_projector.storage.engine import create_engine, normalize_url
+from basewatch_projector.storage.migrate import migrate
+from basewatch_projector.storage.tables import customers, installations, purchases
+from basewatch_shared.contract.vocabulary import IN_USE
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
@@ -293,11 +294,14 @@ async def _until_up(port: int, proc: asyncio.subprocess.Process) -> Connection:
 @asynccontextmanager
 async def in_process(engine: AsyncEngine) -> AsyncIterator[Get]:
     """The app without its lifespan (no consumer), called through the ASGI transport."""
+    from basewatch_projector.api.deps import Served
     from basewatch_projector.app import create_app
     from basewatch_projector.settings import Settings
 
     app = create_app(Settings.model_validate({"api_keys": f"bench:read:{hash_key(READ_KEY)}"}))
-    app.state.engine = engine
+    served = app.state.served
+    assert isinstance(served, Served)
+    served.engine = engine
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.migrate import migrate
+from basewatch_projector.storage.migrate import migrate
 from tests.support.checker import Checker, Report
 from tests.support.databases import TestDatabase
 from tests.support.polling import eventually

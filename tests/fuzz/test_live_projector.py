@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
-from basewatch_projector.tables import history_progress
+from basewatch_projector.storage.tables import history_progress
 from basewatch_shared.topics import Topics
 from tests.support.checker.compare import compare
 from tests.support.checker.model import Model

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.apply import apply_records
-from basewatch_projector.tables import customers, installations, purchases, signals
+from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.storage.tables import customers, installations, purchases, signals
 from basewatch_shared.contract.events import Event
 from basewatch_shared.contract.records import Record
 from tests.support.profiles import scaled

@@ -13,7 +13,8 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basewatch_projector.projection import Installation, apply_telemetry, merge_traits
+from basewatch_projector.rules.customer import merge_traits
+from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.contract.events import Event, Heartbeat, Identify, Install, Uninstall
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, deliveries, histories

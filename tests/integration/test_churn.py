@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
-from basewatch_projector.churn import release_hold
+from basewatch_projector.churn.sweep import release_hold
 from basewatch_projector.settings import Settings
-from basewatch_projector.tables import signals
+from basewatch_projector.storage.tables import signals
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out

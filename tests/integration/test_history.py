@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
-from basewatch_projector.history import EPOCH, claim, write
-from basewatch_projector.migrate import migrate
+from basewatch_projector.history.samples import claim, write
+from basewatch_projector.history.steps import EPOCH
 from basewatch_projector.settings import Settings
-from basewatch_projector.tables import history, history_progress
+from basewatch_projector.storage.migrate import migrate
+from basewatch_projector.storage.tables import history, history_progress
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out

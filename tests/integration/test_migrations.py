@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.migrate import check_migrated, current_revision, migrate
-from basewatch_projector.tables import metadata
+from basewatch_projector.storage.migrate import check_migrated, current_revision, migrate
+from basewatch_projector.storage.tables import metadata
 from tests.support.databases import TestDatabase
 
 

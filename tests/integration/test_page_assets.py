@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.api.page import STATIC
 from basewatch_projector.app import create_app
-from basewatch_projector.page import STATIC
 from basewatch_projector.settings import Settings
 from tests.support.databases import TestDatabase
 from tests.support.keys import READ_AUTH

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
-from basewatch_projector.apply import apply_records
+from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.settings import Settings
-from basewatch_projector.tables import customers, installations
+from basewatch_projector.storage.tables import customers, installations
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from basewatch_shared.topics import Topics

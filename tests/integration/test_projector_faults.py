@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
-from basewatch_projector.migrate import migrate
 from basewatch_projector.settings import Settings
+from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out, history, record, ts

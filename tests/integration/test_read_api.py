@@ -14,14 +14,15 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector import store
-from basewatch_projector.apply import apply_records
-from basewatch_projector.db import create_engine
-from basewatch_projector.tables import installations
+from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.projection.customers import refresh_customers
+from basewatch_projector.storage.engine import create_engine
+from basewatch_projector.storage.tables import installations
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import Segment
 from tests.support.keys import INGEST_AUTH, READ_AUTH
-from tests.support.services import projector_app
+from tests.support.services import projector_app, served
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 PROBLEM = "application/problem+json"
@@ -104,7 +105,7 @@ async def build_state(engine: AsyncEngine) -> None:
                 .values(status=status, status_changed_at=NOW)
             )
         # As the churn sweep does after a status change: the owners are recomputed.
-        await store.refresh_customers(conn, {"c1", "c4"}, loyal_min_orders=2, now=NOW)
+        await refresh_customers(conn, {"c1", "c4"}, loyal_min_orders=2, now=NOW)
 
 
 @pytest.fixture
@@ -520,17 +521,15 @@ async def test_read_routes_need_a_read_key(app: FastAPI) -> None:
 
 
 async def test_responses_carry_the_data_lag(app: FastAPI, client: httpx.AsyncClient) -> None:
-    app.state.freshness = lambda: None  # the lag is unknown (no partition assigned yet)
+    served(app).freshness = lambda: None  # the lag is unknown (no partition assigned yet)
     for url in READ_URLS:
         assert LAG not in (await client.get(url)).headers
-    del app.state.freshness  # an app with no source of freshness at all
-    assert LAG not in (await client.get("/v1/summary")).headers
-    app.state.freshness = lambda: 2.5
+    served(app).freshness = lambda: 2.5
     for url in READ_URLS:
         assert (await client.get(url)).headers[LAG] == "2.500"
-    app.state.freshness = lambda: -0.2  # clocks disagree a little: never a negative lag
+    served(app).freshness = lambda: -0.2  # clocks disagree a little: never a negative lag
     assert (await client.get("/v1/summary")).headers[LAG] == "0.000"
-    app.state.freshness = lambda: float("nan")
+    served(app).freshness = lambda: float("nan")
     assert LAG not in (await client.get("/v1/summary")).headers
     assert LAG not in (await client.get("/healthz")).headers
 
@@ -543,10 +542,10 @@ async def test_ready_when_the_database_and_the_broker_answer(
         200,
         {"status": "ready", "checks": {"database": "ok", "broker": "unchecked"}},
     )
-    app.state.broker_ready = lambda: True
+    served(app).broker_ready = lambda: True
     assert (await client.get("/readyz")).json()["checks"]["broker"] == "ok"
 
-    app.state.broker_ready = lambda: False
+    served(app).broker_ready = lambda: False
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
@@ -562,7 +561,7 @@ async def test_not_ready_when_the_database_is_down() -> None:
     async def broker_ready() -> bool:
         return True
 
-    app.state.broker_ready = broker_ready
+    served(app).broker_ready = broker_ready
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -595,7 +594,8 @@ async def test_openapi_documents_every_read_route(client: httpx.AsyncClient) -> 
     segment = next(
         p for p in doc["paths"]["/v1/customers"]["get"]["parameters"] if p["name"] == "segment"
     )
-    assert "enum" in str(segment["schema"])
+    [ref] = [s["$ref"] for s in segment["schema"]["anyOf"] if "$ref" in s]
+    assert doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]["enum"] == list(Segment)
 
 
 async def test_an_unknown_parameter_is_refused_not_ignored(client: httpx.AsyncClient) -> None:

@@ -8,19 +8,18 @@ projector logged a traceback per request, as for a bug.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
+from datetime import timedelta
 
 import pytest
-from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.api import _connection
+from basewatch_projector.api.deps import Served, connection
+from basewatch_projector.api.problems import database_unavailable
 from basewatch_projector.app import create_app
-from basewatch_projector.db import create_engine
 from basewatch_projector.settings import Settings
-from basewatch_projector.unavailable import database_unavailable
+from basewatch_projector.storage.engine import create_engine
 from tests.support.databases import TestDatabase
 from tests.support.keys import READ_AUTH
 from tests.support.polling import eventually
@@ -80,9 +79,15 @@ async def test_a_connection_that_dies_once_the_answer_is_made_is_no_error(
         pytest.skip("an embedded database cannot go down")
     proxy, proxied = await proxy_database(database.url)
     engine = create_engine(proxied, schema=database.schema)
-    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    served = Served(
+        api_keys=(),
+        history_interval=timedelta(hours=1),
+        freshness=lambda: None,
+        partitions=list,
+        engine=engine,
+    )
     try:
-        dependency = _connection(Request({"type": "http", "app": app}))
+        dependency = connection(served)
         conn = await anext(dependency)
         assert await conn.scalar(select(1)) == 1
         await proxy.cut()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.tables import signals
+from basewatch_projector.storage.tables import signals
 from tests.support.keys import READ_AUTH
 from tests.support.services import projector_app
 

@@ -12,8 +12,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.db import create_engine
-from basewatch_projector.migrate import migrate
+from basewatch_projector.storage.engine import create_engine
+from basewatch_projector.storage.migrate import migrate
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.api.deps import Served
 from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings as ProjectorSettings
 from basewatch_shared.topics import Topics
@@ -53,9 +54,16 @@ def projector_settings_for(
     return ProjectorSettings.model_validate(values | overrides)
 
 
-def projector_app(engine: AsyncEngine) -> FastAPI:
+def projector_app(engine: AsyncEngine, **overrides: Any) -> FastAPI:
     """The real app without its lifespan: the read API needs only the engine."""
-    settings = ProjectorSettings.model_validate({"api_keys": TEST_KEYS})
+    settings = ProjectorSettings.model_validate({"api_keys": TEST_KEYS, **overrides})
     app = create_app(settings)
-    app.state.engine = engine
+    served(app).engine = engine
     return app
+
+
+def served(app: FastAPI) -> Served:
+    """What a projector app's read API serves from (its typed state)."""
+    state = app.state.served
+    assert isinstance(state, Served)
+    return state

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.tables import consumer_offsets, customers, installations, purchases
+from basewatch_projector.storage.tables import consumer_offsets, customers, installations, purchases
 
 # Wall-clock bookkeeping differs between runs; everything else must be identical.
 _VOLATILE = {"updated_at", "first_seen_at", "status_changed_at"}

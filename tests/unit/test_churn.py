@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from basewatch_projector.churn import Policy, churn_clock
-from basewatch_projector.lag import PartitionPosition
-from basewatch_projector.signals import customer_kind, installation_kind
+from basewatch_projector.rules.clock import PartitionPosition, churn_clock
+from basewatch_projector.rules.policy import Policy
+from basewatch_projector.rules.signals import customer_kind, installation_kind
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 POLICY = Policy(

@@ -188,11 +188,18 @@ def test_every_vocabulary_word_is_documented() -> None:
     signals = dict(read_operations())["/v1/signals"]["parameters"]
     kind = next(p for p in signals if p["name"] == "kind")["schema"]
     kinds = schemas[kind["anyOf"][0]["$ref"].rsplit("/", 1)[-1]]
+
+    def enum(schema: dict[str, Any]) -> list[str]:
+        """The words of an enum, inline or behind a $ref."""
+        ref = schema.get("$ref")
+        words: list[str] = (schemas[ref.rsplit("/", 1)[-1]] if ref else schema)["enum"]
+        return words
+
     words = {
         "tables.md": [
-            *schemas["Customer"]["properties"]["segment"]["enum"],
-            *schemas["Customer"]["properties"]["status"]["enum"],
-            *schemas["Installation"]["properties"]["status"]["enum"],
+            *enum(schemas["Customer"]["properties"]["segment"]),
+            *enum(schemas["Customer"]["properties"]["status"]),
+            *enum(schemas["Installation"]["properties"]["status"]),
         ],
         "signals.md": kinds["enum"],
     }

@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
-from basewatch_projector.documents import (
-    CUSTOMER_STATUSES,
-    INSTALLATION_STATUSES,
-    PAYING,
-    SEGMENTS,
-)
-from basewatch_projector.projection import (
-    ACTIVE,
-    AT_RISK,
-    CHURNED,
+from basewatch_projector.api.documents import InstallationCounts
+from basewatch_projector.rules.customer import customer_status, segment
+from basewatch_projector.rules.installation import Installation, apply_telemetry
+from basewatch_projector.rules.policy import Policy
+from basewatch_shared.contract.events import Uninstall
+from basewatch_shared.contract.vocabulary import (
     IN_USE,
-    UNINSTALLED,
-    customer_status,
-    segment,
+    PAYING,
+    CustomerStatus,
+    InstallationStatus,
+    Segment,
 )
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def test_segments_and_statuses_match_the_projection_rules() -> None:
     cases = list(itertools.product(range(4), range(3), range(3)))
-    assert {segment(orders, n, 2) for orders, n, _ in cases} == set(SEGMENTS)
-    assert {customer_status(o, n, min(u, n)) for o, n, u in cases} == set(CUSTOMER_STATUSES)
+    assert {segment(orders, n, 2) for orders, n, _ in cases} == set(Segment)
+    assert {customer_status(o, n, min(u, n)) for o, n, u in cases} == set(CustomerStatus)
     assert {segment(orders, 0, 2) for orders in (1, 2)} == set(PAYING)
-    assert set(INSTALLATION_STATUSES) == {ACTIVE, AT_RISK, CHURNED, UNINSTALLED}
-    assert set(INSTALLATION_STATUSES) >= IN_USE
+    assert set(InstallationStatus) >= IN_USE
+
+
+def test_installation_statuses_are_those_the_rules_reach() -> None:
+    policy = Policy(at_risk_after=timedelta(days=1), churn_after=timedelta(days=2))
+    silent = {policy.target("active", timedelta(days=d), None) for d in (0, 1, 2)}
+    new = Installation(installation_id="i1", first_seen_at=NOW)
+    gone = Uninstall(event_id="u1", occurred_at=NOW, installation_id="i1")
+    assert silent | {apply_telemetry(new, [gone], NOW).status} == set(InstallationStatus)
+
+
+def test_the_documents_count_installations_by_exactly_the_vocabularys_statuses() -> None:
+    # Field names cannot come from a tuple and stay visible to the type checker: the
+    # documents spell them, and this holds them to the vocabulary.
+    assert list(InstallationCounts.model_fields) == ["installations", *InstallationStatus]

@@ -9,23 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basewatch_projector.history import (
-    Key,
-    boundary_after,
-    changes,
-    decode_latest,
-    encode_latest,
-    grace,
-)
-from basewatch_projector.history_api import (
+from basewatch_projector.history.recorder import STALLED, partition_passed
+from basewatch_projector.history.samples import Key, changes, decode_latest, encode_latest
+from basewatch_projector.history.steps import (
     MAX_POINTS,
+    boundary_after,
     default_step,
     format_duration,
     gauge,
+    grace,
     per_step,
     step_times,
 )
-from basewatch_projector.recorder import STALLED, partition_passed
 
 H = timedelta(hours=1)
 T = datetime(2026, 11, 22, 10, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basewatch_projector.pagination import InvalidCursor, decode, encode, fingerprint
+from basewatch_projector.api.pagination import InvalidCursor, decode, encode, fingerprint
 
 FILTERS = {"segment": "loyal", "status": None}
 ids = st.text(

@@ -7,13 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from basewatch_projector.projection import (
-    Installation,
-    apply_telemetry,
-    customer_status,
-    merge_traits,
-    segment,
-)
+from basewatch_projector.rules.customer import customer_status, merge_traits, segment
+from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Uninstall
 from basewatch_shared.contract.traits import Traits
 

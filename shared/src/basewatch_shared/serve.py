@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 
@@ -20,7 +21,12 @@ class _Server(uvicorn.Server):
 
 
 def serve(app: FastAPI, host: str, port: int, graceful_s: int = 10) -> None:
-    """Serve ``app``; in-flight requests finish (up to ``graceful_s``), the lifespan closes."""
+    """Serve ``app``; in-flight requests finish (up to ``graceful_s``), the lifespan closes.
+
+    The app's lifespan runs here rather than inside uvicorn, so an error that stops the
+    start (or the stop) reaches the caller as itself, to be told in one line, instead of
+    as a traceback uvicorn logs; the port is bound only once the start succeeded.
+    """
     config = uvicorn.Config(
         app,
         host=host,
@@ -28,5 +34,15 @@ def serve(app: FastAPI, host: str, port: int, graceful_s: int = 10) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=graceful_s,
+        lifespan="off",
     )
-    _Server(config).run()
+    server = _Server(config)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(app, server))
+
+
+async def _serve(app: FastAPI, server: _Server) -> None:
+    # A signal during the start is kept and stops the server as soon as it runs.
+    with server.capture_signals():
+        async with app.router.lifespan_context(app):
+            await server.serve()

@@ -13,3 +13,11 @@ class FencedError(ProjectorError):
 
 class NotFound(ProjectorError):
     """A customer, installation or product that the tables do not hold."""
+
+
+class CannotStart(ProjectorError):
+    """A resource the projector needs is missing or down at start; str() says which and why."""
+
+
+class Crashed(ProjectorError):
+    """A task the projector cannot run without ended with an error (logged where it ended)."""

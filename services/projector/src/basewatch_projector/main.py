@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,9 @@ if TYPE_CHECKING:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Consume and serve the read API until SIGTERM."""
+    """Consume and serve the read API until SIGTERM; 1 if it cannot start or crashed."""
     from basewatch_projector.app import create_app
+    from basewatch_projector.errors import CannotStart, Crashed
     from basewatch_projector.settings import Settings
     from basewatch_shared.logs import configure_logging
     from basewatch_shared.serve import serve
@@ -25,13 +27,19 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     settings.require_keys()
     port = args.port if args.port is not None else settings.port
-    serve(create_app(settings), settings.host, port)
+    try:
+        serve(create_app(settings), settings.host, port)
+    except CannotStart as exc:  # what is missing, in one line: no traceback to read through
+        logging.getLogger("basewatch.projector").critical(f"projector cannot start: {exc}")
+        return 1
+    except Crashed:  # its traceback is in the log already
+        return 1
     return 0
 
 
 async def _migrate(settings: Settings) -> str | None:
-    from basewatch_projector.db import create_engine
-    from basewatch_projector.migrate import current_revision, migrate
+    from basewatch_projector.storage.engine import create_engine
+    from basewatch_projector.storage.migrate import current_revision, migrate
 
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:
@@ -67,8 +75,8 @@ def migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def _release(settings: Settings, for_: timedelta) -> datetime:
-    from basewatch_projector.churn import release_hold
-    from basewatch_projector.db import create_engine
+    from basewatch_projector.churn.sweep import release_hold
+    from basewatch_projector.storage.engine import create_engine
 
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     now = datetime.now(UTC)

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import InstallationStatus
 from basewatch_shared.metrics import MetricSet, counter, gauge, histogram
 
 _TP = ("topic", "partition")
@@ -101,5 +102,5 @@ class Metrics(MetricSet):
 
     def set_installations(self, counts: Mapping[str, int]) -> None:
         """Installations by status; statuses with none are exported as 0."""
-        for status in ("active", "at_risk", "churned", "uninstalled"):
+        for status in InstallationStatus:
             self.installations.labels(status=status).set(counts.get(status, 0))

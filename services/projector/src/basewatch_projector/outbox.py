@@ -19,14 +19,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from basewatch_projector.bulk import any_of
-from basewatch_projector.tables import signals
+from basewatch_projector.storage.bulk import any_of
+from basewatch_projector.storage.tables import signals
+from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 
 log = logging.getLogger("basewatch.projector.outbox")
 _BATCH = 500
@@ -80,7 +79,9 @@ class Outbox:
                             await self._publish_while_leader(stop)
                         finally:
                             await self._release(lock_conn)
-            except (DBAPIError, OSError, KafkaError) as exc:
+            except MAYBE_TRANSIENT as exc:
+                if not transient(exc):
+                    raise
                 log.warning("signal publishing failed, retrying", extra={"error": repr(exc)})
             await _wait(self._wake, stop, 2.0)
 

@@ -1,0 +1,143 @@
+"""Read-side queries for customers and installations: indexed selects, keyset pages."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Column, Select, Table, func, select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector.errors import NotFound
+from basewatch_projector.storage.tables import customers, installations, purchases
+from basewatch_shared.contract.money import from_micros
+
+Document = dict[str, Any]
+Filters = Mapping[str, str | None]
+
+_INSTALLATION_COLUMNS = tuple(
+    installations.c[name]
+    for name in (
+        "installation_id",
+        "customer_id",
+        "product_id",
+        "version",
+        "platform",
+        "installed_at",
+        "last_heartbeat_at",
+        "usage",
+        "status",
+        "status_changed_at",
+    )
+)
+_CUSTOMER_COLUMNS = tuple(
+    customers.c[name]
+    for name in (
+        "customer_id",
+        "traits",
+        "segment",
+        "status",
+        "orders",
+        "first_purchase_at",
+        "last_purchase_at",
+    )
+)
+
+
+def installation_doc(row: Row[Any]) -> Document:
+    """The API form of an installation row."""
+    return row._asdict()
+
+
+def customer_doc(row: Row[Any], revenue: dict[str, str]) -> Document:
+    """The API form of a customer row and its revenue."""
+    return {**row._asdict(), "traits": row.traits or {}, "revenue": revenue}
+
+
+async def revenues(conn: AsyncConnection, ids: Collection[str]) -> dict[str, dict[str, str]]:
+    """Revenue per currency of each customer, exact, never summed across currencies."""
+    if not ids:
+        return {}
+    p = purchases.c
+    rows = await conn.execute(
+        select(p.customer_id, p.currency, func.sum(p.amount_micros))
+        .where(p.customer_id.in_(ids))
+        .group_by(p.customer_id, p.currency)
+        .order_by(p.customer_id, p.currency)
+    )
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    for customer_id, currency, total in rows:
+        found[customer_id][currency] = str(from_micros(int(total)))
+    return found
+
+
+async def customer(conn: AsyncConnection, customer_id: str) -> Document:
+    """One customer with revenue and installations, or NotFound."""
+    row = (
+        await conn.execute(select(*_CUSTOMER_COLUMNS).where(customers.c.customer_id == customer_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"customer {customer_id!r} is unknown")
+    owned = await conn.execute(
+        select(*_INSTALLATION_COLUMNS)
+        .where(installations.c.customer_id == customer_id)
+        .order_by(installations.c.installation_id)
+    )
+    revenue = (await revenues(conn, [customer_id])).get(customer_id, {})
+    return {**customer_doc(row, revenue), "installations": [installation_doc(i) for i in owned]}
+
+
+async def installation(conn: AsyncConnection, installation_id: str) -> Document:
+    """One installation, or NotFound."""
+    row = (
+        await conn.execute(
+            select(*_INSTALLATION_COLUMNS).where(installations.c.installation_id == installation_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"installation {installation_id!r} is unknown")
+    return installation_doc(row)
+
+
+async def customers_page(
+    conn: AsyncConnection, filters: Filters, after: str | None, limit: int
+) -> tuple[list[Document], str | None]:
+    """A page of customers matching ``filters`` (column = value), and the last key if more."""
+    query = _filtered(select(*_CUSTOMER_COLUMNS), customers, filters)
+    rows, last = await _keyset(conn, query, customers.c.customer_id, after, limit)
+    found = await revenues(conn, [row.customer_id for row in rows])
+    return [customer_doc(row, found.get(row.customer_id, {})) for row in rows], last
+
+
+async def installations_page(
+    conn: AsyncConnection, filters: Filters, after: str | None, limit: int
+) -> tuple[list[Document], str | None]:
+    """A page of installations matching ``filters``, and the last key if there are more."""
+    query = _filtered(select(*_INSTALLATION_COLUMNS), installations, filters)
+    rows, last = await _keyset(conn, query, installations.c.installation_id, after, limit)
+    return [installation_doc(row) for row in rows], last
+
+
+def _filtered(query: Select[Any], table: Table, filters: Filters) -> Select[Any]:
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(table.c[name] == value)
+    return query
+
+
+async def _keyset(
+    conn: AsyncConnection,
+    query: Select[Any],
+    key: Column[str],
+    after: str | None,
+    limit: int,
+) -> tuple[list[Row[Any]], str | None]:
+    """Rows after ``after`` in key order; one extra row tells whether a next page exists."""
+    if after is not None:
+        query = query.where(key > after)
+    rows = (await conn.execute(query.order_by(key).limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return list(rows), None
+    return list(rows[:limit]), getattr(rows[limit - 1], key.name)

@@ -1,0 +1,39 @@
+"""Every route the projector serves: ``/v1`` behind its edge, health, and the page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from basewatch_projector.api import (
+    customers,
+    health,
+    history,
+    installations,
+    meta,
+    ops,
+    page,
+    products,
+    signals,
+    summary,
+)
+from basewatch_projector.api.edge import v1
+
+
+def routes() -> APIRouter:
+    """The projector's routes (the page's files are read once, here)."""
+    router = APIRouter()
+    router.include_router(
+        v1(
+            customers.router,
+            installations.router,
+            products.router,
+            summary.router,
+            signals.router,
+            history.router,
+            ops.router,
+            meta.router,
+        )
+    )
+    router.include_router(health.router)
+    router.include_router(page.router())
+    return router

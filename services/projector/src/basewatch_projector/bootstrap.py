@@ -1,0 +1,249 @@
+"""Every resource the projector runs on, opened in one place and closed in reverse.
+
+In order: the database engine (and the check that it is migrated), the Kafka producer,
+the Kafka consumer, then the consume loop and the outbox as tasks. Each is registered
+on one ``AsyncExitStack`` as soon as it exists, so a start that fails at any step
+closes what was opened before it and raises ``CannotStart``, whose text says in one
+line what is missing. On the way out the tasks stop first (the batch in flight commits
+or rolls back whole), then the consumer leaves the group, the producer flushes, and the
+engine closes its connections.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.churn.schedule import Sweeper
+from basewatch_projector.consume.deadletter import DeadLetters
+from basewatch_projector.consume.lag import LagTracker
+from basewatch_projector.consume.loop import Consumer
+from basewatch_projector.errors import CannotStart
+from basewatch_projector.history.recorder import Recorder
+from basewatch_projector.metrics import Metrics
+from basewatch_projector.outbox import Outbox
+from basewatch_projector.rules.policy import Policy
+from basewatch_projector.rules.signals import OnSignals, Row
+from basewatch_projector.settings import Settings
+from basewatch_projector.storage.engine import create_engine, normalize_url
+from basewatch_projector.storage.migrate import NotMigrated, check_migrated
+from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
+from basewatch_projector.tasks import Tasks
+from basewatch_shared.topics import Topics
+
+log = logging.getLogger("basewatch.projector")
+
+
+@dataclass(frozen=True)
+class Projector:
+    """What the read API needs of a running projector."""
+
+    engine: AsyncEngine
+    broker_ready: Callable[[], Awaitable[bool]]
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, metrics: Metrics, lag: LagTracker
+) -> AsyncIterator[Projector]:
+    """Open every resource, run the consume loop and the outbox; close all in reverse."""
+    group = {"consumer_group": settings.consumer_group}
+    async with AsyncExitStack() as stack:
+        projector = await _open(settings, metrics, lag, stack)
+        log.info("projector started", extra=group)
+        try:
+            yield projector
+        finally:
+            log.info("projector stopping", extra=group)
+            try:
+                await stack.aclose()
+            finally:
+                log.info("projector stopped")
+
+
+async def _open(
+    settings: Settings, metrics: Metrics, lag: LagTracker, stack: AsyncExitStack
+) -> Projector:
+    topics = Topics(settings.topic_prefix)
+    engine = await _database(settings, stack)
+    producer = _producer(settings)
+    await _start(producer, settings, stack)
+    outbox = Outbox(engine, producer, settings.kafka_bootstrap_servers, topics.signals)
+    wiring = _Wiring(settings, topics, engine, metrics, lag, _signals_stored(metrics, outbox))
+    kafka = _kafka_consumer(settings)
+    consumer = await _consumer(wiring, kafka, producer)
+    consumer.subscribe()
+    await _start(kafka, settings, stack)
+    tasks = Tasks()
+    stack.push_async_callback(tasks.close)
+    tasks.start(consumer.run(tasks.stop), "consume loop")
+    tasks.start(outbox.run(tasks.stop), "outbox")
+
+    async def broker_ready() -> bool:
+        metadata = await producer.client.fetch_all_metadata()
+        return bool(metadata.brokers())
+
+    return Projector(engine, broker_ready)
+
+
+async def _database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
+    """The engine, on a database at the newest migration."""
+    try:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+    except ValueError as exc:  # a URL of another kind of database
+        raise CannotStart(str(exc)) from None
+    stack.push_async_callback(engine.dispose)
+    where = normalize_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        with _quiet("alembic"):  # a check, not a migration: nothing to report on the way
+            await check_migrated(engine)
+    except NotMigrated as exc:
+        raise CannotStart(str(exc)) from None
+    except MAYBE_TRANSIENT as exc:
+        if not transient(exc):
+            raise
+        raise CannotStart(f"cannot reach the database at {where}: {_why(exc)}") from None
+    return engine
+
+
+def _producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotence,
+        client_id="basewatch-projector",
+    )
+
+
+def _kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
+    session_ms = int(settings.consumer_session_timeout.total_seconds() * 1000)
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        client_id="basewatch-projector",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        session_timeout_ms=session_ms,
+        # How long a rebalance waits for members to rejoin; a member that died without
+        # leaving would otherwise hold every restart up for minutes.
+        rebalance_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(100, session_ms // 3),
+    )
+
+
+async def _start(
+    client: AIOKafkaProducer | AIOKafkaConsumer, settings: Settings, stack: AsyncExitStack
+) -> None:
+    """Start a Kafka client, stopped on the way out (``stop`` is safe after a failed start)."""
+    stack.push_async_callback(client.stop)
+    try:
+        with _quiet("aiokafka"):  # its own lines would repeat what CannotStart says
+            await client.start()
+    except MAYBE_TRANSIENT as exc:
+        if not transient(exc):
+            raise
+        where = settings.kafka_bootstrap_servers
+        raise CannotStart(f"cannot reach the broker at {where}: {_why(exc)}") from None
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What the consume side is built from."""
+
+    settings: Settings
+    topics: Topics
+    engine: AsyncEngine
+    metrics: Metrics
+    lag: LagTracker
+    stored: OnSignals
+
+
+def _sweeper(w: _Wiring) -> Sweeper:
+    return Sweeper(
+        w.engine,
+        policy=policy_of(w.settings),
+        loyal_min_orders=w.settings.loyal_min_orders,
+        every=w.settings.sweep_interval,
+        telemetry_topic=w.topics.telemetry,
+        metrics=w.metrics,
+        on_signals=w.stored,
+    )
+
+
+async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer) -> Consumer:
+    """The consume loop with the history recorder and the churn sweeper it drives."""
+    sweeper = _sweeper(w)
+    interval = w.settings.history_interval
+    recorder = Recorder(
+        w.engine,
+        sweeper,
+        telemetry_topic=w.topics.telemetry,
+        interval=interval,
+        on_signals=w.stored,
+    )
+    await recorder.load()
+    return Consumer(
+        kafka,
+        w.engine,
+        topics=w.topics,
+        group=w.settings.consumer_group,
+        loyal_min_orders=w.settings.loyal_min_orders,
+        batch_max_records=w.settings.batch_max_records,
+        lag=w.lag,
+        metrics=w.metrics,
+        dead_letters=DeadLetters(producer, w.topics.deadletter, w.metrics),
+        recorder=recorder,
+        sweeper=sweeper,
+        on_signals=w.stored,
+    )
+
+
+def _signals_stored(metrics: Metrics, outbox: Outbox) -> OnSignals:
+    """Count committed signals and wake the outbox to publish them."""
+
+    def stored(rows: Sequence[Row]) -> None:
+        metrics.observe_signals(rows)
+        if rows:
+            outbox.notify()
+
+    return stored
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The churn policy the settings describe."""
+    return Policy(
+        at_risk_after=settings.at_risk_after,
+        churn_after=settings.churn_after,
+        per_product={
+            product: (t.at_risk_after, t.churn_after)
+            for product, t in settings.product_thresholds.items()
+        },
+        hold_above=settings.hold_churn_above,
+        hold_min=settings.hold_min_transitions,
+    )
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Only critical lines from ``logger`` meanwhile."""
+    quieted = logging.getLogger(logger)
+    level = quieted.level
+    quieted.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        quieted.setLevel(level)
+
+
+def _why(exc: BaseException) -> str:
+    """The error in one line: the driver's own error rather than SQLAlchemy's wrapping."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    name, text = type(cause).__name__, str(cause)
+    return " ".join((text if text.startswith(name) else f"{name}: {text}").split())

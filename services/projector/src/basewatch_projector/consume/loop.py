@@ -1,0 +1,241 @@
+"""The consume loop: batches from Kafka, applied exactly once to the database.
+
+Each batch is one transaction that applies the records and moves the stored offsets
+with a compare-and-set (``projection/offsets.py``); Kafka offsets are committed
+afterwards, best effort, for standard lag tools. Per turn of the loop:
+
+1. fetch, decode, and hold back what belongs after the pending history boundary;
+2. apply the rest in one transaction; a record the database refuses goes to the
+   dead-letter topic; an outage is retried with the partitions paused while the
+   consumer keeps polling, so it keeps its membership; a bug propagates (the projector
+   exits loudly rather than retry it forever);
+3. sample the history boundaries this instance has passed, then sweep when due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.churn.schedule import Sweeper
+from basewatch_projector.consume.deadletter import DeadLetters
+from basewatch_projector.consume.decode import Item, decode, telemetry_partitions
+from basewatch_projector.consume.holding import Holding
+from basewatch_projector.consume.lag import LagTracker
+from basewatch_projector.consume.pausing import Pausing, Reason
+from basewatch_projector.consume.rebalance import Assignment
+from basewatch_projector.errors import FencedError
+from basewatch_projector.history.recorder import Recorder, Standing
+from basewatch_projector.metrics import Metrics
+from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.projection.offsets import Moves, advance_offsets
+from basewatch_projector.rules.signals import OnSignals
+from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
+from basewatch_shared.contract.records import Record
+from basewatch_shared.topics import Topics
+
+log = logging.getLogger("basewatch.projector.consumer")
+MAX_BACKOFF_S = 30.0
+
+
+class Consumer:
+    """Owns the Kafka consumer and applies what it fetches to the database."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        engine: AsyncEngine,
+        *,
+        topics: Topics,
+        group: str,
+        loyal_min_orders: int,
+        batch_max_records: int,
+        lag: LagTracker,
+        metrics: Metrics,
+        dead_letters: DeadLetters,
+        recorder: Recorder,
+        sweeper: Sweeper,
+        on_signals: OnSignals,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._kafka, self._engine, self._topics = consumer, engine, topics
+        self._group, self._loyal_min_orders = group, loyal_min_orders
+        self._batch_max = batch_max_records
+        self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
+        self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
+        self._clock = clock
+        self._pausing = Pausing(consumer)
+        self._holding = Holding(self._pausing)
+        self._assignment = Assignment(
+            consumer,
+            engine,
+            group=group,
+            lag=lag,
+            pausing=self._pausing,
+            holding=self._holding,
+            metrics=metrics,
+        )
+
+    def subscribe(self) -> None:
+        """Subscribe to the customers and telemetry topics with our rebalance listener."""
+        self._kafka.subscribe(
+            [self._topics.customers, self._topics.telemetry],
+            listener=self._assignment.listener(),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in flight finishes or rolls back whole."""
+        while not stop.is_set():
+            items = await self._fetch()
+            if items:
+                await self._process(items, stop)
+            self.lag.export()
+            async with self._assignment.lock:
+                await self._recorder.tick(self._standing())
+            if self._sweeper.due():
+                async with self._assignment.lock:
+                    owned = self._kafka.assignment()
+                    positions = self.lag.positions()
+                    await self._sweeper.sweep_owned(
+                        owned, positions, self._clock(), self._recorder.bound
+                    )
+
+    async def _fetch(self) -> list[Item]:
+        """The next records to apply: fetched, decoded, cut at the pending boundary."""
+        boundary = self._recorder.pending
+        fetched = await self._kafka.getmany(
+            timeout_ms=0 if self._holding.ready(boundary) else 200, max_records=self._batch_max
+        )
+        epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
+        for tp in self._kafka.assignment():
+            self.lag.fetched(tp, self._kafka.highwater(tp))
+        items = [
+            decode(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
+        ]
+        return self._holding.admit(items, epochs, boundary)
+
+    def _standing(self) -> Standing:
+        return Standing(
+            owned=self._kafka.assignment(),
+            positions=self.lag.positions(),
+            held=self._holding.first_held(),
+            now=self._clock(),
+        )
+
+    async def _process(self, items: list[Item], stop: asyncio.Event) -> None:
+        """Apply a batch; retry it while the database or the broker is out."""
+        backoff = 0.5
+        try:
+            while not await self._attempt(items, stop, backoff):
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        finally:
+            self._pausing.release(Reason.RETRYING)
+
+    async def _attempt(self, items: list[Item], stop: asyncio.Event, backoff: float) -> bool:
+        """One try at a batch: True when it is done with, False after waiting ``backoff``."""
+        try:
+            await self._apply(items)
+            return True
+        except FencedError:
+            log.warning("another member moved these partitions first; batch dropped")
+            await self._assignment.resync()
+            return True
+        except (DataError, IntegrityError):
+            await self._apply_one_by_one(items)
+            return True
+        except MAYBE_TRANSIENT as exc:
+            # An outage, not data: retry the same batch, never drop or dead-letter it.
+            if stop.is_set() or not transient(exc):
+                raise
+            self._metrics.retries.inc()
+            log.warning("batch failed, retrying", extra={"error": repr(exc), "backoff_s": backoff})
+        await self._wait_polling(backoff)
+        return False
+
+    async def _wait_polling(self, seconds: float) -> None:
+        """Keep polling with the partitions paused: the group sees us alive. A partition
+        assigned meanwhile may still deliver records; they are not applied now, so
+        rewind it to fetch them again."""
+        self._pausing.hold(Reason.RETRYING, self._kafka.assignment())
+        stray = await self._kafka.getmany(timeout_ms=int(seconds * 1000))
+        if stray:
+            async with self._assignment.lock:
+                await self._assignment.rewind(set(stray))
+
+    async def _apply(self, items: Sequence[Item]) -> None:
+        async with self._assignment.lock:
+            items = self._assignment.still_ours(items)
+            if not items:
+                return
+            await self._dead_letters.send([i for i in items if i.error is not None])
+            records = [i.decoded for i in items if i.decoded is not None]
+            moves = self._moves(items)
+            await self._commit(items, records, moves)
+        await self._commit_kafka(moves)
+
+    async def _commit(self, items: Sequence[Item], records: list[Record], moves: Moves) -> None:
+        """Apply ``records`` and move the stored offsets, in one transaction."""
+        now = self._clock()
+        started = asyncio.get_running_loop().time()
+        async with self._engine.begin() as conn:
+            applied = await apply_records(
+                conn,
+                records,
+                loyal_min_orders=self._loyal_min_orders,
+                now=now,
+                partitions=telemetry_partitions(items),
+            )
+            if not await advance_offsets(conn, self._group, moves, now):
+                raise FencedError("offsets moved by another member")
+        elapsed = asyncio.get_running_loop().time() - started
+        self._metrics.observe_batch(records, applied.duplicates, elapsed)
+        self._on_signals(applied.signals)
+        self._note_applied(items, moves)
+
+    def _note_applied(self, items: Sequence[Item], moves: Moves) -> None:
+        last: dict[tuple[str, int], Record] = {}
+        for item in items:
+            if item.decoded is not None:
+                last[(item.raw.topic, item.raw.partition)] = item.decoded
+        for tp, (_, new) in moves.items():
+            decoded = last.get(tp)
+            self.lag.applied(
+                tp,
+                new,
+                decoded.received_at if decoded else self._clock(),
+                decoded.event.occurred_at if decoded else None,
+            )
+
+    async def _apply_one_by_one(self, items: Sequence[Item]) -> None:
+        """Isolate the record that violates a constraint: apply each alone."""
+        for item in items:
+            try:
+                await self._apply([item])
+            except (DataError, IntegrityError) as exc:
+                reason = f"database refused the record: {exc.orig!r}"[:1000]
+                await self._apply([Item(item.raw, None, reason)])
+
+    def _moves(self, items: Sequence[Item]) -> Moves:
+        """Per partition: (the offset the database should hold now, the new one)."""
+        positions = self.lag.positions()
+        moves: Moves = {}
+        for item in items:
+            tp = (item.raw.topic, item.raw.partition)
+            expected = positions[tp].committed
+            moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
+        return moves
+
+    async def _commit_kafka(self, moves: Moves) -> None:
+        offsets = {TopicPartition(t, p): new for (t, p), (_, new) in moves.items()}
+        try:
+            await self._kafka.commit(offsets)
+        except (KafkaError, AssertionError) as exc:
+            # The database already holds these offsets; Kafka's copy is for lag tools only.
+            log.info("kafka offset commit skipped", extra={"error": repr(exc)})

@@ -1,0 +1,120 @@
+"""The bases over time: what a sample is, and writing one.
+
+Boundaries are multiples of ``BASEWATCH_HISTORY_INTERVAL`` since the Unix epoch, so every
+instance agrees on them. The sample at boundary B is the customers by segment and the
+installations by product and status as they stood once every record *received* before
+B had been applied, and none received at or after B, with the churn sweep run on clock
+B (``consume/holding.py`` cuts the batches so, ``recorder.py`` decides when B is
+passed). That is the pipeline's clock (``received_at``), not the wall clock: a projector
+replaying a backlog into an empty database writes the series as they were at those past
+times. Signals need no sample: ``series.py`` counts them from the signals table by their
+time.
+
+Exactly one sample per boundary, whatever the number of instances: the one
+``history_progress`` row is claimed with a compare-and-set (it only moves forward), and
+the sample is written in the claiming transaction. The winner is the first instance
+whose own partitions have all passed B; its partitions are cut exactly at B, those of
+the other instances are as far as they had got (caught up: within their lag).
+
+Compact: a series gets a row only when its value differs from the previous sample (a
+series that disappears gets a 0), and the reader carries the last value forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector.storage.bulk import insert_of, upsert
+from basewatch_projector.storage.tables import customers, history, history_progress, installations
+
+Labels = tuple[tuple[str, Any], ...]
+Key = tuple[str, Labels]  # (metric, labels in key order)
+
+
+def changes(previous: Mapping[Key, int], current: Mapping[Key, int]) -> dict[Key, int]:
+    """The series whose value differs from the previous sample; one that is gone is 0."""
+    return {
+        key: current.get(key, 0)
+        for key in previous.keys() | current.keys()
+        if current.get(key, 0) != previous.get(key, 0)
+    }
+
+
+async def counts(conn: AsyncConnection) -> dict[Key, int]:
+    """The current size of every series: customers by segment, installations by
+    product and status (two grouped counts over indexes)."""
+    c, i = customers.c, installations.c
+    found: dict[Key, int] = {}
+    for segment, n in await conn.execute(select(c.segment, func.count()).group_by(c.segment)):
+        found[("customers", (("segment", segment),))] = int(n)
+    by_product = select(i.product_id, i.status, func.count()).group_by(i.product_id, i.status)
+    for product_id, status, n in await conn.execute(by_product):
+        found[("installations", (("product_id", product_id), ("status", status)))] = int(n)
+    return found
+
+
+async def claim(conn: AsyncConnection, bucket: datetime, now: datetime) -> dict[Key, int] | None:
+    """Take boundary ``bucket`` if nobody has; return the previous sample's values, or
+    None when another instance got there first. Locks the progress row (PostgreSQL)."""
+    p = history_progress.c
+    moved = await conn.execute(
+        update(history_progress)
+        .where(p.id == 1, p.settled_through < bucket)
+        .values(settled_through=bucket, updated_at=now)
+    )
+    if moved.rowcount == 1:
+        return decode_latest(await conn.scalar(select(p.latest).where(p.id == 1)))
+    first = insert_of(conn, history_progress).values(
+        id=1, first_bucket=bucket, settled_through=bucket, latest=[], updated_at=now
+    )
+    inserted = await conn.execute(first.on_conflict_do_nothing())
+    return {} if inserted.rowcount == 1 else None
+
+
+def _order(item: tuple[Key, int]) -> tuple[str, tuple[tuple[str, bool, str], ...]]:
+    """Sort key of a series: a missing label value (an installation of no known product)
+    sorts before every value, so None and strings never meet in a comparison."""
+    (metric, labels), _ = item
+    return metric, tuple((k, v is not None, "" if v is None else str(v)) for k, v in labels)
+
+
+def encode_latest(sample: Mapping[Key, int]) -> list[list[Any]]:
+    """A sample as the JSON document kept in ``history_progress.latest``, in a stable order."""
+    return [
+        [m, [list(pair) for pair in labels], v]
+        for (m, labels), v in sorted(sample.items(), key=_order)
+    ]
+
+
+def decode_latest(latest: Any) -> dict[Key, int]:
+    """The sample that ``encode_latest`` wrote (an empty one for no document)."""
+    return {
+        (metric, tuple((k, v) for k, v in labels)): int(value)
+        for metric, labels, value in latest or []
+    }
+
+
+async def write(
+    conn: AsyncConnection, bucket: datetime, previous: Mapping[Key, int], now: Mapping[Key, int]
+) -> int:
+    """Store the changed series at ``bucket`` and remember ``now`` as the latest sample."""
+    rows = [
+        {"metric": metric, "labels": dict(labels), "bucket": bucket, "value": value}
+        for (metric, labels), value in changes(previous, now).items()
+    ]
+    await upsert(conn, history, rows, ["metric", "labels", "bucket"], ["value"])
+    await conn.execute(
+        update(history_progress).where(history_progress.c.id == 1).values(latest=encode_latest(now))
+    )
+    return len(rows)
+
+
+async def settled_through(conn: AsyncConnection) -> datetime | None:
+    """The last boundary sampled, by any instance."""
+    value: datetime | None = await conn.scalar(select(history_progress.c.settled_through))
+    return value

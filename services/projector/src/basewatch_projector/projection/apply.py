@@ -1,0 +1,156 @@
+"""Apply one batch of records in the caller's transaction: the projection's unit of work."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector.projection import customers as store
+from basewatch_projector.projection.installations import load_installations, save_installations
+from basewatch_projector.projection.signals import store_signals
+from basewatch_projector.rules.customer import merge_traits
+from basewatch_projector.rules.installation import Installation, apply_telemetry
+from basewatch_projector.rules.signals import customer_signals, installation_signals
+from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
+from basewatch_shared.contract.money import to_micros
+from basewatch_shared.contract.records import Record
+
+Telemetry = Install | Heartbeat | Uninstall
+
+
+@dataclass
+class Applied:
+    """What a batch changed: status transitions, and the duplicates it skipped by type."""
+
+    installations: list[tuple[Installation | None, Installation]] = field(default_factory=list)
+    customers: list[tuple[str, str, str]] = field(default_factory=list)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    """A batch's events sorted by what they change (duplicates inside it left out)."""
+
+    telemetry: dict[str, list[Telemetry]] = field(default_factory=lambda: defaultdict(list))
+    identifies: dict[str, list[Identify]] = field(default_factory=lambda: defaultdict(list))
+    ledger: list[dict[str, object]] = field(default_factory=list)
+    # Customers whose segment or status may have changed, and those an event names.
+    stale: set[str] = field(default_factory=set)
+    named: set[str] = field(default_factory=set)
+
+
+async def apply_records(
+    conn: AsyncConnection,
+    records: Sequence[Record],
+    *,
+    loyal_min_orders: int,
+    now: datetime,
+    partitions: Mapping[str, int] | None = None,
+) -> Applied:
+    """Apply ``records`` with a few multi-row statements; the caller owns the transaction."""
+    applied = Applied()
+    batch = _sort(records, applied.duplicates)
+    await _installations(conn, batch, applied, now, partitions or {})
+    # Lock order: installations (above), then customers, sorted.
+    await store.touch_customers(conn, batch.stale | batch.identifies.keys() | batch.named, now)
+    await _traits(conn, batch.identifies)
+    applied.duplicates["purchase"] += await store.insert_purchases(conn, batch.ledger)
+    applied.customers = await store.refresh_customers(conn, batch.stale, loyal_min_orders, now)
+    # A customer's change happens on the pipeline's clock (the batch's latest receive
+    # time), not the wall clock: a replay then dates it in the past, where it belongs.
+    at = max((record.received_at for record in records), default=now)
+    applied.signals = installation_signals(applied.installations, None, now) + customer_signals(
+        applied.customers, at, now
+    )
+    await store_signals(conn, applied.signals)
+    return applied
+
+
+def _sort(records: Sequence[Record], duplicates: Counter[str]) -> _Batch:
+    """Sort the events by entity; count the duplicates inside the batch by type."""
+    batch = _Batch()
+    seen: set[str] = set()
+    for record in records:
+        event = record.event
+        if event.event_id in seen:  # a retry or redelivery inside this batch
+            duplicates[event.type] += 1
+            continue
+        seen.add(event.event_id)
+        if isinstance(event, Install | Heartbeat | Uninstall):
+            batch.telemetry[event.installation_id].append(event)
+        elif isinstance(event, Identify):
+            batch.identifies[event.customer_id].append(event)
+        elif isinstance(event, Purchase):
+            batch.ledger.append(_ledger_row(event, record.received_at))
+    # Customers that bought may change segment and status.
+    batch.stale = {str(row["customer_id"]) for row in batch.ledger}
+    return batch
+
+
+async def _installations(
+    conn: AsyncConnection,
+    batch: _Batch,
+    applied: Applied,
+    now: datetime,
+    partitions: Mapping[str, int],
+) -> None:
+    """Fold each installation's events into its row; note the customers that may change:
+    the owners (old and new) of installations that appeared, changed status or owner. A
+    heartbeat that only moves last_heartbeat_at touches no customer at all."""
+    current = await load_installations(conn, batch.telemetry.keys())
+    for inst_id, events in batch.telemetry.items():
+        before = current.get(inst_id)
+        after = apply_telemetry(
+            before or Installation(installation_id=inst_id, first_seen_at=now), events, now
+        )
+        if inst_id in partitions:
+            after.partition = partitions[inst_id]
+        applied.installations.append((before, after))
+        owners = {c.customer_id for c in (before, after) if c and c.customer_id}
+        if before is None or (before.status, before.customer_id) != (
+            after.status,
+            after.customer_id,
+        ):
+            batch.stale.update(owners)
+        # A customer an event names but who owns the installation neither before nor
+        # after the batch (replaced, or named by an older event) still gets a row ("one
+        # row per customer_id ever seen"), whatever the batches: rare, so the common
+        # heartbeat of an unchanged owner still writes no customer row.
+        batch.named.update(
+            e.customer_id for e in events if e.customer_id and e.customer_id not in owners
+        )
+    await save_installations(conn, (after for _, after in applied.installations), now)
+
+
+async def _traits(conn: AsyncConnection, identifies: Mapping[str, list[Identify]]) -> None:
+    """Merge each identified customer's traits, last writer wins per trait."""
+    if not identifies:
+        return
+    existing = await store.load_traits(conn, identifies.keys())
+    await store.save_traits(
+        conn,
+        {
+            cid: merge_traits(*existing.get(cid, ({}, {})), events)
+            for cid, events in identifies.items()
+        },
+    )
+
+
+def _ledger_row(event: Purchase, received_at: datetime) -> dict[str, object]:
+    return {
+        "event_id": event.event_id,
+        "customer_id": event.customer_id,
+        "order_id": event.order_id,
+        "product_id": event.product_id,
+        "amount_micros": to_micros(event.amount),
+        "currency": event.currency,
+        "quantity": event.quantity,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+    }

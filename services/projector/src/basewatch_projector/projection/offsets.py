@@ -1,0 +1,76 @@
+"""Where each partition stands, as the database holds it: the source of truth for
+resuming, moved in the same transaction as the batch it applies (exactly once)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector.storage.bulk import insert_of
+from basewatch_projector.storage.tables import consumer_offsets
+
+TopicPartition = tuple[str, int]
+Moves = dict[TopicPartition, tuple[int | None, int]]  # (expected offset, new offset)
+
+
+async def load_offsets(
+    conn: AsyncConnection, group: str, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The next offset to consume per partition, as the database records it."""
+    wanted = list(partitions)
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(
+            consumer_offsets.c.topic, consumer_offsets.c.partition, consumer_offsets.c.next_offset
+        ).where(
+            consumer_offsets.c.group_id == group,
+            tuple_(consumer_offsets.c.topic, consumer_offsets.c.partition).in_(wanted),
+        )
+    )
+    return {(t, p): o for t, p, o in rows}
+
+
+async def advance_offsets(
+    conn: AsyncConnection,
+    group: str,
+    moves: Moves,
+    now: datetime,
+) -> bool:
+    """Move each partition from its expected offset to the new one, all or nothing.
+
+    A compare-and-set: if another instance already moved a partition (a rebalance
+    raced this batch), nothing matches and the caller rolls the whole batch back.
+    """
+    for tp, (expected, new) in moves.items():
+        moved = await conn.execute(_move(conn, group, tp, expected, new, now))
+        if moved.rowcount != 1:
+            return False
+    return True
+
+
+def _move(
+    conn: AsyncConnection,
+    group: str,
+    tp: TopicPartition,
+    expected: int | None,
+    new: int,
+    now: datetime,
+) -> Any:
+    """The statement that moves one partition from ``expected`` (None: no row yet) to ``new``."""
+    topic, partition = tp
+    if expected is None:
+        row = {"group_id": group, "topic": topic, "partition": partition}
+        insert = insert_of(conn, consumer_offsets)
+        return insert.values(**row, next_offset=new, updated_at=now).on_conflict_do_nothing()
+    o = consumer_offsets.c
+    return (
+        update(consumer_offsets)
+        .where(o.group_id == group, o.topic == topic, o.partition == partition)
+        .where(o.next_offset == expected)
+        .values(next_offset=new, updated_at=now)
+    )

@@ -1,0 +1,138 @@
+"""An installation's projection rules (docs/tables.md), as pure functions.
+
+Every rule is order-independent, so late, reordered and redelivered events converge
+to the same rows: attributes are last-writer-wins by ``occurred_at`` (ties broken by
+``event_id``), heartbeats only move ``last_heartbeat_at`` forward, and an uninstall
+holds against every activity that happened before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import singledispatch
+from typing import Any
+
+from basewatch_projector.rules.lww import Stamp, later, stamp_of
+from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
+from basewatch_shared.contract.vocabulary import InstallationStatus
+
+_SILENT = (InstallationStatus.AT_RISK, InstallationStatus.CHURNED)  # new activity ends it
+ATTRIBUTES = ("customer_id", "product_id", "version", "platform")
+
+
+@dataclass(slots=True)
+class Installation:
+    """One installation's state, as the ``installations`` row holds it.
+
+    Mutable only inside ``apply_telemetry``, which works on its own copy.
+    """
+
+    installation_id: str
+    first_seen_at: datetime
+    status: str = InstallationStatus.ACTIVE
+    status_changed_at: datetime | None = None
+    customer_id: str | None = None
+    product_id: str | None = None
+    version: str | None = None
+    platform: str | None = None
+    attr_times: dict[str, Stamp] = field(default_factory=dict)
+    installed_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    usage: dict[str, Any] | None = None
+    usage_at: datetime | None = None
+    uninstalled_at: datetime | None = None
+    silent_since: datetime | None = None
+    partition: int | None = None
+
+    @property
+    def activity_at(self) -> datetime | None:
+        """The later of installed_at and last_heartbeat_at: silence is measured from it."""
+        return later(self.installed_at, self.last_heartbeat_at)
+
+    @property
+    def is_uninstalled(self) -> bool:
+        """An uninstall holds against every install or heartbeat that happened before it."""
+        if self.uninstalled_at is None:
+            return False
+        activity = self.activity_at
+        return activity is None or self.uninstalled_at >= activity
+
+
+def _attrs(inst: Installation, event: Install | Heartbeat) -> None:
+    """Last-writer-wins per attribute; an event that omits one leaves it alone."""
+    stamp: Stamp | None = None
+    for name in ATTRIBUTES:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        stamp = stamp or stamp_of(event.occurred_at, event.event_id)
+        held = inst.attr_times.get(name)
+        if held is None or stamp > held:
+            setattr(inst, name, value)
+            inst.attr_times[name] = stamp
+
+
+# The fold handlers mutate a private working copy (made once per batch in
+# apply_telemetry): copying a frozen row per event cost more than the rest of the fold.
+@singledispatch
+def fold(event: object, inst: Installation) -> None:
+    """Apply one telemetry event to a working copy of an installation."""
+    raise TypeError(f"not a telemetry event: {type(event).__name__}")
+
+
+@fold.register
+def _install(event: Install, inst: Installation) -> None:
+    _attrs(inst, event)
+    # The latest install counts: a reinstall after an uninstall starts the clock again.
+    inst.installed_at = later(inst.installed_at, event.occurred_at)
+
+
+@fold.register
+def _heartbeat(event: Heartbeat, inst: Installation) -> None:
+    _attrs(inst, event)
+    if event.usage is not None:
+        # Last writer wins by (occurred_at, event_id) like the attributes: two heartbeats
+        # at the same instant must not leave whichever arrived last. A row stored before
+        # the usage had a stamp gets one that any later-or-equal heartbeat beats.
+        stamp = stamp_of(event.occurred_at, event.event_id)
+        held = inst.attr_times.get("usage")
+        if held is None and inst.usage_at is not None:
+            held = stamp_of(inst.usage_at, "")
+        if held is None or stamp > held:
+            inst.usage, inst.usage_at = dict(event.usage), event.occurred_at
+            inst.attr_times["usage"] = stamp
+    inst.last_heartbeat_at = later(inst.last_heartbeat_at, event.occurred_at)
+
+
+@fold.register
+def _uninstall(event: Uninstall, inst: Installation) -> None:
+    inst.uninstalled_at = later(inst.uninstalled_at, event.occurred_at)
+
+
+def apply_telemetry(
+    inst: Installation, events: Iterable[Install | Heartbeat | Uninstall], now: datetime
+) -> Installation:
+    """Fold a batch's events for one installation and settle its status; ``inst`` is untouched.
+
+    New activity makes an at_risk or churned installation active again (reactivated);
+    the time-based moves to at_risk and churned belong to the churn sweep.
+    """
+    before = inst.activity_at
+    inst = replace(inst, attr_times=dict(inst.attr_times))
+    for event in events:
+        fold(event, inst)
+    status: str
+    if inst.is_uninstalled:
+        status = InstallationStatus.UNINSTALLED
+    elif inst.status == InstallationStatus.UNINSTALLED or (
+        inst.status in _SILENT and later(before, inst.activity_at) != before
+    ):
+        status = InstallationStatus.ACTIVE
+    else:
+        status = inst.status
+    if status != inst.status or inst.status_changed_at is None:
+        inst.status, inst.status_changed_at = status, now
+    inst.silent_since = inst.activity_at
+    return inst

@@ -1,0 +1,99 @@
+"""Multi-row statements that stay fast for thousands of rows, on PostgreSQL and SQLite.
+
+PostgreSQL gets one statement per batch whatever its size: the rows travel as one
+array per column and ``unnest`` turns them back into rows, so the driver encodes
+arrays in C instead of SQLAlchemy rendering and processing one parameter per value.
+SQLite gets a prepared ``executemany`` (in-process, already cheap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Table, any_, bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnClause
+
+from basewatch_projector.storage.tables import Json
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def is_postgres(conn: AsyncConnection) -> bool:
+    """True on PostgreSQL, where the array paths apply."""
+    return conn.dialect.name == "postgresql"
+
+
+def insert_of(conn: AsyncConnection, table: Table) -> Any:
+    """An INSERT of the connection's dialect, which can say ON CONFLICT DO NOTHING."""
+    return (postgresql if is_postgres(conn) else sqlite).insert(table)
+
+
+def any_of(
+    conn: AsyncConnection, column: ColumnClause[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN values``: one array parameter on PostgreSQL instead of one per value."""
+    values = list(values)
+    if is_postgres(conn):
+        array = bindparam(None, values, type_=postgresql.ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(values)
+
+
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update_columns: Collection[str],
+) -> None:
+    """Insert ``rows``; on a key conflict overwrite ``update_columns`` (none: ignore the row)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    if is_postgres(conn):
+        sql = _unnest_upsert(table, columns, tuple(keys), tuple(update_columns))
+        params = {f"p{i}": _pg_column(table, c, rows) for i, c in enumerate(columns)}
+        await conn.execute(sql, params)
+        return
+    stmt = sqlite.insert(table)
+    if update_columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    await conn.execute(stmt, list(rows))
+
+
+def _pg_column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """One column's values; JSON documents are encoded here, as their type would."""
+    if isinstance(table.c[name].type, Json):
+        return [None if r[name] is None else orjson.dumps(r[name]).decode() for r in rows]
+    return [r[name] for r in rows]
+
+
+@lru_cache(maxsize=64)
+def _unnest_upsert(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], updates: tuple[str, ...]
+) -> Any:
+    arrays, selected = [], []
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        arrays.append(f"CAST(:p{i} AS {column_type.compile(dialect=_PG)}[])")
+        selected.append(f"u.{name}")
+    conflict = (
+        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
+        if updates
+        else "DO NOTHING"
+    )
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
+        f"AS u({', '.join(columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) {conflict}"
+    )
