@@ -1,4 +1,4 @@
-"""The layout holds: each test has one category, and no test imports another test."""
+"""Layout rules: one category per test, no test imports a test, no import cycle, small modules."""
 
 from __future__ import annotations
 
@@ -77,3 +77,116 @@ def test_no_module_imports_a_test_module_or_a_fixture_module() -> None:
         if _is_test_module(name) or name.split(".")[:2] == ["tests", "fixtures"]
     ]
     assert not wrong, "\n".join(wrong)
+
+
+# The services' and shared's own modules: imports point one way, and modules stay small.
+SOURCES = sorted([*ROOT.glob("services/*/src"), ROOT / "shared" / "src"])
+MAX_LINES = 250
+# Alembic's migrations are written once and never edited again; nothing is vendored.
+NOT_COUNTED = "migrations"
+
+
+def _project_modules() -> dict[str, Path]:
+    """Dotted name -> file of every module of the services and of shared."""
+    found = {}
+    for src in SOURCES:
+        for path in _modules(src):
+            parts = path.relative_to(src).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
+    """The module a ``from ... import`` names, with its leading dots resolved."""
+    if not node.level:
+        return node.module or ""
+    base = importer.split(".")
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _targets(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules ``name`` imports: at the top, in functions, under TYPE_CHECKING.
+
+    ``from a.b import c`` imports the module ``a.b.c`` if there is one, else ``a.b``; the
+    parent packages Python initialises on the way do not count.
+    """
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node, name, path.name == "__init__.py")
+            candidates = [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for candidate in candidates:
+            parts = candidate.split(".")
+            while parts and ".".join(parts) not in modules:
+                parts.pop()
+            if parts:
+                found.add(".".join(parts))
+    found.discard(name)
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each group of modules that reach each other (Tarjan's components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = {stack.pop()}
+            while node not in group:
+                group.add(stack.pop())
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return [_cycle_in(group, graph) for group in groups]
+
+
+def _cycle_in(group: set[str], graph: dict[str, set[str]]) -> list[str]:
+    """A shortest way from the group's first module back to itself (breadth first)."""
+    start = min(group)
+    paths = {start: [start]}
+    todo = [start]
+    while todo:
+        node = todo.pop(0)
+        for nxt in sorted(graph[node] & group):
+            if nxt == start:
+                return [*paths[node], start]
+            if nxt not in paths:
+                paths[nxt] = [*paths[node], nxt]
+                todo.append(nxt)
+    raise AssertionError(f"{sorted(group)} is no cycle")
+
+
+def test_no_import_cycle_between_the_project_modules() -> None:
+    modules = _project_modules()
+    graph = {name: _targets(name, path, modules) for name, path in modules.items()}
+    cycles = [" -> ".join(cycle) for cycle in _cycles(graph)]
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_no_project_module_is_over_250_lines() -> None:
+    over = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in _project_modules().values()
+        if NOT_COUNTED not in path.parts
+        and (lines := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert not over, f"modules over {MAX_LINES} lines:\n" + "\n".join(sorted(over))
