@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from basewatch_ingest.publisher import OutRecord
 from basewatch_shared.contract.errors import error_list
-from basewatch_shared.contract.events import EVENT_ADAPTER, EVENT_TYPES, Event
-from basewatch_shared.contract.records import RecordEncoder, corrected, record_key, topic_kind
+from basewatch_shared.contract.events import EVENT_TYPES
+from basewatch_shared.contract.intake import Accepted, EventIntake
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.topics import Topics
 
@@ -122,44 +122,42 @@ def take(
     received_at: datetime,
     max_future: timedelta,
 ) -> Intake:
-    """Validate each raw event; correct its clock skew once; encode the accepted ones."""
+    """Validate each raw event, correct its clock skew, encode the accepted ones."""
     intake = Intake()
-    encoder = RecordEncoder(received_at, source)
+    events = EventIntake(received_at, source)
     latest = received_at + max_future
-    customers, telemetry = topics.customers, topics.telemetry
+    names = {"customers": topics.customers, "telemetry": topics.telemetry}
     for index, raw in enumerate(raw_events):
-        event = _validated(intake, index, raw, received_at, latest)
-        if event is None:
-            continue
-        topic = customers if topic_kind(event) == "customers" else telemetry
-        intake.records.append(OutRecord(topic, record_key(event), encoder.encode(event)))
-        intake.accepted_types[event.type] += 1
+        accepted = _accepted(intake, events, index, raw, latest)
+        if accepted is not None:
+            intake.records.append(OutRecord(names[accepted.topic], accepted.key, accepted.value))
+            intake.accepted_types[accepted.type] += 1
     return intake
 
 
-def _validated(
-    intake: Intake, index: int, raw: Any, received_at: datetime, latest: datetime
-) -> Event | None:
-    """The event, its clock skew corrected; None when refused (``intake`` keeps why)."""
+def _accepted(
+    intake: Intake, events: EventIntake, index: int, raw: Any, latest: datetime
+) -> Accepted | None:
+    """The event as a record; None when refused (``intake`` keeps why)."""
     if isinstance(raw, Malformed):
         intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
         return None
     try:
-        event = corrected(EVENT_ADAPTER.validate_python(raw), received_at)
+        accepted = events.take(raw)
     except ValidationError as exc:
         too_large = any(e["type"] == "event_too_large" for e in exc.errors())
         intake.reject(
             index, raw, error_list(exc), Reason.TOO_LARGE if too_large else Reason.INVALID
         )
         return None
-    if event.occurred_at > latest:
+    if accepted.occurred_at > latest:
         message = (
-            f"is more than {latest - received_at} ahead of the server's clock "
+            f"is more than {latest - events.received_at} ahead of the server's clock "
             "(after skew correction)"
         )
         intake.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
         return None
-    return event
+    return accepted
 
 
 def refusal(intake: Intake) -> ProblemError:

@@ -23,8 +23,7 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
@@ -36,8 +35,7 @@ from basewatch_ingest.metrics import Metrics
 log = logging.getLogger("basewatch.ingest.publisher")
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
+class OutRecord(NamedTuple):
     """One record to produce: its topic, partition key and encoded value."""
 
     topic: str
