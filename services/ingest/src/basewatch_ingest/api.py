@@ -123,6 +123,15 @@ async def post_events(request: Request) -> JSONResponse:
     return JSONResponse({"accepted": len(intake.records), "rejected": intake.rejected}, 202)
 
 
+def events_route() -> APIRoute:
+    """The ``POST /v1/events`` route, as FastAPI built it."""
+    return next(
+        route
+        for route in events_router.routes
+        if isinstance(route, APIRoute) and route.endpoint is post_events
+    )
+
+
 @router.get("/healthz", summary="Alive: the process answers")
 async def healthz() -> dict[str, str]:
     """Alive: the process answers (whether or not the broker does)."""

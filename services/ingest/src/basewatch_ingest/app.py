@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 
-from basewatch_ingest.api import Ingest, events_router, router
+from basewatch_ingest.api import Ingest, events_route, events_router, router
 from basewatch_ingest.broker import Broker, make_producer
 from basewatch_ingest.errors import BrokerUnavailable, RateLimited
 from basewatch_ingest.metrics import Metrics
@@ -20,7 +20,13 @@ from basewatch_ingest.openapi import install_openapi
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
-from basewatch_shared.problems import ProblemError, install_problem_handlers
+from basewatch_ingest.shortcut import Shortcut
+from basewatch_shared.problems import (
+    ProblemError,
+    Translation,
+    install_problem_handlers,
+    problem_handler,
+)
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.ingest")
@@ -49,16 +55,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.api_keys = settings.api_keys
-    install_problem_handlers(
-        app,
-        {
-            BrokerUnavailable: _unavailable,
-            RateLimited: _rate_limited,
-            ClientDisconnect: _disconnected,
-        },
-    )
+    translations: dict[type[Exception], Translation] = {
+        BrokerUnavailable: _unavailable,
+        RateLimited: _rate_limited,
+        ClientDisconnect: _disconnected,
+    }
+    install_problem_handlers(app, translations)
     app.include_router(events_router)
     app.include_router(router)
+    # Added first, so inside ObserveRequests: middleware added later wraps what is there.
+    app.add_middleware(Shortcut, route=events_route(), on_error=problem_handler(translations))
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     install_openapi(app)
     return app

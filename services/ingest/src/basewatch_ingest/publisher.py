@@ -23,7 +23,7 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -35,12 +35,20 @@ from basewatch_ingest.metrics import Metrics
 log = logging.getLogger("basewatch.ingest.publisher")
 
 
-class OutRecord(NamedTuple):
+class OutRecord(Protocol):
     """One record to produce: its topic, partition key and encoded value."""
 
-    topic: str
-    key: bytes
-    value: bytes
+    @property
+    def topic(self) -> str:
+        """The topic's name."""
+
+    @property
+    def key(self) -> bytes:
+        """The partition key."""
+
+    @property
+    def value(self) -> bytes:
+        """The record value."""
 
 
 class Publisher:
@@ -106,9 +114,9 @@ class Publisher:
         for record in records:
             parts = partitions.get(record.topic)
             if parts is None:  # once per topic and request
-                parts = partitions[record.topic] = await _partitions(
-                    producer, record.topic, deadline
-                )
+                parts = partitions[record.topic] = _known_partitions(
+                    producer, record.topic
+                ) or await _partitions(producer, record.topic, deadline)
             partition = parts[partition_index(record.key, len(parts))]
             lane = self._lanes.get((record.topic, partition))
             if lane is None:
@@ -191,8 +199,14 @@ class Publisher:
             self._wakeup.set()
 
 
+def _known_partitions(producer: AIOKafkaProducer, topic: str) -> list[int] | None:
+    """The topic's partitions, sorted, from cached metadata (no coroutine: the hot path)."""
+    known: set[int] | None = producer.client.cluster.partitions_for_topic(topic)
+    return sorted(known) if known else None
+
+
 async def _partitions(producer: AIOKafkaProducer, topic: str, deadline: float) -> list[int]:
-    """The topic's partitions, sorted; from cached metadata, else asked within the deadline."""
+    """The topic's partitions, sorted; asked within the deadline when not cached."""
     known: set[int] | None = producer.client.cluster.partitions_for_topic(topic)
     if known is None:  # the topic's first use, or a topic that does not exist
         async with asyncio.timeout_at(deadline):

@@ -18,7 +18,7 @@ between reading and encoding, on both paths.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
 import orjson
@@ -56,6 +56,7 @@ _RECORD_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 # event over its own: what the client sent is at most a few hundred bytes longer than
 # the record's event (nulls, offsets and nanoseconds are what the record leaves out).
 _SURELY_WITHIN: Final = min(MAX_PROPERTIES_BYTES, MAX_EVENT_BYTES - 1024)
+TOPIC_KINDS: Final[Mapping[TopicKind, str]] = {"customers": "customers", "telemetry": "telemetry"}
 
 
 def _client_event(model: type[BaseEvent], fields: Mapping[str, CoreSchema]) -> CoreSchema:
@@ -101,7 +102,7 @@ class Accepted(NamedTuple):
     """An accepted event as ingest produces it (a tuple: a frozen dataclass costs 5x more)."""
 
     type: str
-    topic: TopicKind
+    topic: str  # the name the caller gave the topic family (customers or telemetry)
     key: bytes
     value: bytes
     occurred_at: datetime  # after the clock-skew correction
@@ -110,9 +111,14 @@ class Accepted(NamedTuple):
 class EventIntake:
     """Takes the events of one request: received at one time, from one API key."""
 
-    __slots__ = ("_received_at", "_reference", "_source")
+    __slots__ = ("_received_at", "_reference", "_source", "_topics")
 
-    def __init__(self, received_at: datetime, source: str) -> None:
+    def __init__(
+        self,
+        received_at: datetime,
+        source: str,
+        topics: Mapping[TopicKind, str] = TOPIC_KINDS,
+    ) -> None:
         # Checked once here, as RecordEncoder checks them, so that every record decodes.
         utc = None if received_at.utcoffset() is None else in_utc(received_at)
         if utc is None:
@@ -120,6 +126,7 @@ class EventIntake:
         self._received_at = utc
         self._source: str = IDENTIFIER.validate_python(source)
         self._reference: RecordEncoder | None = None  # built for the first event it judges
+        self._topics = topics
 
     @property
     def received_at(self) -> datetime:
@@ -139,26 +146,26 @@ class EventIntake:
             return None
         if None in fields.values():  # an optional field sent as null is left out
             fields = {name: value for name, value in fields.items() if value is not None}
-        occurred_at = in_utc(fields["occurred_at"])
+        # In UTC (native.CLIENT_TIMESTAMP: then within the contract's range, whatever the
+        # offset), which is how records write them.
+        occurred_at = fields["occurred_at"].astimezone(UTC)
         if "sent_at" in fields:
-            sent_at = fields["sent_at"] = in_utc(fields["sent_at"])
-            if sent_at is None or occurred_at is None:
-                return None
+            sent_at = fields["sent_at"] = fields["sent_at"].astimezone(UTC)
             occurred_at = skew_corrected(occurred_at, sent_at, self._received_at)
-        if occurred_at is None:
-            return None
         fields["occurred_at"] = occurred_at
         fields["received_at"] = self._received_at
         fields["source"] = self._source
         value = orjson.dumps(fields, option=_RECORD_OPTIONS)
         if len(value) > _SURELY_WITHIN:
             return None  # the models measure it
-        topic, key_field = ROUTES[fields["type"]]
-        return Accepted(fields["type"], topic, fields[key_field].encode(), value, occurred_at)
+        kind, key_field = ROUTES[fields["type"]]
+        key = fields[key_field].encode()
+        return Accepted(fields["type"], self._topics[kind], key, value, occurred_at)
 
     def _by_the_models(self, raw: Any) -> Accepted:
         event = corrected(EVENT_ADAPTER.validate_python(raw), self._received_at)
         if self._reference is None:
             self._reference = RecordEncoder(self._received_at, self._source)
         value = self._reference.encode(event)
-        return Accepted(event.type, topic_kind(event), record_key(event), value, event.occurred_at)
+        topic = self._topics[topic_kind(event)]
+        return Accepted(event.type, topic, record_key(event), value, event.occurred_at)

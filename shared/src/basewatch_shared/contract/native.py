@@ -66,10 +66,17 @@ def native(annotated: Any) -> CoreSchema:
 
 
 # --- scalars ------------------------------------------------------------------
-_DATE_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}"
-# What timestamps.Timestamp reads, with at most nanoseconds (so that the size of what the
-# client sent stays within a few bytes of the record's; see intake).
-CLIENT_TIMESTAMP: Final = rf"^{_DATE_TIME}(?:\.[0-9]{{1,9}})?(?:[Zz]|[+-][0-9]{{2}}:[0-9]{{2}})$"
+_TIME = r"[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+# What timestamps.Timestamp reads, from 1971 to 9998: whatever the offset (at most 99:59),
+# such a time is within the contract's range in UTC, which then needs no check of its own.
+# At most nanoseconds, so that what the client sent stays within a few bytes of the record.
+_YEAR_1971_TO_9998 = (
+    r"(?:19(?:7[1-9]|[89][0-9])|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+)
+CLIENT_TIMESTAMP: Final = (
+    rf"^{_YEAR_1971_TO_9998}-[0-9]{{2}}-[0-9]{{2}}{_TIME}"
+    r"(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 # How records spell them: UTC, microseconds only when non-zero, 1970 to 9999, so the
 # contract's range needs no check of its own.
 RECORDED_TIMESTAMP: Final = (
