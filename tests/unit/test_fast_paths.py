@@ -211,6 +211,24 @@ def test_intake_on_generated_spellings(raw: dict[str, Any], received_at: datetim
 
 
 @EXAMPLES
+@given(st.lists(spellings.client_events(), max_size=8), st.data())
+def test_one_intake_takes_a_requests_events_alike(
+    events: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    # One intake per request: what it keeps from event to event (the shared sent_at and
+    # its skew) must not leak into an event whose sent_at differs.
+    sent = data.draw(st.lists(spellings.timestamps(), min_size=1, max_size=2))
+    raws = [raw | {"sent_at": data.draw(st.sampled_from([*sent, None]))} for raw in events]
+    intake = EventIntake(RECEIVED, SOURCE)
+    for raw in raws:
+        try:
+            produced: Any = tuple(intake.take(raw))
+        except ValidationError as exc:
+            produced = error_list(exc)
+        assert produced == by_the_models(raw)
+
+
+@EXAMPLES
 @given(st.data())
 def test_intake_on_generated_near_misses(data: st.DataObject) -> None:
     assert_same(data.draw(spellings.mutated(data.draw(spellings.client_events()))))

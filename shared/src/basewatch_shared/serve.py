@@ -35,6 +35,10 @@ def serve(app: FastAPI, host: str, port: int, graceful_s: int = 10) -> None:
         access_log=False,
         timeout_graceful_shutdown=graceful_s,
         lifespan="off",
+        # Neither service reads the client's address (keys, not addresses, are limited),
+        # so X-Forwarded-* is not worth a middleware per request; nor is naming uvicorn.
+        proxy_headers=False,
+        server_header=False,
     )
     server = _Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:

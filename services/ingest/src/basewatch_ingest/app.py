@@ -20,7 +20,7 @@ from basewatch_ingest.openapi import install_openapi
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
-from basewatch_ingest.shortcut import Shortcut
+from basewatch_ingest.shortcut import IngestApp, Shortcut
 from basewatch_shared.problems import (
     ProblemError,
     Translation,
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.ingest = ingest
             yield
 
-    app = FastAPI(
+    app = IngestApp(
         title="basewatch ingest",
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
@@ -63,9 +63,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app, translations)
     app.include_router(events_router)
     app.include_router(router)
-    # Added first, so inside ObserveRequests: middleware added later wraps what is there.
-    app.add_middleware(Shortcut, route=events_route(), on_error=problem_handler(translations))
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
+    shortcut = Shortcut(events_route(), problem_handler(translations))
+    app.shortcut = (shortcut, ObserveRequests(shortcut, metrics=metrics, in_flight=in_flight))
     install_openapi(app)
     return app
 

@@ -110,18 +110,23 @@ class Publisher:
     ) -> set[asyncio.Future[None]]:
         partitions: dict[str, list[int]] = {}
         acks: set[asyncio.Future[None]] = set()
-        cluster = producer.client.cluster
-        for record in records:
-            parts = partitions.get(record.topic)
+        touched: dict[Lane, None] = {}
+        lanes = self._lanes
+        for record in records:  # per record: find its lane, append
+            topic, key = record.topic, record.key
+            parts = partitions.get(topic)
             if parts is None:  # once per topic and request
-                parts = partitions[record.topic] = _known_partitions(
-                    producer, record.topic
-                ) or await _partitions(producer, record.topic, deadline)
-            partition = parts[partition_index(record.key, len(parts))]
-            lane = self._lanes.get((record.topic, partition))
+                parts = partitions[topic] = _known_partitions(producer, topic) or await _partitions(
+                    producer, topic, deadline
+                )
+            partition = parts[partition_index(key, len(parts))]
+            lane = lanes.get((topic, partition))
             if lane is None:
-                lane = self._lanes[(record.topic, partition)] = Lane(record.topic, partition)
-            acks.add(lane.append(producer, record.key, record.value))
+                lane = lanes[(topic, partition)] = Lane(topic, partition)
+            acks.add(lane.append(producer, key, record.value))
+            touched[lane] = None
+        cluster = producer.client.cluster
+        for lane in touched:  # per lane: make it ready
             if not lane.busy and lane not in self._ready:
                 self._ready[lane] = None
                 # Wake the flusher only if it can send now; else the round's end will.

@@ -18,7 +18,7 @@ between reading and encoding, on both paths.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
 import orjson
@@ -47,7 +47,7 @@ from basewatch_shared.contract.records import (
     record_key,
     topic_kind,
 )
-from basewatch_shared.contract.timestamps import in_utc, skew_corrected
+from basewatch_shared.contract.timestamps import in_utc, shifted
 
 # As RecordEncoder writes: keys sorted at every level; datetimes (all in UTC) with a Z and
 # microseconds only when non-zero, which is how pydantic writes them there.
@@ -111,7 +111,7 @@ class Accepted(NamedTuple):
 class EventIntake:
     """Takes the events of one request: received at one time, from one API key."""
 
-    __slots__ = ("_received_at", "_reference", "_source", "_topics")
+    __slots__ = ("_received_at", "_reference", "_sent", "_source", "_topics")
 
     def __init__(
         self,
@@ -127,6 +127,8 @@ class EventIntake:
         self._source: str = IDENTIFIER.validate_python(source)
         self._reference: RecordEncoder | None = None  # built for the first event it judges
         self._topics = topics
+        # The events of a request usually share sent_at: its text, in UTC, and the skew.
+        self._sent: tuple[object, datetime, timedelta] = ("", utc, timedelta(0))
 
     @property
     def received_at(self) -> datetime:
@@ -150,8 +152,13 @@ class EventIntake:
         # offset), which is how records write them.
         occurred_at = fields["occurred_at"].astimezone(UTC)
         if "sent_at" in fields:
-            sent_at = fields["sent_at"] = fields["sent_at"].astimezone(UTC)
-            occurred_at = skew_corrected(occurred_at, sent_at, self._received_at)
+            text, sent_at, skew = self._sent
+            if raw["sent_at"] != text:
+                sent_at = fields["sent_at"].astimezone(UTC)
+                skew = self._received_at - sent_at
+                self._sent = (raw["sent_at"], sent_at, skew)
+            fields["sent_at"] = sent_at
+            occurred_at = shifted(occurred_at, skew)
         fields["occurred_at"] = occurred_at
         fields["received_at"] = self._received_at
         fields["source"] = self._source
@@ -160,7 +167,9 @@ class EventIntake:
             return None  # the models measure it
         kind, key_field = ROUTES[fields["type"]]
         key = fields[key_field].encode()
-        return Accepted(fields["type"], self._topics[kind], key, value, occurred_at)
+        # tuple.__new__: Accepted(...) would add a Python call per event.
+        accepted = (fields["type"], self._topics[kind], key, value, occurred_at)
+        return tuple.__new__(Accepted, accepted)
 
     def _by_the_models(self, raw: Any) -> Accepted:
         event = corrected(EVENT_ADAPTER.validate_python(raw), self._received_at)

@@ -52,12 +52,19 @@ def skew_corrected(occurred_at: datetime, sent_at: datetime, received_at: dateti
 
     Clamped to EARLIEST..LATEST, so the corrected time still satisfies the contract.
     """
-    skew = received_at - sent_at
+    return shifted(occurred_at, received_at - sent_at)
+
+
+def shifted(moment: datetime, skew: timedelta) -> datetime:
+    """``moment + skew``, clamped to EARLIEST..LATEST."""
     try:
-        corrected = occurred_at + skew
+        corrected = moment + skew
     except OverflowError:
-        corrected = LATEST if skew > timedelta(0) else EARLIEST
-    return min(max(corrected, EARLIEST), LATEST)
+        return LATEST if skew > timedelta(0) else EARLIEST
+    # Two comparisons, not min(max()): this runs for every event that has sent_at.
+    if corrected < EARLIEST:
+        return EARLIEST
+    return LATEST if corrected > LATEST else corrected
 
 
 Timestamp = Annotated[AwareDatetime, WrapValidator(_timestamp), WithJsonSchema(TIMESTAMP)]
