@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from basewatch_shared.onewrite import OneWriteProtocol
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -39,6 +41,7 @@ def serve(app: FastAPI, host: str, port: int, graceful_s: int = 10) -> None:
         # so X-Forwarded-* is not worth a middleware per request; nor is naming uvicorn.
         proxy_headers=False,
         server_header=False,
+        http=OneWriteProtocol,
     )
     server = _Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:

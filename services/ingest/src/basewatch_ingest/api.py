@@ -26,7 +26,7 @@ from basewatch_ingest.openapi import (
 )
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
-from basewatch_shared.auth import BEARER, require
+from basewatch_shared.auth import BEARER, authorize
 from basewatch_shared.problems import JSONResponse, ProblemError
 from basewatch_shared.settings import Scope
 from basewatch_shared.topics import Topics
@@ -70,12 +70,12 @@ async def _ingest(request: Request) -> Ingest:
 
 
 IngestDep = Annotated[Ingest, Depends(_ingest)]
-# Awaited by post_events itself: a DirectRoute resolves no dependencies.
-_ingest_key = require(Scope.INGEST)
 
 
-def _media_type(content_type: str | None) -> str:
+def _media_type(content_type: str) -> str:
     """The body's media type, or a 415 problem for anything but UTF-8 JSON or NDJSON."""
+    if content_type == _JSON:  # what most clients send, as it is
+        return _JSON
     media, *params = (part.strip().lower() for part in (content_type or "").split(";"))
     if media not in (_JSON, NDJSON):
         raise ProblemError(
@@ -101,11 +101,20 @@ def _media_type(content_type: str | None) -> str:
 )
 async def post_events(request: Request) -> JSONResponse:
     """Accept one event, a batch or NDJSON; 202 once the broker has acknowledged them."""
-    key = await _ingest_key(request)
+    # The headers read once, first of each name (as Starlette's Headers.get): its get
+    # scans the list per name and raises KeyError inside for an absent one.
+    headers = dict(reversed(request.scope["headers"]))
+    authorization = headers.get(b"authorization")
+    key = authorize(
+        request.app.state.api_keys,
+        None if authorization is None else authorization.decode("latin-1"),
+        Scope.INGEST,
+    )
     ingest = await _ingest(request)
     ingest.limiter.admit(key.name)  # before reading the body: a limited key costs little
-    media = _media_type(request.headers.get("content-type"))
-    body = await read_limited(request.stream(), request.headers.get("content-encoding", ""))
+    media = _media_type(headers.get(b"content-type", b"").decode("latin-1"))
+    encoding = headers.get(b"content-encoding", b"").decode("latin-1")
+    body = await read_limited(request.stream(), encoding)
     raw = split_body(body, ndjson=media == NDJSON)
     ingest.limiter.take(key.name, len(raw))
     intake = take(
@@ -115,7 +124,8 @@ async def post_events(request: Request) -> JSONResponse:
         received_at=datetime.now(UTC),
         max_future=ingest.max_future,
     )
-    ingest.metrics.count_events({}, intake.rejected_reasons)
+    if intake.rejected_reasons:  # counted whether or not the broker then acknowledges
+        ingest.metrics.count_events({}, intake.rejected_reasons)
     if not intake.records:
         raise refusal(intake)
     await ingest.publisher.publish(intake.records)

@@ -50,7 +50,7 @@ class Intake:
 
     records: list[Accepted] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    accepted_types: Counter[str] = field(default_factory=Counter)
+    accepted_types: dict[str, int] = field(default_factory=dict)
     rejected_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def reject(self, index: int, raw: Any, errors: list[dict[str, str]], reason: Reason) -> None:
@@ -151,7 +151,7 @@ def take(
             intake.refuse_future(index, raw, latest - events.received_at)
             continue
         records.append(accepted)
-        counts[accepted.type] += 1
+        counts[accepted.type] = counts.get(accepted.type, 0) + 1
     return intake
 
 

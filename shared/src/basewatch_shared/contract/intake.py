@@ -17,6 +17,7 @@ between reading and encoding, on both paths.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -108,6 +109,13 @@ class Accepted(NamedTuple):
     occurred_at: datetime  # after the clock-skew correction
 
 
+@functools.lru_cache(maxsize=256)
+def _checked_source(source: str) -> str:
+    """The source, checked as RecordEncoder checks it (once per name: requests repeat it)."""
+    checked: str = IDENTIFIER.validate_python(source)
+    return checked
+
+
 class EventIntake:
     """Takes the events of one request: received at one time, from one API key."""
 
@@ -124,7 +132,7 @@ class EventIntake:
         if utc is None:
             raise ValueError("received_at must be an aware time between 1970 and 9999")
         self._received_at = utc
-        self._source: str = IDENTIFIER.validate_python(source)
+        self._source = _checked_source(source)
         self._reference: RecordEncoder | None = None  # built for the first event it judges
         self._topics = topics
         # The events of a request usually share sent_at: its text, in UTC, and the skew.
