@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Product
 from basewatch_projector.api.problems import ONE
+from basewatch_projector.api.revenue import revenue, revenue_sums
 from basewatch_projector.errors import NotFound
 from basewatch_projector.storage.tables import installations, purchases
-from basewatch_shared.contract.money import from_micros
 from basewatch_shared.contract.scalars import Identifier
 from basewatch_shared.contract.vocabulary import InstallationStatus
 
@@ -50,7 +50,7 @@ async def product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
     p = purchases.c
     sales = (
         await conn.execute(
-            select(p.currency, func.sum(p.quantity), func.sum(p.amount_micros))
+            select(p.currency, func.sum(p.quantity), *revenue_sums())
             .where(p.product_id == product_id)
             .group_by(p.currency)
             .order_by(p.currency)
@@ -61,9 +61,9 @@ async def product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
         raise NotFound(f"product {product_id!r} has no purchases and no installations")
     return {
         "product_id": product_id,
-        "units_sold": sum(int(units) for _, units, _ in sales),
+        "units_sold": sum(int(units) for _, units, _, _ in sales),
         "orders": await _orders(conn, product_id) if sales else 0,
-        "revenue": {currency: str(from_micros(int(total))) for currency, _, total in sales},
+        "revenue": {currency: revenue(high, low) for currency, _, high, low in sales},
         **tally(pair for pairs in versions.values() for pair in pairs),
         "versions": [
             {"version": version, **tally(versions[version])}

@@ -6,13 +6,13 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Column, Select, Table, func, select
+from sqlalchemy import Column, Select, Table, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.api.revenue import revenue, revenue_sums
 from basewatch_projector.errors import NotFound
 from basewatch_projector.storage.tables import customers, installations, purchases
-from basewatch_shared.contract.money import from_micros
 
 Document = dict[str, Any]
 Filters = Mapping[str, str | None]
@@ -62,14 +62,14 @@ async def revenues(conn: AsyncConnection, ids: Collection[str]) -> dict[str, dic
         return {}
     p = purchases.c
     rows = await conn.execute(
-        select(p.customer_id, p.currency, func.sum(p.amount_micros))
+        select(p.customer_id, p.currency, *revenue_sums())
         .where(p.customer_id.in_(ids))
         .group_by(p.customer_id, p.currency)
         .order_by(p.customer_id, p.currency)
     )
     found: dict[str, dict[str, str]] = defaultdict(dict)
-    for customer_id, currency, total in rows:
-        found[customer_id][currency] = str(from_micros(int(total)))
+    for customer_id, currency, high, low in rows:
+        found[customer_id][currency] = revenue(high, low)
     return found
 
 
