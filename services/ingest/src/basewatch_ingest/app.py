@@ -47,6 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
         lifespan=lifespan,
+        # Starlette's redirect to the path without the slash is built from the Host
+        # header, which the client chooses: a path with a trailing slash is a 404.
+        redirect_slashes=False,
     )
     app.state.api_keys = settings.api_keys
     install_problem_handlers(

@@ -36,7 +36,11 @@ def create_app(settings: Settings) -> FastAPI:
             served.engine, served.broker_ready = projector.engine, projector.broker_ready
             yield
 
-    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan)
+    # No redirect to the path without a trailing slash: Starlette builds it from the
+    # Host header, which the client chooses.
+    app = FastAPI(
+        title="basewatch projector", version="1", lifespan=lifespan, redirect_slashes=False
+    )
     app.state.served = served
     install_problem_handlers(app, TRANSLATIONS)
     app.include_router(routes())
