@@ -70,6 +70,12 @@ CASES: dict[str, Bad] = {
     "NUL escape": Bad(dumps(event(customer_id="c\x00")), 422, fields=("customer_id",)),
     "raw NUL byte": Bad(dumps(event()).replace(b'"c1"', b'"c\x001"'), 400),
     "unknown field": Bad(dumps(event(colour="blue")), 422, fields=("colour",)),
+    # Accepted before, and then unreadable: /v1/customers/a%2Fb routes to no customer.
+    "ids with a slash": Bad(
+        dumps({"events": [event(customer_id="a/b"), event(product_id="p/1")]}),
+        422,
+        fields=("customer_id", "product_id"),
+    ),
     "wrong types": Bad(dumps(event(quantity="2")), 422, fields=("quantity",)),
     "missing event_id": Bad(dumps(event(event_id=None)), 422, fields=("event_id",)),
     "unknown type": Bad(dumps(event(type="refund")), 422, fields=("type",)),
