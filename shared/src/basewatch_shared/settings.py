@@ -132,6 +132,8 @@ class CommonSettings(BaseSettings):
     header_timeout: Duration = timedelta(seconds=10)
     body_timeout: Duration = timedelta(seconds=30)
     max_connections: int = Field(default=1000, ge=1)
+    # /docs loads Swagger UI from a CDN (headers.py): only where that is acceptable.
+    api_docs: bool = False
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -20,6 +20,7 @@ from basewatch_ingest.openapi import install_openapi
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
+from basewatch_shared.headers import secure
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
         # Starlette's redirect to the path without the slash is built from the Host
         # header, which the client chooses: a path with a trailing slash is a 404.
         redirect_slashes=False,
+        docs_url=None,  # headers.secure serves /docs, when asked to
+        redoc_url=None,
     )
     app.state.api_keys = settings.api_keys
     install_problem_handlers(
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(events_router)
     app.include_router(router)
+    secure(app, settings.api_docs)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     install_openapi(app)
     return app

@@ -16,6 +16,7 @@ from basewatch_projector.api.router import routes
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.settings import Settings
+from basewatch_shared.headers import secure
 from basewatch_shared.problems import install_problem_handlers
 
 
@@ -39,10 +40,16 @@ def create_app(settings: Settings) -> FastAPI:
     # No redirect to the path without a trailing slash: Starlette builds it from the
     # Host header, which the client chooses.
     app = FastAPI(
-        title="basewatch projector", version="1", lifespan=lifespan, redirect_slashes=False
+        title="basewatch projector",
+        version="1",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None,  # headers.secure serves /docs, when asked to
+        redoc_url=None,
     )
     app.state.served = served
     install_problem_handlers(app, TRANSLATIONS)
+    secure(app, settings.api_docs)
     app.include_router(routes())
 
     @app.get("/metrics", include_in_schema=False)

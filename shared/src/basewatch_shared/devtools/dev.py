@@ -209,8 +209,8 @@ def _banner(args: argparse.Namespace, bootstrap: str, db: str, topics: Topics, n
         f"""
 basewatch is running. Ctrl-C stops everything.
 
-  ingest      {ingest}      POST /v1/events    docs: {ingest}/docs
-  projector   {projector}      GET /v1/...        docs: {projector}/docs
+  ingest      {ingest}      POST /v1/events    openapi: {ingest}/openapi.json
+  projector   {projector}      GET /v1/...        openapi: {projector}/openapi.json
   broker      {bootstrap}   topics: {", ".join(topics.all)} ({n} partitions)
   database    {db}
 
