@@ -306,6 +306,7 @@ async def test_summary_of_both_bases_and_their_overlap(client: httpx.AsyncClient
                 {"product_id": "p2", "installations": 2, "active": 1, "at_risk": 0,
                  "churned": 1, "uninstalled": 0},
             ],
+            "more_products": False,
         },
         "overlap": {
             "paying_and_active": 1,
@@ -328,6 +329,7 @@ async def test_summary_of_an_empty_database(migrated: AsyncEngine) -> None:
         "total": 0,
         "by_status": dict.fromkeys(["active", "at_risk", "churned", "uninstalled"], 0),
         "by_product": [],
+        "more_products": False,
     }
     assert set(body["overlap"].values()) == {0}
 

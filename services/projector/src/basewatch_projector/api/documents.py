@@ -181,7 +181,10 @@ class InstalledBase(BaseModel):
 
     total: int = Field(description="the installed base: active + at_risk")
     by_status: dict[InstallationStatus, int]
-    by_product: list[ProductCounts] = Field(description="ordered by product_id, null last")
+    by_product: list[ProductCounts] = Field(
+        description="ordered by product_id, null last; the first 100 products"
+    )
+    more_products: bool = Field(description="true when there are more than 100 products")
 
 
 class Overlap(BaseModel):
