@@ -138,3 +138,39 @@ async def test_the_page_asks_only_for_bounded_answers(client: httpx.AsyncClient)
         assert got.status_code == 200, (metric, got.text[:300])
         assert len(got.content) < 10_000, metric
     assert len((await client.get("/v1/summary")).content) < 50_000
+
+
+async def test_one_product_names_its_first_versions_and_one_customer_its_first_installations(
+    migrated: AsyncEngine,
+) -> None:
+    # 150 versions of one product, 150 installations of one customer: both invented freely.
+    events = [
+        {
+            "event_id": f"v-{n}",
+            "type": "install",
+            "occurred_at": "2026-11-20T09:00:00Z",
+            "customer_id": "many",
+            "installation_id": f"inst-{n:03d}",
+            "product_id": "editor",
+            "version": f"1.{n:03d}",
+        }
+        for n in range(150)
+    ]
+    records = [
+        Record(event=EVENT_ADAPTER.validate_python(e), received_at=SAMPLED, source="test-app")
+        for e in events
+    ]
+    async with migrated.begin() as conn:
+        await apply_records(conn, records, loyal_min_orders=2, now=SAMPLED)
+    transport = httpx.ASGITransport(app=projector_app(migrated))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=READ_AUTH
+    ) as client:
+        product = (await client.get("/v1/products/editor")).json()
+        customer = (await client.get("/v1/customers/many")).json()
+        listed = await client.get("/v1/installations", params={"customer_id": "many"})
+    assert [v["version"] for v in product["versions"]] == [f"1.{n:03d}" for n in range(100)]
+    assert product["more_versions"] is True and product["installations"] == 150
+    assert len(customer["installations"]) == 100 and customer["more_installations"] is True
+    assert customer["installations"][-1]["installation_id"] == "inst-099"
+    assert listed.json()["next_cursor"] is not None  # the list pages through all of them

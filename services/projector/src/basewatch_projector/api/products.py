@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path
 from sqlalchemy import func, select
@@ -20,6 +20,8 @@ from basewatch_projector.storage.tables import installations, purchases
 from basewatch_shared.contract.scalars import Identifier
 from basewatch_shared.contract.vocabulary import InstallationStatus
 
+# Versions are what clients send: a product's answer names the first ones.
+MAX_VERSIONS: Final = 100
 router = APIRouter()
 
 
@@ -67,8 +69,9 @@ async def product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
         **tally(pair for pairs in versions.values() for pair in pairs),
         "versions": [
             {"version": version, **tally(versions[version])}
-            for version in sorted(versions, key=nulls_last)
+            for version in sorted(versions, key=nulls_last)[:MAX_VERSIONS]
         ],
+        "more_versions": len(versions) > MAX_VERSIONS,
     }
 
 
