@@ -14,12 +14,20 @@ CDN and nothing else. ``/openapi.json`` is always served.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# How both apps are built: no redirect to the path without a trailing slash (Starlette
+# builds it from the Host header, which the client chooses: a 404 instead), and no
+# document pages of FastAPI's (secure() serves /docs when asked to).
+APP_OPTIONS: Final[dict[str, Any]] = {
+    "redirect_slashes": False,
+    "docs_url": None,
+    "redoc_url": None,
+}
 CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),

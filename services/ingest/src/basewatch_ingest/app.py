@@ -20,7 +20,7 @@ from basewatch_ingest.openapi import install_openapi
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
-from basewatch_shared.headers import secure
+from basewatch_shared.headers import APP_OPTIONS, secure
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
 
@@ -48,11 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
         lifespan=lifespan,
-        # Starlette's redirect to the path without the slash is built from the Host
-        # header, which the client chooses: a path with a trailing slash is a 404.
-        redirect_slashes=False,
-        docs_url=None,  # headers.secure serves /docs, when asked to
-        redoc_url=None,
+        **APP_OPTIONS,
     )
     app.state.api_keys = settings.api_keys
     install_problem_handlers(

@@ -16,7 +16,7 @@ from basewatch_projector.api.router import routes
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.settings import Settings
-from basewatch_shared.headers import secure
+from basewatch_shared.headers import APP_OPTIONS, secure
 from basewatch_shared.problems import install_problem_handlers
 
 
@@ -37,16 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
             served.engine, served.broker_ready = projector.engine, projector.broker_ready
             yield
 
-    # No redirect to the path without a trailing slash: Starlette builds it from the
-    # Host header, which the client chooses.
-    app = FastAPI(
-        title="basewatch projector",
-        version="1",
-        lifespan=lifespan,
-        redirect_slashes=False,
-        docs_url=None,  # headers.secure serves /docs, when asked to
-        redoc_url=None,
-    )
+    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan, **APP_OPTIONS)
     app.state.served = served
     install_problem_handlers(app, TRANSLATIONS)
     secure(app, settings.api_docs)
