@@ -32,7 +32,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.devkeys import DEV_INGEST_KEY, DEV_READ_KEY
 from tests.support.ports import free_port
 from tests.support.processes import cmdline, descendants
 

@@ -20,6 +20,7 @@ from basewatch_ingest.openapi import install_openapi
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
+from basewatch_shared.headers import APP_OPTIONS, secure
 from basewatch_shared.problems import ProblemError, install_problem_handlers
 from basewatch_shared.topics import Topics
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
         lifespan=lifespan,
+        **APP_OPTIONS,
     )
     app.state.api_keys = settings.api_keys
     install_problem_handlers(
@@ -59,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(events_router)
     app.include_router(router)
+    secure(app, settings.api_docs)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     install_openapi(app)
     return app

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     settings.require_keys()
     port = args.port if args.port is not None else settings.port
     try:
-        serve(create_app(settings), settings.host, port)
+        serve(create_app(settings), settings, port)
     except CannotStart as exc:  # what is missing, in one line: no traceback to read through
         logging.getLogger("basewatch.projector").critical(f"projector cannot start: {exc}")
         return 1

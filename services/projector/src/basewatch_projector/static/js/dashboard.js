@@ -27,7 +27,7 @@ export async function refreshDashboard() {
   ]);
   renderSummary(summary);
   renderOverlap(summary.overlap);
-  renderProducts(summary.installed_base.by_product, products);
+  renderProducts(summary.installed_base.by_product, products, summary.installed_base.more_products);
   // When the summary now shown was asked for: a reader can tell it is fresh.
   $('#refreshed').dataset.summaryRequestedAt = String(requestedAt);
   renderLag(lag);

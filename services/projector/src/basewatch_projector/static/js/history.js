@@ -42,7 +42,8 @@ async function drawHistoryFrom(until) {
   await Promise.all(Object.entries(METRICS).map(async ([metric, group]) => {
     const step = stepFor(group.bars ? SIGNAL_BARS : CHART_POINTS);
     try {
-      const got = await api('v1/history', { metric, since: iso(since), until: iso(until), step: `${step}s` });
+      const query = { metric, since: iso(since), until: iso(until), step: `${step}s`, ...group.params };
+      const got = await api('v1/history', query);
       const first = drawHistory(metric, got, { since, until, step, empty: noHistoryYet() });
       if (first !== null) firstSample = Math.min(firstSample ?? Infinity, first);
     } catch (err) {
