@@ -179,7 +179,7 @@ def _numbers(document: dict[str, Any]) -> dict[str, int]:
             for item in value:
                 product = "~" if item["product_id"] is None else item["product_id"]
                 walk(f"{path}.{product}", {k: v for k, v in item.items() if k != "product_id"})
-        else:
+        elif not isinstance(value, bool):  # a flag (more_products) is no number shown
             found[path] = value
 
     walk("summary", document)
