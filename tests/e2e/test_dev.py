@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.devkeys import DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
 from tests.support.polling import eventually
 from tests.support.ports import free_port
@@ -212,3 +212,24 @@ async def test_demo_shows_churn_within_a_minute_and_ctrl_c_stops_everything(
     assert "basewatch simulate: stopped after" in text and "stopped." in text
     assert "Traceback" not in text
     await _all_gone(spawned)
+
+
+async def test_dev_refuses_to_serve_the_dev_keys_beyond_loopback(tmp_path: Path) -> None:
+    # Found by attacking a running stack: a .env with BASEWATCH_HOST=0.0.0.0 (and no keys)
+    # served the public dev keys to the network.
+    (tmp_path / ".env").write_text("BASEWATCH_HOST=0.0.0.0\n")
+    with (tmp_path / "dev.out").open("w") as out:
+        proc = await _start_dev(tmp_path, out, free_port(), free_port())
+        try:
+            code = await asyncio.wait_for(proc.wait(), 30)
+        finally:
+            if proc.returncode is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                await proc.wait()
+    printed = (tmp_path / "dev.out").read_text()
+    assert code == 2, printed
+    assert printed.strip().splitlines() == [
+        "basewatch dev: BASEWATCH_HOST=0.0.0.0 would serve the public dev keys to the network; "
+        "listen on 127.0.0.1, or set BASEWATCH_API_KEYS to keys of your own"
+    ]
+    assert not (tmp_path / "data").exists()  # refused before anything started

@@ -32,7 +32,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from basewatch_shared.devtools.dev import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.devkeys import DEV_INGEST_KEY, DEV_READ_KEY
 from tests.support.ports import free_port
 from tests.support.processes import cmdline, descendants
 
@@ -179,7 +179,7 @@ def _numbers(document: dict[str, Any]) -> dict[str, int]:
             for item in value:
                 product = "~" if item["product_id"] is None else item["product_id"]
                 walk(f"{path}.{product}", {k: v for k, v in item.items() if k != "product_id"})
-        else:
+        elif not isinstance(value, bool):  # a flag (more_products) is no number shown
             found[path] = value
 
     walk("summary", document)

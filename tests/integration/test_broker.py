@@ -10,10 +10,13 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import DefaultPartitioner
 
 from basewatch_shared.devtools.broker import BrokerError, EmbeddedBroker
@@ -80,6 +83,31 @@ async def test_create_topics_is_idempotent(
 
     assert await create_topics(kafka_bootstrap, fresh, 3, 1) == []
     assert f"topic {fresh.customers} exists with 2 partitions, not 3" in caplog.text
+
+
+async def retention_ms(bootstrap: str, topic: str) -> str | None:
+    """The ``retention.ms`` the broker applies to a topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [answer] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    [resource] = answer.resources
+    values: dict[str, str] = {entry[0]: entry[1] for entry in resource[4]}
+    return values.get("retention.ms")
+
+
+async def test_the_dead_letter_topic_keeps_records_for_a_bounded_time(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # Found by attacking a running stack: dead letters, which may hold personal data,
+    # were kept for as long as the broker keeps anything (Kafka's default: 7 days,
+    # unless an operator changed it; forever on some brokers).
+    assert await retention_ms(kafka_bootstrap, topics.deadletter) == str(14 * 86400 * 1000)
+    fresh = Topics(prefix=topics.prefix + "short.")
+    await create_topics(kafka_bootstrap, fresh, 1, 1, deadletter_retention=timedelta(hours=2))
+    assert await retention_ms(kafka_bootstrap, fresh.deadletter) == str(2 * 3600 * 1000)
 
 
 async def test_create_topics_waits_for_a_starting_broker() -> None:

@@ -70,6 +70,12 @@ CASES: dict[str, Bad] = {
     "NUL escape": Bad(dumps(event(customer_id="c\x00")), 422, fields=("customer_id",)),
     "raw NUL byte": Bad(dumps(event()).replace(b'"c1"', b'"c\x001"'), 400),
     "unknown field": Bad(dumps(event(colour="blue")), 422, fields=("colour",)),
+    # Accepted before, and then unreadable: /v1/customers/a%2Fb routes to no customer.
+    "ids with a slash": Bad(
+        dumps({"events": [event(customer_id="a/b"), event(product_id="p/1")]}),
+        422,
+        fields=("customer_id", "product_id"),
+    ),
     "wrong types": Bad(dumps(event(quantity="2")), 422, fields=("quantity",)),
     "missing event_id": Bad(dumps(event(event_id=None)), 422, fields=("event_id",)),
     "unknown type": Bad(dumps(event(type="refund")), 422, fields=("type",)),
@@ -187,3 +193,31 @@ async def test_an_exhausted_key_is_refused_before_its_body_is_read(
     assert first.status_code == 202, first.text
     assert refused.status_code == 429, refused.text
     assert refused.headers["retry-after"] in ("1", "2")  # one event at 0.5/s
+
+
+def many_errors(n: int) -> dict[str, Any]:
+    """A purchase with ``n`` unknown fields: ``n`` errors."""
+    return event(**{f"unknown_{k}": k for k in range(n)})
+
+
+@pytest.mark.parametrize("valid", [False, True], ids=["422", "202"])
+async def test_a_huge_invalid_batch_gets_a_bounded_answer(
+    ingest: httpx.AsyncClient, valid: bool
+) -> None:
+    # Found by attacking a running stack: 883 KB of invalid events answered 6.15 MB.
+    batch = [{**many_errors(30), "event_id": f"e{n}"} for n in range(999)]
+    batch.append(event(event_id="ok") if valid else many_errors(30))
+    response = await ingest.post("/v1/events", json={"events": batch}, headers=INGEST_AUTH)
+
+    assert response.status_code == (202 if valid else 422), response.text[:500]
+    assert len(response.content) < 200_000
+    rejected = response.json()["rejected"]
+    # Every refused event is still named (what was not accepted), with its errors capped.
+    assert [r["index"] for r in rejected] == list(range(999 if valid else 1000))
+    assert all(len(r["errors"]) <= 10 for r in rejected)
+    assert sum(len(r["errors"]) for r in rejected) == 200
+    assert [len(r["errors"]) + r["more_errors"] for r in rejected] == [30] * len(rejected)
+    assert rejected[0]["errors"][0] == {
+        "field": "unknown_0",
+        "message": "Extra inputs are not permitted",
+    }

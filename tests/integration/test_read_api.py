@@ -219,8 +219,9 @@ ALL_CUSTOMERS = [C1, C2, C3, C4, C5]
 async def test_one_customer_with_revenue_per_currency_and_installations(
     client: httpx.AsyncClient,
 ) -> None:
-    assert await get_json(client, "/v1/customers/c1") == C1 | {"installations": [I1, I2]}
-    assert await get_json(client, "/v1/customers/c5") == C5 | {"installations": []}
+    more = {"more_installations": False}
+    assert await get_json(client, "/v1/customers/c1") == C1 | {"installations": [I1, I2]} | more
+    assert await get_json(client, "/v1/customers/c5") == C5 | {"installations": []} | more
 
 
 async def test_one_installation(client: httpx.AsyncClient) -> None:
@@ -247,6 +248,7 @@ async def test_products_sold_against_installed_by_version(client: httpx.AsyncCli
             {"version": "2.0", "installations": 2, "active": 1, "at_risk": 1, "churned": 0,
              "uninstalled": 0},
         ],
+        "more_versions": False,
     }  # fmt: skip
     assert await get_json(client, "/v1/products/p2") == {
         "product_id": "p2",
@@ -262,6 +264,7 @@ async def test_products_sold_against_installed_by_version(client: httpx.AsyncCli
             {"version": "1.0", "installations": 2, "active": 1, "at_risk": 0, "churned": 1,
              "uninstalled": 0},
         ],
+        "more_versions": False,
     }  # fmt: skip
 
 
@@ -281,12 +284,13 @@ async def test_a_product_only_sold_or_only_installed(migrated: AsyncEngine) -> N
     ) as client:
         assert await get_json(client, "/v1/products/sold") == {
             "product_id": "sold", "units_sold": 1, "orders": 1, "revenue": {"JPY": "0.000001"},
-            **none, "versions": [],
+            **none, "versions": [], "more_versions": False,
         }  # fmt: skip
         assert await get_json(client, "/v1/products/used") == {
             "product_id": "used", "units_sold": 0, "orders": 0, "revenue": {},
             **none, "installations": 1, "active": 1,
             "versions": [{"version": None, **none, "installations": 1, "active": 1}],
+            "more_versions": False,
         }  # fmt: skip
 
 
@@ -306,6 +310,7 @@ async def test_summary_of_both_bases_and_their_overlap(client: httpx.AsyncClient
                 {"product_id": "p2", "installations": 2, "active": 1, "at_risk": 0,
                  "churned": 1, "uninstalled": 0},
             ],
+            "more_products": False,
         },
         "overlap": {
             "paying_and_active": 1,
@@ -328,6 +333,7 @@ async def test_summary_of_an_empty_database(migrated: AsyncEngine) -> None:
         "total": 0,
         "by_status": dict.fromkeys(["active", "at_risk", "churned", "uninstalled"], 0),
         "by_product": [],
+        "more_products": False,
     }
     assert set(body["overlap"].values()) == {0}
 

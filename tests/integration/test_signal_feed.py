@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -78,3 +80,25 @@ async def test_an_unknown_order_is_a_422_problem(client: httpx.AsyncClient) -> N
     response = await client.get("/v1/signals", params={"order": "random"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "position", ["abc", str(2**63), str(10**40), "-1", "1.5", "٣", " 7"], ids=repr
+)
+async def test_a_forged_cursor_is_a_400_problem(
+    migrated: AsyncEngine, client: httpx.AsyncClient, position: str
+) -> None:
+    # Found by attacking a running stack: a cursor holding "abc", or a number past 2^63,
+    # answered 500 with two tracebacks.
+    await add_signals(migrated, "installation.at_risk")
+    _, cursor = await page(client)
+    body = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    forged = base64.urlsafe_b64encode(orjson.dumps({**body, "a": position})).decode()
+    for order in ("oldest", "newest"):
+        response = await client.get("/v1/signals", params={"after": forged, "order": order})
+        assert response.status_code == 400, (position, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["title"] == "Invalid cursor"
+    # The largest position a signal id can have is still a cursor: nothing comes after it.
+    largest = base64.urlsafe_b64encode(orjson.dumps({**body, "a": str(2**63 - 1)})).decode()
+    assert (await page(client, after=largest))[0] == []

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from basewatch_shared.connection_limits import ServerLimits
+from basewatch_shared.serve import server_config
 from tests.support.ports import HOST, bound_socket
 
 _START_TIMEOUT_S = 30.0
@@ -22,11 +24,15 @@ _STOP_TIMEOUT_S = 30.0
 
 
 @contextmanager
-def live(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port until the block ends; yield its base URL."""
+def live(app: FastAPI, limits: ServerLimits | None = None) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port until the block ends; yield its base URL.
+
+    Served as the services serve themselves: with their connection limits (the
+    defaults unless ``limits`` says otherwise).
+    """
     sock = bound_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    config = server_config(app, limits or ServerLimits(), lifespan="on")
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from basewatch_shared.contract.limits import INT64_MAX, INT64_MIN
 
-ids = st.sampled_from(["c1", "inst-1", " a b ", "évt-€", "x" * 128]) | st.text(
+ids = st.sampled_from(["c1", "inst-1", " a b ", "évt-€", "x" * 128, "c/1"]) | st.text(
     st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), min_size=1, max_size=12
 ).filter(lambda s: not s.isspace())
 

@@ -253,3 +253,37 @@ def test_every_metric_is_documented_in_the_readme() -> None:
     for name, kind in exported_families().items():
         shown = f"{name}_total" if kind == "counter" else name
         assert f"`{shown}`" in section, f"{shown} is not documented in the README"
+
+
+TOOLS = ("kafka", "postgres", "prometheus", "grafana")
+SERVICES_ADDRESS = "${BASEWATCH_PUBLISH_ADDRESS:-127.0.0.1}:"
+
+
+def test_every_published_port_is_on_the_loopback(compose: dict[str, Any]) -> None:
+    # Found by attacking a running stack: Kafka's PLAINTEXT listener (read every topic,
+    # write past ingest's keys) and Prometheus answered on every interface.
+    published = {
+        name: [str(port) for port in service.get("ports", [])]
+        for name, service in compose["services"].items()
+    }
+    assert published["kafka"] and published["prometheus"] and published["ingest"]
+    for name, ports in published.items():
+        for port in ports:
+            if name in TOOLS:
+                assert port.startswith("127.0.0.1:"), (name, port)
+            else:  # the keyed services: loopback unless the operator says otherwise
+                assert port.startswith(SERVICES_ADDRESS), (name, port)
+
+
+def test_every_password_is_required_none_has_a_default() -> None:
+    # POSTGRES_PASSWORD silently defaulted to a known value.
+    text = COMPOSE.read_text()
+    uses = re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*)(:?[-?])", text)
+    assert {name for name, _ in uses} == {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    assert {how for _, how in uses} == {":?"}, uses
+
+
+def test_tls_in_front_of_the_services_is_documented() -> None:
+    section = operating_section()
+    assert "### TLS in front" in section
+    assert "BASEWATCH_PUBLISH_ADDRESS" in section

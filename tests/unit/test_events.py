@@ -489,3 +489,33 @@ def test_json_schema_is_available_for_openapi() -> None:
 def test_event_alias_names_the_union() -> None:
     parsed: Event = EVENT_ADAPTER.validate_python(event("uninstall"))
     assert parsed.type == "uninstall"
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("identify", "customer_id"),
+        ("purchase", "customer_id"),
+        ("purchase", "product_id"),
+        ("install", "customer_id"),
+        ("install", "installation_id"),
+        ("install", "product_id"),
+        ("heartbeat", "installation_id"),
+        ("heartbeat", "product_id"),
+        ("uninstall", "installation_id"),
+    ],
+)
+def test_an_id_the_read_api_takes_in_its_path_has_no_slash(kind: str, field: str) -> None:
+    # Found by attacking a running stack: "a/b" was accepted and could never be read back.
+    assert rejected(event(kind, **{field: "a/b"})) == [
+        {
+            "field": field,
+            "message": "must contain a visible character, no control characters and no '/' "
+            "(the read API could not name it in a path)",
+        }
+    ]
+
+
+def test_ids_that_no_path_names_may_hold_a_slash() -> None:
+    for kind, field in [("purchase", "order_id"), ("install", "version"), ("identify", "event_id")]:
+        EVENT_ADAPTER.validate_python(event(kind, **{field: "2026/11"}))

@@ -78,6 +78,24 @@ BUGS = [
         OperationalError("SELECT", None, sqlite_error("SELECT * FROM nowhere")), id="sqlite-table"
     ),
     pytest.param(OperationalError("SELEC", None, sqlite_error("SELEC 1")), id="sqlite-syntax"),
+    # Arithmetic is a bug or bad data, never an outage: a sum past 64 bits on SQLite, a
+    # value out of range or a division by zero on PostgreSQL.
+    pytest.param(
+        OperationalError(
+            "SELECT",
+            None,
+            sqlite_error(f"SELECT sum(x) FROM (SELECT {2**63 - 1} AS x UNION ALL SELECT 1)"),
+        ),
+        id="sqlite-integer-overflow",
+    ),
+    pytest.param(
+        DataError("SELECT", None, asyncpg.exceptions.NumericValueOutOfRangeError("out of range")),
+        id="pg-out-of-range",
+    ),
+    pytest.param(
+        DataError("SELECT", None, asyncpg.exceptions.DivisionByZeroError("division by zero")),
+        id="pg-division-by-zero",
+    ),
     pytest.param(RecordTooLargeError(), id="kafka-record-too-large"),
     pytest.param(TopicAuthorizationFailedError(), id="kafka-not-authorized"),
     pytest.param(IllegalStateError("no assignment"), id="kafka-illegal-state"),

@@ -31,7 +31,7 @@ def keys_command(sub: Subparsers) -> None:
 def run_topics_create(args: argparse.Namespace) -> int:
     """Create whichever topics do not exist yet; existing ones are left as they are."""
     # Imported here: aiokafka is not needed to build the ``basewatch`` parser.
-    from basewatch_shared.settings import CommonSettings
+    from basewatch_shared.settings import CommonSettings, parse_duration
     from basewatch_shared.topics import Topics, create_topics
 
     settings = CommonSettings()
@@ -43,6 +43,7 @@ def run_topics_create(args: argparse.Namespace) -> int:
             args.partitions,
             args.replication_factor,
             timeout_s=args.timeout,
+            deadletter_retention=parse_duration(args.deadletter_retention),
         )
     )
     for name in topics.all:
@@ -68,4 +69,9 @@ def topics_command(sub: Subparsers) -> None:
         help="1 for a single broker; 3 for a production cluster",
     )
     create.add_argument("--timeout", type=float, default=60, help="seconds to wait for the broker")
+    create.add_argument(
+        "--deadletter-retention",
+        default="14d",
+        help="how long the dead-letter topic keeps a record (default 14d)",
+    )
     create.set_defaults(handler=run_topics_create)

@@ -21,11 +21,13 @@ Documented = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
 def authenticate(keys: Sequence[ApiKey], authorization: str | None) -> ApiKey:
     """Return the key that the ``Authorization`` header carries, or raise a 401 problem."""
-    if not authorization or not authorization.startswith("Bearer "):
+    # The scheme is case-insensitive (RFC 9110, 11.1): "bearer" and "BEARER" are Bearer.
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         raise ProblemError(
             401, "Unauthorized", "send Authorization: Bearer <key>", headers=_CHALLENGE
         )
-    digest = hashlib.sha256(authorization[7:].strip().encode()).digest()
+    digest = hashlib.sha256(credentials.strip().encode()).digest()
     found: ApiKey | None = None
     for key in keys:  # no early exit: every key is compared, whichever matches
         if key.matches(digest):

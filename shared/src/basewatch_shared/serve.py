@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from basewatch_shared.onewrite import OneWriteProtocol
+from basewatch_shared.connection_limits import ServerLimits, limited
+from basewatch_shared.settings import CommonSettings
 
 
 class _Server(uvicorn.Server):
@@ -22,26 +24,35 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def serve(app: FastAPI, host: str, port: int, graceful_s: int = 10) -> None:
+def server_config(app: FastAPI, limits: ServerLimits, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for a basewatch service: its connection limits, no access log."""
+    return uvicorn.Config(
+        app,
+        http=limited(limits),
+        log_config=None,
+        access_log=False,
+        # Neither service reads the client's address (keys, not addresses, are limited),
+        # so X-Forwarded-* is not worth a middleware per request; nor is naming uvicorn.
+        proxy_headers=False,
+        server_header=False,
+        **options,
+    )
+
+
+def serve(app: FastAPI, settings: CommonSettings, port: int, graceful_s: int = 10) -> None:
     """Serve ``app``; in-flight requests finish (up to ``graceful_s``), the lifespan closes.
 
     The app's lifespan runs here rather than inside uvicorn, so an error that stops the
     start (or the stop) reaches the caller as itself, to be told in one line, instead of
     as a traceback uvicorn logs; the port is bound only once the start succeeded.
     """
-    config = uvicorn.Config(
+    config = server_config(
         app,
-        host=host,
+        ServerLimits.of(settings),
+        host=settings.host,
         port=port,
-        log_config=None,
-        access_log=False,
         timeout_graceful_shutdown=graceful_s,
         lifespan="off",
-        # Neither service reads the client's address (keys, not addresses, are limited),
-        # so X-Forwarded-* is not worth a middleware per request; nor is naming uvicorn.
-        proxy_headers=False,
-        server_header=False,
-        http=OneWriteProtocol,
     )
     server = _Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:

@@ -136,6 +136,14 @@ class CommonSettings(BaseSettings):
     api_keys: ApiKeys = ()
     host: str = "127.0.0.1"
     log_level: str = "INFO"
+    # What one client may hold of the server (connection_limits.py): 431, 408 or 503 beyond.
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    max_headers: int = Field(default=100, ge=10, le=10_000)
+    header_timeout: Duration = timedelta(seconds=10)
+    body_timeout: Duration = timedelta(seconds=30)
+    max_connections: int = Field(default=1000, ge=1)
+    # /docs loads Swagger UI from a CDN (headers.py): only where that is acceptable.
+    api_docs: bool = False
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

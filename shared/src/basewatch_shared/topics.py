@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -18,6 +19,9 @@ _KINDS = ("customers", "telemetry", "signals", "deadletter")  # in contract orde
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")
 _MAX_TOPIC_LENGTH = 249
 _BACKOFF_S = (0.05, 1.0)  # first retry, longest retry
+# Long enough to look at a dead letter and replay it; not for ever, since it holds
+# whatever was refused (personal data included). The other topics keep the broker's.
+DEADLETTER_RETENTION = timedelta(days=14)
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +69,28 @@ async def create_topics(
     replication_factor: int,
     *,
     timeout_s: float = 30,
+    deadletter_retention: timedelta = DEADLETTER_RETENTION,
 ) -> list[str]:
-    """Create those of ``topics`` that do not exist yet and return their names."""
+    """Create those of ``topics`` that do not exist yet and return their names.
+
+    The dead-letter topic keeps its records for ``deadletter_retention``: they hold
+    whatever was refused, personal data included, and are for a look and a replay.
+    """
     deadline = _deadline(timeout_s)
     admin = await _connect(bootstrap_servers, deadline)
+    retention = {"retention.ms": str(int(deadletter_retention.total_seconds() * 1000))}
+    new_topics = [
+        NewTopic(
+            name,
+            partitions,
+            replication_factor,
+            topic_configs=retention if name == topics.deadletter else {},
+        )
+        for name in topics.all
+    ]
     try:
         async with _bounded(deadline, f"creating topics on {bootstrap_servers}"):
-            created = await _create(admin, topics.all, partitions, replication_factor, deadline)
+            created = await _create(admin, new_topics, deadline)
             counts = await _until_visible(admin, topics.all)
     finally:
         await admin.close()
@@ -117,18 +136,14 @@ async def _connect(bootstrap_servers: str, deadline: float) -> AIOKafkaAdminClie
 
 
 async def _create(
-    admin: AIOKafkaAdminClient,
-    names: Sequence[str],
-    partitions: int,
-    replication_factor: int,
-    deadline: float,
+    admin: AIOKafkaAdminClient, new_topics: Sequence[NewTopic], deadline: float
 ) -> list[str]:
     created: list[str] = []
-    pending = list(names)
+    pending = [topic.name for topic in new_topics]
     backoff, longest = _BACKOFF_S
     while True:
         response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor) for name in pending],
+            [topic for topic in new_topics if topic.name in pending],
             timeout_ms=max(1, int((deadline - _now()) * 1000)),
         )
         pending = _created_or_retried(response.topic_errors, created)

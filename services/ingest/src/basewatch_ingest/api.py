@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from basewatch_ingest.body import read_limited
 from basewatch_ingest.broker import Broker
+from basewatch_ingest.caps import capped
 from basewatch_ingest.errors import BrokerUnavailable
 from basewatch_ingest.intake import refusal, split_body, take
 from basewatch_ingest.metrics import Metrics
@@ -130,7 +131,8 @@ async def post_events(request: Request) -> JSONResponse:
         raise refusal(intake)
     await ingest.publisher.publish(intake.records)
     ingest.metrics.count_events(intake.accepted_types, {})
-    return JSONResponse({"accepted": len(intake.records), "rejected": intake.rejected}, 202)
+    rejected = capped(intake.rejected)
+    return JSONResponse({"accepted": len(intake.records), "rejected": rejected}, 202)
 
 
 def events_route() -> APIRoute:

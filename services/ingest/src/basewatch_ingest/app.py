@@ -21,6 +21,7 @@ from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
 from basewatch_ingest.shortcut import IngestApp, Shortcut
+from basewatch_shared.headers import APP_OPTIONS, SecurityHeaders, secure
 from basewatch_shared.problems import (
     ProblemError,
     Translation,
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
         lifespan=lifespan,
+        **APP_OPTIONS,
     )
     app.state.api_keys = settings.api_keys
     translations: dict[type[Exception], Translation] = {
@@ -63,9 +65,13 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app, translations)
     app.include_router(events_router)
     app.include_router(router)
+    secure(app, settings.api_docs)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
+    # The events route's own way past FastAPI's layers, with the same observing and
+    # headers as the middleware stack gives every other route.
     shortcut = Shortcut(events_route(), problem_handler(translations))
-    app.shortcut = (shortcut, ObserveRequests(shortcut, metrics=metrics, in_flight=in_flight))
+    served = ObserveRequests(SecurityHeaders(shortcut), metrics=metrics, in_flight=in_flight)
+    app.shortcut = (shortcut, served)
     install_openapi(app)
     return app
 

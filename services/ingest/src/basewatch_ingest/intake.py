@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 from pydantic import ValidationError
 
+from basewatch_ingest.caps import capped
 from basewatch_shared.contract.errors import error_list
 from basewatch_shared.contract.events import EVENT_TYPES
 from basewatch_shared.contract.intake import Accepted, EventIntake
@@ -164,7 +165,7 @@ def refusal(intake: Intake) -> ProblemError:
         status, title = 413, "Event too large"
     else:
         status, title = 422, "No acceptable event"
-    return ProblemError(status, title, _summary(intake.rejected), rejected=intake.rejected)
+    return ProblemError(status, title, _summary(intake.rejected), rejected=capped(intake.rejected))
 
 
 def _summary(rejected: list[dict[str, Any]]) -> str:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     tune_gc()
     serve(
         app,
-        settings.host,
+        settings,
         args.port if args.port is not None else settings.port,
         graceful_s=math.ceil(settings.produce_timeout.total_seconds()) + SHUTDOWN_MARGIN_S,
     )

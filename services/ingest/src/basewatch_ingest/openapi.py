@@ -29,6 +29,7 @@ class Rejection(BaseModel):
     index: int = Field(description="position in the batch, or among the non-blank NDJSON lines")
     event_id: str | None = Field(description="the event's event_id, when it had a usable one")
     errors: list[dict[str, str]] = Field(description='[{"field": "currency", "message": "..."}]')
+    more_errors: int | None = Field(default=None, description="errors left out (10 per event)")
 
 
 class IngestResult(BaseModel):

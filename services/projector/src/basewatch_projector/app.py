@@ -16,6 +16,7 @@ from basewatch_projector.api.router import routes
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.settings import Settings
+from basewatch_shared.headers import APP_OPTIONS, secure
 from basewatch_shared.problems import install_problem_handlers
 
 
@@ -36,9 +37,10 @@ def create_app(settings: Settings) -> FastAPI:
             served.engine, served.broker_ready = projector.engine, projector.broker_ready
             yield
 
-    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan)
+    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan, **APP_OPTIONS)
     app.state.served = served
     install_problem_handlers(app, TRANSLATIONS)
+    secure(app, settings.api_docs)
     app.include_router(routes())
 
     @app.get("/metrics", include_in_schema=False)

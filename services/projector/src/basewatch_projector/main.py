@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         settings = read_settings(Settings)
         configure_logging(settings.log_level)
         port = args.port if args.port is not None else settings.port
-        serve(create_app(settings), settings.host, port)
+        serve(create_app(settings), settings, port)
     except CannotStart as exc:  # what is missing, in one line: no traceback to read through
         return refuse("projector", exc)
     except Crashed:  # its traceback is in the log already

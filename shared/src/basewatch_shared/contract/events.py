@@ -14,7 +14,14 @@ from basewatch_shared.contract.base import ContractModel
 from basewatch_shared.contract.limits import MAX_EVENT_BYTES, too_large
 from basewatch_shared.contract.money import Amount
 from basewatch_shared.contract.properties import Properties
-from basewatch_shared.contract.scalars import Currency, Identifier, Platform, Quantity, Usage
+from basewatch_shared.contract.scalars import (
+    Currency,
+    Identifier,
+    PathId,
+    Platform,
+    Quantity,
+    Usage,
+)
 from basewatch_shared.contract.timestamps import Timestamp
 from basewatch_shared.contract.traits import Traits
 
@@ -41,7 +48,7 @@ class BaseEvent(ContractModel):
     event_id: Identifier
     occurred_at: Timestamp
     sent_at: Timestamp | None = None
-    customer_id: Identifier | None = None
+    customer_id: PathId | None = None
     properties: Properties | None = None
 
     @model_validator(mode="before")
@@ -60,7 +67,7 @@ class Identify(BaseEvent):
     """Who a customer is."""
 
     type: Literal["identify"] = "identify"
-    customer_id: Identifier
+    customer_id: PathId
     traits: Traits | None = None
 
 
@@ -68,9 +75,9 @@ class Purchase(BaseEvent):
     """A customer bought a product; the amount is exact and kept per currency."""
 
     type: Literal["purchase"] = "purchase"
-    customer_id: Identifier
+    customer_id: PathId
     order_id: Identifier
-    product_id: Identifier
+    product_id: PathId
     amount: Amount
     currency: Currency
     quantity: Quantity = 1
@@ -80,9 +87,9 @@ class Install(BaseEvent):
     """A product was installed by a customer."""
 
     type: Literal["install"] = "install"
-    customer_id: Identifier
-    installation_id: Identifier
-    product_id: Identifier
+    customer_id: PathId
+    installation_id: PathId
+    product_id: PathId
     version: Identifier
     platform: Platform | None = None
 
@@ -91,8 +98,8 @@ class Heartbeat(BaseEvent):
     """An installation is in use; ``usage`` holds cumulative counters."""
 
     type: Literal["heartbeat"] = "heartbeat"
-    installation_id: Identifier
-    product_id: Identifier | None = None
+    installation_id: PathId
+    product_id: PathId | None = None
     version: Identifier | None = None
     platform: Platform | None = None
     usage: Usage | None = None
@@ -102,7 +109,7 @@ class Uninstall(BaseEvent):
     """An installation was removed."""
 
     type: Literal["uninstall"] = "uninstall"
-    installation_id: Identifier
+    installation_id: PathId
 
 
 Event: TypeAlias = Annotated[

@@ -47,6 +47,7 @@ from basewatch_shared.contract.scalars import (
     Identifier,
     Key,
     Label,
+    PathId,
     Platform,
 )
 
@@ -152,20 +153,20 @@ def with_json_values(schema: CoreSchema) -> CoreSchema:
 
 def field_schemas(timestamp: str, amount: CoreSchema, traits: CoreSchema) -> dict[str, CoreSchema]:
     """Each event field's schema, by name: a name means the same thing in every event."""
-    identifier = native(Identifier)
+    identifier, in_paths = native(Identifier), native(PathId)
     return {
         "event_id": identifier,
         "occurred_at": timestamp_schema(timestamp),
         "sent_at": timestamp_schema(timestamp),
-        "customer_id": identifier,
+        "customer_id": in_paths,
         "properties": _json_object(),  # its size is checked apart
         "traits": traits,
         "order_id": identifier,
-        "product_id": identifier,
+        "product_id": in_paths,
         "amount": amount,
         "currency": native(Currency),
         "quantity": cs.int_schema(strict=True, ge=1, le=MAX_QUANTITY),
-        "installation_id": identifier,
+        "installation_id": in_paths,
         "version": identifier,
         "platform": native(Platform),
         "usage": cs.dict_schema(

@@ -28,15 +28,21 @@ from basewatch_shared.contract.limits import INT64_MAX, MAX_COUNTERS, MAX_QUANTI
 # (string_unicode); PostgreSQL can store neither those nor NUL.
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 _ID_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+# The ids the read API takes in its path (/v1/customers/{customer_id}): no "/" either,
+# since no path segment can carry one (docs/events.md, "Scalar types").
+_PATH_ID_PATTERN = rf"^[^{_CONTROL}/]*[^\s{_CONTROL}/][^{_CONTROL}/]*$"
 _EMAIL_PATTERN = r"^[^\x00@]*@[^\x00]*$"
 # errors.error_list() shows these instead of the regular expressions themselves.
 PATTERN_MESSAGES: Final = {
     _ID_PATTERN: "must contain a visible character and no control characters",
+    _PATH_ID_PATTERN: "must contain a visible character, no control characters and no '/' "
+    "(the read API could not name it in a path)",
     NO_NUL: "must not contain NUL characters",
     _EMAIL_PATTERN: "must be an email address (contain '@') without NUL characters",
 }
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_ID_PATTERN)]
+PathId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PATH_ID_PATTERN)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 Platform = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)]
 Label = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]

@@ -22,14 +22,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.devtools.devkeys import (
+    DEV_INGEST_KEY,
+    DEV_READ_KEY,
+    use_dev_keys_on_loopback_only,
+)
 from basewatch_shared.devtools.processes import die_with_parent
-from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
-
-# Well-known keys for the local run only; production refuses to start without its own.
-DEV_INGEST_KEY = "dev-ingest-key"
-DEV_READ_KEY = "dev-read-key"
-DEV_KEYS = f"dev-app:ingest:{hash_key(DEV_INGEST_KEY)},dev-reader:read:{hash_key(DEV_READ_KEY)}"
 
 # The demo's projector: silence of seconds is churn, swept and recorded every few
 # seconds. The simulation's silences (at 5 s heartbeats) last 10 s to forever; at most
@@ -110,9 +109,12 @@ def _stop(procs: list[subprocess.Popen[bytes]], timeout_s: float = 15) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start everything, print where it is, wait for Ctrl-C or SIGTERM, stop everything."""
     data = Path(args.data_dir)
-    data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("BASEWATCH_API_KEYS", DEV_KEYS)
+    refusal = use_dev_keys_on_loopback_only(env)
+    if refusal:
+        print(f"basewatch dev: {refusal}", file=sys.stderr)
+        return 2
+    data.mkdir(parents=True, exist_ok=True)
     env.setdefault("BASEWATCH_LOG_LEVEL", "WARNING")
     if args.demo:
         env.update(DEMO_ENV)
@@ -207,8 +209,8 @@ def _banner(args: argparse.Namespace, bootstrap: str, db: str, topics: Topics, n
         f"""
 basewatch is running. Ctrl-C stops everything.
 
-  ingest      {ingest}      POST /v1/events    docs: {ingest}/docs
-  projector   {projector}      GET /v1/...        docs: {projector}/docs
+  ingest      {ingest}      POST /v1/events    openapi: {ingest}/openapi.json
+  projector   {projector}      GET /v1/...        openapi: {projector}/openapi.json
   broker      {bootstrap}   topics: {", ".join(topics.all)} ({n} partitions)
   database    {db}
 

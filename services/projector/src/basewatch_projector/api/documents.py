@@ -90,7 +90,10 @@ class CustomerWithInstallations(Customer):
         }
     )
 
-    installations: list[Installation]
+    installations: list[Installation] = Field(description="the first 100, by installation_id")
+    more_installations: bool = Field(
+        description="true when it has more than 100: GET /v1/installations?customer_id= has all"
+    )
 
 
 class Page(BaseModel, Generic[T]):
@@ -159,7 +162,10 @@ class Product(InstallationCounts):
     units_sold: int = Field(description="sum of the quantity of the product's purchases")
     orders: int = Field(description="distinct (customer_id, order_id) with this product")
     revenue: Revenue
-    versions: list[VersionCounts] = Field(description="ordered by version, as text")
+    versions: list[VersionCounts] = Field(
+        description="ordered by version, as text (null last); the first 100 versions"
+    )
+    more_versions: bool = Field(description="true when the product has more than 100 versions")
 
 
 class ProductCounts(InstallationCounts):
@@ -181,7 +187,10 @@ class InstalledBase(BaseModel):
 
     total: int = Field(description="the installed base: active + at_risk")
     by_status: dict[InstallationStatus, int]
-    by_product: list[ProductCounts] = Field(description="ordered by product_id, null last")
+    by_product: list[ProductCounts] = Field(
+        description="ordered by product_id, null last; the first 100 products"
+    )
+    more_products: bool = Field(description="true when there are more than 100 products")
 
 
 class Overlap(BaseModel):

@@ -7,9 +7,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.deps import Conn, State
-from basewatch_projector.history.series import gauges, signal_counts
+from basewatch_projector.history.series import (
+    MAX_VALUES,
+    UNSET,
+    TooManyValues,
+    gauges,
+    signal_counts,
+)
 from basewatch_projector.history.steps import (
     EPOCH,
     MAX_POINTS,
@@ -17,6 +24,7 @@ from basewatch_projector.history.steps import (
     format_duration,
     step_times,
 )
+from basewatch_shared.contract.scalars import Identifier
 from basewatch_shared.contract.timestamps import Timestamp
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.settings import parse_duration
@@ -81,6 +89,30 @@ def _times(
         raise _invalid("since", "the times are out of range") from None
 
 
+async def _gauges(
+    conn: AsyncConnection,
+    metric: Metric,
+    times: list[datetime],
+    product_id: str | None,
+    per_product: bool,
+) -> list[dict[str, Any]]:
+    """The sampled series, or a 422 when they would be more than MAX_VALUES values."""
+    try:
+        return await gauges(
+            conn,
+            metric,
+            times,
+            product_id=UNSET if product_id is None else product_id,
+            per_product=per_product,
+        )
+    except TooManyValues as exc:
+        raise _invalid(
+            "metric",
+            f"{exc} at {len(times)} times: at most {MAX_VALUES:,} values; give product_id, "
+            "per_product=false, a larger step or a shorter range",
+        ) from None
+
+
 @router.get("/history", response_model=History)
 async def get_history(
     state: State,
@@ -98,15 +130,32 @@ async def get_history(
             f"or its smallest multiple that gives at most {MAX_POINTS} times)",
         ),
     ] = None,
+    product_id: Annotated[
+        Identifier | None,
+        Query(description="installations: only this product's series (one per status)"),
+    ] = None,
+    per_product: Annotated[
+        bool,
+        Query(
+            description="installations: one series per product and status (true), or per "
+            "status summed over the products (false)"
+        ),
+    ] = True,
 ) -> dict[str, Any]:
     """The customer base by segment, the installed base by product and status, or the
-    churn signals per kind, at each step boundary between ``since`` and ``until``."""
+    churn signals per kind, at each step boundary between ``since`` and ``until``.
+
+    At most MAX_VALUES values (series times times): installations per product are as
+    many series as products, so narrow them (``product_id``), sum them
+    (``per_product=false``), or take fewer times."""
+    if metric != "installations" and (product_id is not None or not per_product):
+        field = "product_id" if product_id is not None else "per_product"
+        raise _invalid(field, "applies to metric=installations only")
     every, times = _times(since, until, step, state.history_interval)
-    series = (
-        await signal_counts(conn, times, every)
-        if metric == "signals"
-        else await gauges(conn, metric, times)
-    )
+    if metric == "signals":
+        series = await signal_counts(conn, times, every)
+    else:
+        series = await _gauges(conn, metric, times, product_id, per_product)
     return {
         "metric": metric,
         "step": format_duration(every),

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.deps import Conn, State
-from basewatch_projector.api.products import nulls_last
+from basewatch_projector.api.products import MAX_VERSIONS, nulls_last
 from basewatch_projector.history.steps import format_duration
 from basewatch_projector.storage.bulk import any_of
 from basewatch_projector.storage.tables import installations, purchases
@@ -27,7 +27,6 @@ from basewatch_shared.contract.vocabulary import (
 )
 
 MAX_PRODUCTS: Final = 1000
-MAX_VERSIONS: Final = 100
 router = APIRouter()
 
 

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.queries import Document, Filters
+from basewatch_shared.contract.limits import INT64_MAX
 from basewatch_shared.contract.scalars import Identifier
 
 DEFAULT_LIMIT: Final = 100
@@ -76,6 +77,15 @@ def decode(cursor: str, kind: str, filters: Mapping[str, str | None]) -> str:
         return _KEY.validate_python(body["a"], strict=True)
     except ValidationError as exc:
         raise InvalidCursor("the cursor holds no valid key") from exc
+
+
+def decode_position(cursor: str, kind: str, filters: Mapping[str, str | None]) -> int:
+    """The integer position a cursor of a numbered list continues after (a signal id)."""
+    key = decode(cursor, kind, filters)
+    # A position is a BIGINT: "abc" or a number past 2^63 would fail in the query, a 500.
+    if not key.isascii() or not key.isdigit() or int(key) > INT64_MAX:
+        raise InvalidCursor("the cursor holds no valid position")
+    return int(key)
 
 
 Fetch = Callable[

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path
 from sqlalchemy import func, select
@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Product
 from basewatch_projector.api.problems import ONE
+from basewatch_projector.api.revenue import revenue, revenue_sums
 from basewatch_projector.errors import NotFound
 from basewatch_projector.storage.tables import installations, purchases
-from basewatch_shared.contract.money import from_micros
 from basewatch_shared.contract.scalars import Identifier
 from basewatch_shared.contract.vocabulary import InstallationStatus
 
+# Versions are what clients send: a product's answer names the first ones.
+MAX_VERSIONS: Final = 100
 router = APIRouter()
 
 
@@ -50,7 +52,7 @@ async def product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
     p = purchases.c
     sales = (
         await conn.execute(
-            select(p.currency, func.sum(p.quantity), func.sum(p.amount_micros))
+            select(p.currency, func.sum(p.quantity), *revenue_sums())
             .where(p.product_id == product_id)
             .group_by(p.currency)
             .order_by(p.currency)
@@ -61,14 +63,15 @@ async def product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
         raise NotFound(f"product {product_id!r} has no purchases and no installations")
     return {
         "product_id": product_id,
-        "units_sold": sum(int(units) for _, units, _ in sales),
+        "units_sold": sum(int(units) for _, units, _, _ in sales),
         "orders": await _orders(conn, product_id) if sales else 0,
-        "revenue": {currency: str(from_micros(int(total))) for currency, _, total in sales},
+        "revenue": {currency: revenue(high, low) for currency, _, high, low in sales},
         **tally(pair for pairs in versions.values() for pair in pairs),
         "versions": [
             {"version": version, **tally(versions[version])}
-            for version in sorted(versions, key=nulls_last)
+            for version in sorted(versions, key=nulls_last)[:MAX_VERSIONS]
         ],
+        "more_versions": len(versions) > MAX_VERSIONS,
     }
 
 

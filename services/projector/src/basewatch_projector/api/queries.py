@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Column, Select, Table, func, select
+from sqlalchemy import Column, Select, Table, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.api.revenue import revenue, revenue_sums
 from basewatch_projector.errors import NotFound
 from basewatch_projector.storage.tables import customers, installations, purchases
-from basewatch_shared.contract.money import from_micros
 
 Document = dict[str, Any]
+# A customer's installations are what clients send: one customer names the first ones,
+# the installations list (?customer_id=) pages through all of them.
+MAX_INSTALLATIONS: Final = 100
 Filters = Mapping[str, str | None]
 
 _INSTALLATION_COLUMNS = tuple(
@@ -62,14 +65,14 @@ async def revenues(conn: AsyncConnection, ids: Collection[str]) -> dict[str, dic
         return {}
     p = purchases.c
     rows = await conn.execute(
-        select(p.customer_id, p.currency, func.sum(p.amount_micros))
+        select(p.customer_id, p.currency, *revenue_sums())
         .where(p.customer_id.in_(ids))
         .group_by(p.customer_id, p.currency)
         .order_by(p.customer_id, p.currency)
     )
     found: dict[str, dict[str, str]] = defaultdict(dict)
-    for customer_id, currency, total in rows:
-        found[customer_id][currency] = str(from_micros(int(total)))
+    for customer_id, currency, high, low in rows:
+        found[customer_id][currency] = revenue(high, low)
     return found
 
 
@@ -80,13 +83,20 @@ async def customer(conn: AsyncConnection, customer_id: str) -> Document:
     ).one_or_none()
     if row is None:
         raise NotFound(f"customer {customer_id!r} is unknown")
-    owned = await conn.execute(
-        select(*_INSTALLATION_COLUMNS)
-        .where(installations.c.customer_id == customer_id)
-        .order_by(installations.c.installation_id)
-    )
+    owned = (
+        await conn.execute(
+            select(*_INSTALLATION_COLUMNS)
+            .where(installations.c.customer_id == customer_id)
+            .order_by(installations.c.installation_id)
+            .limit(MAX_INSTALLATIONS + 1)
+        )
+    ).all()
     revenue = (await revenues(conn, [customer_id])).get(customer_id, {})
-    return {**customer_doc(row, revenue), "installations": [installation_doc(i) for i in owned]}
+    return {
+        **customer_doc(row, revenue),
+        "installations": [installation_doc(i) for i in owned[:MAX_INSTALLATIONS]],
+        "more_installations": len(owned) > MAX_INSTALLATIONS,
+    }
 
 
 async def installation(conn: AsyncConnection, installation_id: str) -> Document:

@@ -67,7 +67,7 @@ async def feed(
     """Up to ``limit`` signals after the cursor, from the oldest or from the newest end."""
     # Both orders continue after the newest signal they returned, so a cursor serves either.
     filters = {"kind": kind}
-    last = int(pagination.decode(after, "signals", filters)) if after else 0
+    last = pagination.decode_position(after, "signals", filters) if after else 0
     query = select(signals).where(signals.c.signal_id > last)
     if kind is not None:
         query = query.where(signals.c.kind == kind)

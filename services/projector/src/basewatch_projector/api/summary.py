@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from basewatch_shared.contract.vocabulary import (
     Segment,
 )
 
+MAX_PRODUCTS: Final = 100
 router = APIRouter()
 
 
@@ -97,11 +98,14 @@ def _installed_base(products: dict[str | None, list[tuple[str, int]]]) -> dict[s
     """Installations by status, those in use, and each product's."""
     by_status = tally(pair for pairs in products.values() for pair in pairs)
     del by_status["installations"]
+    # Products are what clients invent: the summary names the first ones (more_products
+    # says when there are others); each one's numbers are at /v1/products/{product_id}.
+    shown = sorted(products, key=nulls_last)[:MAX_PRODUCTS]
     return {
         "total": sum(by_status[s] for s in IN_USE),
         "by_status": by_status,
         "by_product": [
-            {"product_id": product_id, **tally(products[product_id])}
-            for product_id in sorted(products, key=nulls_last)
+            {"product_id": product_id, **tally(products[product_id])} for product_id in shown
         ],
+        "more_products": len(products) > MAX_PRODUCTS,
     }

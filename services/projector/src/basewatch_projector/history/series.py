@@ -9,54 +9,153 @@ signals table by their time: the value at t is the number in (t - step, t].
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.steps import gauge, per_step
 from basewatch_projector.storage.tables import history, history_progress, signals
 from basewatch_shared.contract.vocabulary import InstallationStatus, Segment, SignalKind
 
+Labels = tuple[tuple[str, Any], ...]
+# Values in one answer at most: series times times. Customers (4 segments) and signals
+# (6 kinds) stay below it at 10,000 times; installations per product are as many series
+# as products, which clients invent.
+MAX_VALUES: Final = 100_000
+
+
+class Unset:
+    """No product filter (None is a filter: installations of no product)."""
+
+
+UNSET: Final = Unset()
+
+
+class TooManyValues(ValueError):
+    """The answer would hold more than ``MAX_VALUES`` values; str() says how many series."""
+
 
 async def gauges(
-    conn: AsyncConnection, metric: str, times: Sequence[datetime]
+    conn: AsyncConnection,
+    metric: str,
+    times: Sequence[datetime],
+    *,
+    product_id: Unset | str | None = UNSET,
+    per_product: bool = True,
 ) -> list[dict[str, Any]]:
     """The series of a sampled metric: the last row at or before times[0] and every
-    row up to times[-1], carried forward."""
+    row up to times[-1], carried forward.
+
+    Installations may be narrowed to one product (``product_id``), or summed over the
+    products into one series per status (``per_product=False``). TooManyValues when the
+    series times the times would pass MAX_VALUES (products are what clients invent).
+    """
     first = await conn.scalar(select(history_progress.c.first_bucket))
-    h = history.c
-    rows: dict[tuple[tuple[str, Any], ...], list[tuple[datetime, int]]] = defaultdict(list)
-    if times:
-        start = (
-            select(h.labels, func.max(h.bucket).label("bucket"))
-            .where(h.metric == metric, h.bucket <= times[0])
-            .group_by(h.labels)
-            .subquery()
-        )
-        before = select(h.labels, h.bucket, h.value).join(
-            start, and_(h.metric == metric, h.labels == start.c.labels, h.bucket == start.c.bucket)
-        )
-        within = select(h.labels, h.bucket, h.value).where(
-            h.metric == metric, h.bucket > times[0], h.bucket <= times[-1]
-        )
-        for query in (before, within.order_by(h.bucket)):
-            for labels, bucket, value in await conn.execute(query):
-                rows[tuple(sorted(labels.items()))].append((bucket, int(value)))
+    keys = await _keys(conn, metric, times, product_id, per_product)
+    values: dict[Labels, list[int | None]] = {}
+    only = None if isinstance(product_id, Unset) else [dict(key) for key in keys]
+    async for key, rows in _rows(conn, metric, times, only):
+        series = gauge(times, first, rows)
+        if per_product:
+            values[key] = series
+            continue
+        summed = (("status", dict(key)["status"]),)
+        values[summed] = _add(values.get(summed), series)
+    if not per_product:
+        keys = [(("status", s),) for s in InstallationStatus]
     return [
-        {"labels": dict(key), "values": gauge(times, first, rows.get(key, []))}
-        for key in _series_keys(metric, rows)
+        {"labels": dict(key), "values": values.get(key) or gauge(times, first, [])} for key in keys
     ]
 
 
-def _series_keys(
-    metric: str, seen: Iterable[tuple[tuple[str, Any], ...]]
-) -> list[tuple[tuple[str, Any], ...]]:
-    """Every segment; every status of every product seen (a stable set for charts)."""
+def _add(total: list[int | None] | None, series: list[int | None]) -> list[int | None]:
+    if total is None:
+        return series
+    return [
+        None if a is None and b is None else (a or 0) + (b or 0)
+        for a, b in zip(total, series, strict=True)
+    ]
+
+
+async def _keys(
+    conn: AsyncConnection,
+    metric: str,
+    times: Sequence[datetime],
+    product_id: Unset | str | None,
+    per_product: bool,
+) -> list[Labels]:
+    """The series the answer holds, in order; TooManyValues past the bound."""
     if metric == "customers":
         return [(("segment", s),) for s in Segment]
+    if not isinstance(product_id, Unset):
+        return [(("product_id", product_id), ("status", s)) for s in InstallationStatus]
+    bound = MAX_VALUES // max(1, len(times)) if per_product else None
+    h = history.c
+    query = select(h.labels).where(h.metric == metric).distinct()
+    if times:
+        query = query.where(h.bucket <= times[-1])
+    if bound is not None:
+        query = query.limit(bound + 1)
+    found = (await conn.execute(query)).scalars()
+    seen: list[Labels] = [tuple(sorted(labels.items())) for labels in found]
+    keys = _series_keys(metric, seen)
+    if bound is not None and (len(seen) > bound or len(keys) > bound):
+        raise TooManyValues(f"more than {bound} series")
+    return keys
+
+
+async def _rows(
+    conn: AsyncConnection,
+    metric: str,
+    times: Sequence[datetime],
+    only: list[dict[str, Any]] | None,
+) -> AsyncIterator[tuple[Labels, list[tuple[datetime, int]]]]:
+    """Per series with rows (those labelled ``only``, if given): the last row at or before
+    times[0] and those after, one series at a time (never every row in memory)."""
+    if not times:
+        return
+    h = history.c
+    chosen = h.labels.in_(only) if only is not None else true()
+    start = (
+        select(h.labels, func.max(h.bucket).label("bucket"))
+        .where(h.metric == metric, h.bucket <= times[0], chosen)
+        .group_by(h.labels)
+        .subquery()
+    )
+    before = select(h.labels, h.bucket, h.value).join(
+        start, and_(h.metric == metric, h.labels == start.c.labels, h.bucket == start.c.bucket)
+    )
+    initial = {
+        tuple(sorted(labels.items())): (bucket, int(value))
+        for labels, bucket, value in await conn.execute(before)
+    }
+    within = (
+        select(h.labels, h.bucket, h.value)
+        .where(h.metric == metric, h.bucket > times[0], h.bucket <= times[-1])
+        .where(chosen)
+        .order_by(h.labels, h.bucket)
+    )
+    current: Labels | None = None
+    rows: list[tuple[datetime, int]] = []
+    async for labels, bucket, value in await conn.stream(within):
+        key = tuple(sorted(labels.items()))
+        if key != current:
+            if current is not None:
+                yield current, rows
+            current = key
+            rows = [initial.pop(key)] if key in initial else []
+        rows.append((bucket, int(value)))
+    if current is not None:
+        yield current, rows
+    for key, row in initial.items():  # series that did not change within the times
+        yield key, [row]
+
+
+def _series_keys(metric: str, seen: Iterable[Labels]) -> list[Labels]:
+    """Every status of every product seen (a stable set for charts), null last."""
     products = {dict(key).get("product_id") for key in seen}
     ordered = sorted(products, key=lambda p: (p is None, p or ""))
     return [(("product_id", p), ("status", s)) for p in ordered for s in InstallationStatus]

@@ -127,6 +127,9 @@ class Ledger:
                 "total": sum(by_status[s] for s in IN_USE),
                 "by_status": {s.value: by_status[s] for s in InstallationStatus},
                 "by_product": self._by_product(statuses),
+                # The catalog's few products are far fewer than the summary lists
+                # before it cuts the list (docs/read-api.md).
+                "more_products": False,
             },
             "overlap": self._overlap(kinds, statuses),
         }

@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { $ } from './dom.js';
 import { clock } from './format.js';
+import { meta } from './meta.js';
 import { refreshHistory } from './history.js';
 import { renderLag } from './render/lag.js';
 import { renderOverlap } from './render/overlap.js';
@@ -19,13 +20,14 @@ export async function refreshDashboard() {
   // The summary first and alone: a wrong key is told before anything else is drawn.
   const requestedAt = Date.now();
   const summary = await api('v1/summary');
+  await meta(); // the words the renderers draw in
   const [lag, products] = await Promise.all([
     api('v1/ops/lag').catch(() => null),
     productDetails(summary),
   ]);
   renderSummary(summary);
   renderOverlap(summary.overlap);
-  renderProducts(summary.installed_base.by_product, products);
+  renderProducts(summary.installed_base.by_product, products, summary.installed_base.more_products);
   // When the summary now shown was asked for: a reader can tell it is fresh.
   $('#refreshed').dataset.summaryRequestedAt = String(requestedAt);
   renderLag(lag);

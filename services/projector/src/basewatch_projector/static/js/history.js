@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { $ } from './dom.js';
 import { parseDuration } from './durations.js';
+import { forgetMeta, meta } from './meta.js';
 import { METRICS, drawHistory, noHistory } from './render/history.js';
 
 const CHART_POINTS = 240;
@@ -21,7 +22,7 @@ export function forgetHistory() {
 
 export async function refreshHistory() {
   const until = Math.floor(Date.now() / 1000);
-  if (interval === null && !(await learnInterval(until))) return;
+  if (interval === null) learnInterval((await meta()).history_interval);
   const learning = firstSample === null;
   await drawHistoryFrom(until);
   // The first answer tells where history starts: draw again at once from there.
@@ -30,18 +31,9 @@ export async function refreshHistory() {
   }
 }
 
-// A tiny window to learn the recording interval; false when there is no history at all.
-async function learnInterval(until) {
-  try {
-    const probe = await api('v1/history', { metric: 'signals', since: iso(until - 1), until: iso(until) });
-    interval = parseDuration(probe.interval);
-    intervalText = probe.interval;
-    return true;
-  } catch (err) {
-    if (err.status !== 404) throw err;
-    for (const metric of Object.keys(METRICS)) noHistory(metric, noHistoryYet());
-    return false;
-  }
+function learnInterval(text) {
+  interval = parseDuration(text);
+  intervalText = text;
 }
 
 async function drawHistoryFrom(until) {
@@ -50,12 +42,16 @@ async function drawHistoryFrom(until) {
   await Promise.all(Object.entries(METRICS).map(async ([metric, group]) => {
     const step = stepFor(group.bars ? SIGNAL_BARS : CHART_POINTS);
     try {
-      const got = await api('v1/history', { metric, since: iso(since), until: iso(until), step: `${step}s` });
+      const query = { metric, since: iso(since), until: iso(until), step: `${step}s`, ...group.params };
+      const got = await api('v1/history', query);
       const first = drawHistory(metric, got, { since, until, step, empty: noHistoryYet() });
       if (first !== null) firstSample = Math.min(firstSample ?? Infinity, first);
     } catch (err) {
       if (err.status === 404) noHistory(metric, noHistoryYet());
-      else if (err.status === 422 || err.status === 400) interval = null; // learn it again
+      else if (err.status === 422 || err.status === 400) {
+        interval = null; // a projector restarted with another interval: ask again
+        forgetMeta();
+      }
       else throw err;
     }
   }));

@@ -7,6 +7,7 @@ import { $ } from './dom.js';
 import { forgetHistory } from './history.js';
 import { currentKey, forgetStoredKey, isKeyShaped, setKey, storedKey, storeKey } from './key.js';
 import { refusal, showDashboard, showKeyForm } from './login.js';
+import { forgetMeta } from './meta.js';
 import { every } from './scheduler.js';
 
 const refresher = every(REFRESH_MS, refresh);
@@ -35,6 +36,7 @@ function askForKey(message = '', options = {}) {
 
 function open(key) {
   setKey(key);
+  forgetMeta();
   forgetHistory();
   showDashboard();
   refresher.start();

@@ -1,20 +1,19 @@
 // The projector's categories as the page shows them: which there are and in what order
-// (`vocabulary`), and the page's own word, colour and note for each (`SHOWN`).
-//
-// `vocabulary` is the read API's status vocabulary, copied here for now, with the
-// API's names. Once GET /v1/meta gives it, the page fills `vocabulary` from that answer
-// before it first draws, and nothing else changes: renderers read these lists when they
-// draw, never when they load.
+// (`vocabulary`, the read API's own words from GET /v1/meta), and the page's own word,
+// colour and note for each (`SHOWN`). Renderers read these lists when they draw, never
+// when they load: meta.js fills them before the first draw.
 
 export const vocabulary = {
-  segments: ['loyal', 'one_time', 'prospect', 'suspect'],
-  customer_statuses: ['active', 'lapsed', 'never_installed', 'none'],
-  installation_statuses: ['active', 'at_risk', 'churned', 'uninstalled'],
-  signal_kinds: [
-    'installation.at_risk', 'installation.churned', 'installation.reactivated',
-    'installation.uninstalled', 'customer.lapsed', 'customer.reactivated',
-  ],
+  segments: [],
+  customer_statuses: [],
+  installation_statuses: [],
+  signal_kinds: [],
 };
+
+// Take the lists from an answer of GET /v1/meta.
+export function learnWords(meta) {
+  for (const name of Object.keys(vocabulary)) vocabulary[name] = meta[name];
+}
 
 // The page's word for each category, its colour (one per category, shared by bars,
 // charts and badges; see page.css), and a note where the word needs one.

@@ -7,7 +7,11 @@ import { colour, label, vocabulary } from '../vocabulary.js';
 // Per metric: the label its series are summed by, and the order of their kinds.
 export const METRICS = {
   customers: { key: (l) => l.segment, order: () => vocabulary.segments, bars: false },
-  installations: { key: (l) => l.status, order: () => vocabulary.installation_statuses, bars: false }, // over products
+  // Summed over the products by the API: one series per status, however many products.
+  installations: {
+    key: (l) => l.status, order: () => vocabulary.installation_statuses, bars: false,
+    params: { per_product: 'false' },
+  },
   signals: { key: (l) => l.kind, order: () => vocabulary.signal_kinds, bars: true }, // a count per step
 };
 

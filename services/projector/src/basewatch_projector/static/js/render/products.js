@@ -3,8 +3,9 @@ import { $, h, num } from '../dom.js';
 import { money } from '../format.js';
 import { colour, label, vocabulary } from '../vocabulary.js';
 
-// `details`: the /v1/products document of each product shown in detail, by id.
-export function renderProducts(byProduct, details) {
+// `details`: the /v1/products document of each product shown in detail, by id;
+// `more`: the summary names only the first products, and there are others.
+export function renderProducts(byProduct, details, more) {
   const counted = ['installations', ...vocabulary.installation_statuses];
   $('#products thead').replaceChildren(head(counted));
   const rows = [];
@@ -24,6 +25,11 @@ export function renderProducts(byProduct, details) {
         ...counts(`product.${id}.version.${v.version ?? '~'}`, counted, v),
         h('td', { class: 'mix-col' }, mix(v))));
     }
+  }
+  if (more) {
+    rows.push(h('tr', { class: 'more' }, h('td', {
+      colspan: counted.length + 4, class: 'empty', text: `Only the first ${byProduct.length} products are shown.`,
+    })));
   }
   if (rows.length === 0) {
     rows.push(h('tr', {}, h('td', { colspan: counted.length + 4, class: 'empty', text: 'No installations yet.' })));
