@@ -76,6 +76,15 @@ def assert_same(raw: Any, received_at: datetime = RECEIVED) -> None:
 
 # --- the corpus -------------------------------------------------------------------
 NOW = "2026-05-01T12:00:00Z"
+
+
+def purchase(amount: Any, currency: str, **more: Any) -> dict[str, Any]:
+    """A purchase with this amount and currency as the client wrote them."""
+    ids = {"customer_id": "c", "order_id": "o", "product_id": "p"}
+    fields = {"amount": amount, "currency": currency, **more}
+    return {"type": "purchase", "event_id": "e", "occurred_at": NOW, **ids, **fields}
+
+
 COMMON_SPELLINGS: list[dict[str, Any]] = (
     [{"type": kind, **COMMON, **fields} for kind, fields in FULL.items()]
     + [
@@ -83,16 +92,7 @@ COMMON_SPELLINGS: list[dict[str, Any]] = (
         for kind in REQUIRED
     ]
     + [
-        {
-            "type": "purchase",
-            "event_id": "e",
-            "occurred_at": NOW,
-            "customer_id": "c",
-            "order_id": "o",
-            "product_id": "p",
-            "amount": amount,
-            "currency": currency,
-        }
+        purchase(amount, currency)
         for amount, currency in [("49.90", "eur"), (20, "USD"), (19.99, "JPY"), ("0.000", "KWD")]
     ]
     + [
@@ -114,17 +114,7 @@ COMMON_SPELLINGS: list[dict[str, Any]] = (
 )
 ODD_SPELLINGS: list[Any] = (
     [
-        {
-            "type": "purchase",
-            "event_id": "e",
-            "occurred_at": NOW,
-            "customer_id": "c",
-            "order_id": "o",
-            "product_id": "p",
-            "amount": amount,
-            "currency": "EUR",
-            "quantity": q,
-        }
+        purchase(amount, "EUR", quantity=q)
         for amount, q in [("1e2", 1), ("1.5E1", 2.0), ("-0", 3), (1e15, 1), ("007", 1)]
     ]
     + [
