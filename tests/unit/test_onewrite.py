@@ -23,6 +23,9 @@ class Transport:
     def close(self) -> None:
         self.closed = True
 
+    def is_closing(self) -> bool:
+        return self.closed
+
     def get_extra_info(self, name: str) -> Any:
         return f"info {name}"
 
@@ -57,3 +60,12 @@ async def test_other_writes_pass_and_close_writes_what_is_held() -> None:
     assert transport.writes == [b"5\r\nhello\r\n", HEAD]
     assert transport.closed
     assert held.get_extra_info("peername") == "info peername"
+
+
+async def test_a_head_held_for_a_client_that_left_is_dropped() -> None:
+    transport = Transport()
+    held = _HeadWithBody(transport)  # type: ignore[arg-type]
+    held.write(HEAD)
+    transport.closed = True  # the connection was lost before the pass ended
+    await asyncio.sleep(0)
+    assert transport.writes == []

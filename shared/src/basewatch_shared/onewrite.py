@@ -47,7 +47,8 @@ class _HeadWithBody:
     def _flush(self) -> None:
         if self._held is not None:
             held, self._held = self._held, None
-            self._transport.write(held)
+            if not self._transport.is_closing():  # the client may have gone meanwhile
+                self._transport.write(held)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
