@@ -50,6 +50,7 @@ class DirectRoute(APIRoute):
 router = APIRouter()
 events_router = APIRouter(route_class=DirectRoute)
 _JSON = "application/json"
+_READ = frozenset({b"authorization", b"content-type", b"content-encoding"})
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,22 @@ async def _ingest(request: Request) -> Ingest:
 IngestDep = Annotated[Ingest, Depends(_ingest)]
 
 
+def _headers(request: Request) -> dict[str, str]:
+    """The header fields this route reads, the first of each name (as Headers.get gives)."""
+    # One pass: Starlette's Headers.get scans the list per name and raises KeyError
+    # inside for an absent one, on every request.
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(request.scope["headers"])
+        if name in _READ
+    }
+
+
 def _media_type(content_type: str) -> str:
     """The body's media type, or a 415 problem for anything but UTF-8 JSON or NDJSON."""
     if content_type == _JSON:  # what most clients send, as it is
         return _JSON
-    media, *params = (part.strip().lower() for part in (content_type or "").split(";"))
+    media, *params = (part.strip().lower() for part in content_type.split(";"))
     if media not in (_JSON, NDJSON):
         raise ProblemError(
             415, "Unsupported media type", f"use {_JSON} or {NDJSON} (got {media[:60]!r})"
@@ -102,20 +114,12 @@ def _media_type(content_type: str) -> str:
 )
 async def post_events(request: Request) -> JSONResponse:
     """Accept one event, a batch or NDJSON; 202 once the broker has acknowledged them."""
-    # The headers read once, first of each name (as Starlette's Headers.get): its get
-    # scans the list per name and raises KeyError inside for an absent one.
-    headers = dict(reversed(request.scope["headers"]))
-    authorization = headers.get(b"authorization")
-    key = authorize(
-        request.app.state.api_keys,
-        None if authorization is None else authorization.decode("latin-1"),
-        Scope.INGEST,
-    )
+    headers = _headers(request)
+    key = authorize(request.app.state.api_keys, headers.get("authorization"), Scope.INGEST)
     ingest = await _ingest(request)
     ingest.limiter.admit(key.name)  # before reading the body: a limited key costs little
-    media = _media_type(headers.get(b"content-type", b"").decode("latin-1"))
-    encoding = headers.get(b"content-encoding", b"").decode("latin-1")
-    body = await read_limited(request.stream(), encoding)
+    media = _media_type(headers.get("content-type", ""))
+    body = await read_limited(request.stream(), headers.get("content-encoding", ""))
     raw = split_body(body, ndjson=media == NDJSON)
     ingest.limiter.take(key.name, len(raw))
     intake = take(
