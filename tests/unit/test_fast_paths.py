@@ -42,10 +42,13 @@ from basewatch_shared.contract.records import (
 )
 from tests.support import spellings, strategies
 from tests.support.examples import COMMON, EVERYTHING, FULL, REQUIRED
+from tests.support.profiles import scale
 from tests.support.spellings import RECEIVED
 
 SOURCE = "shop-app"
-EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+# CI's size; BASEWATCH_SOAK=1 draws ten times more (profiles.py).
+EXAMPLES = settings(max_examples=scale(200), deadline=None, suppress_health_check=list(HealthCheck))
+FUZZED_EXAMPLES = settings(EXAMPLES, max_examples=scale(60))
 
 
 def by_the_models(raw: Any, received_at: datetime = RECEIVED) -> Any:
@@ -252,7 +255,7 @@ def events_of(body: Any) -> list[Any]:
 def test_intake_on_the_fuzzers_events(mode: GenerationMode) -> None:
     operation = FUZZED["/v1/events"]["POST"]
 
-    @EXAMPLES
+    @FUZZED_EXAMPLES
     @given(operation.as_strategy(generation_mode=mode, media_type="application/json"))
     def check(case: schemathesis.Case[Any]) -> None:
         for raw in events_of(case.body):
