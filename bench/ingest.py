@@ -1,14 +1,16 @@
-"""Benchmark ingest over HTTP beside a naive baseline: ``python -m bench.ingest``.
+"""Benchmark ingest over HTTP beside two peers: ``python -m bench.ingest``.
 
 Starts its own embedded broker, creates the topics, starts ingest (``basewatch
-ingest``, as an operator does) and the naive baseline (``bench/naive.py``: one awaited
-``send_and_wait`` per event), each as the same number of processes on ports of their
-own (one per core by default: how a service scales behind a load balancer), drives
-both from this process with ``bench/loadgen.py`` spreading connections over the
-processes, and prints per phase the accepted events/s, requests/s, latency percentiles
-and the CPU that server, broker and load generator used, then the peak RSS of each
-server process. Every phase runs for a fixed time, so the whole run is bounded (about
-45 s with the defaults).
+ingest``, as an operator does), the naive baseline (``bench/naive.py``: one awaited
+``send_and_wait`` per event) and the ceiling (``bench/ceiling.py``: FastAPI with plain
+pydantic models that only parses, validates and answers 202, no broker), each as the
+same number of processes on ports of their own (one per core by default: how a service
+scales behind a load balancer). It drives them from this process with
+``bench/loadgen.py`` spreading connections over the processes, and prints per phase
+the accepted events/s, requests/s, latency percentiles, server CPU per accepted event
+and the CPU that server, broker, load generator and the rest of the machine used; then
+the peak RSS of each server process, and the issue's goals as ratios in this run. Every
+phase runs for a fixed time, so the whole run is bounded (about 80 s by default).
 """
 
 from __future__ import annotations
@@ -17,54 +19,26 @@ import argparse
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
-from basewatch_shared.devtools.processes import die_with_parent
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
-from bench.loadgen import Address, Outcome, build_request, closed_loop, open_loop
-from tests.support.ports import free_port
+from bench.loadgen import Outcome, build_request, closed_loop, open_loop
+from bench.servers import HOST, Server, busy_seconds, cpu_seconds, start, stop
 
-HOST = "127.0.0.1"
 KEY = "bench-ingest-key"
-ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 Requests = list[tuple[bytes, int]]
-
-
-@dataclass(frozen=True)
-class Server:
-    """A service under test: its name, and its processes with their ports."""
-
-    name: str
-    procs: list[subprocess.Popen[bytes]]
-    ports: list[int]
-
-    @property
-    def addresses(self) -> list[Address]:
-        """Where its processes listen."""
-        return [(HOST, port) for port in self.ports]
-
-    def cpu_seconds(self) -> float:
-        """CPU time its processes used so far."""
-        return sum(_cpu_seconds(proc.pid) for proc in self.procs)
-
-    def peak_rss_mib(self) -> float:
-        """The largest peak RSS of its processes."""
-        return max(_peak_rss_mib(proc.pid) for proc in self.procs)
+SERVERS = ("ingest", "naive", "ceiling")
 
 
 def _event(n: int, now: datetime) -> dict[str, Any]:
@@ -98,66 +72,8 @@ def _requests(batch: int, count: int) -> Requests:
     return built
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def _busy_seconds() -> float:
-    """CPU time all processes of the machine used so far (to see what else was running)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / TICK
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*argv, "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=die_with_parent(os.getpid()),
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{argv} did not start") from None
-            time.sleep(0.1)
-
-
-def _start(name: str, argv: list[str], env: dict[str, str], processes: int) -> Server:
-    spawned = [_spawn(argv, env) for _ in range(processes)]
-    return Server(name, [proc for proc, _ in spawned], [port for _, port in spawned])
-
-
-def _stop(servers: Sequence[Server]) -> None:
-    procs = [proc for server in servers for proc in server.procs]
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextmanager
-def _servers(bootstrap: str, processes: int) -> Iterator[tuple[Server, Server]]:
+def _servers(bootstrap: str, processes: int) -> Iterator[list[Server]]:
     env = dict(os.environ)
     env |= {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -168,79 +84,146 @@ def _servers(bootstrap: str, processes: int) -> Iterator[tuple[Server, Server]]:
         "BASEWATCH_RATE_LIMIT_EVENTS": "1e9",
         "BASEWATCH_RATE_LIMIT_BURST": "1000000000",
     }
-    cli = [sys.executable, "-m", "basewatch_shared.cli", "ingest"]
-    naive = [sys.executable, "-m", "uvicorn", "bench.naive:create_app", "--factory"]
-    naive += ["--no-access-log", "--log-level", "warning", "--host", HOST]
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--no-access-log"]
+    uvicorn += ["--log-level", "warning", "--host", HOST]
+    argv = {
+        "ingest": [sys.executable, "-m", "basewatch_shared.cli", "ingest"],
+        "naive": [*uvicorn, "bench.naive:create_app"],
+        "ceiling": [*uvicorn, "bench.ceiling:create_app"],
+    }
     servers: list[Server] = []
     try:
-        servers.append(_start("ingest", cli, env, processes))
-        servers.append(_start("naive", naive, env, processes))
-        yield servers[0], servers[1]
+        for name in SERVERS:
+            servers.append(start(name, argv[name], env, processes))
+        yield servers
     finally:
-        _stop(servers)
+        stop(servers)
 
 
-def _row(label: str, outcome: Outcome, cpu: Sequence[float]) -> str:
-    codes = ",".join(f"{code}x{n}" for code, n in sorted(outcome.statuses.items()))
-    if outcome.errors:
-        codes += f" errors={outcome.errors}"
-    percent = " ".join(f"{100 * c / outcome.seconds:>5.0f}" for c in cpu)
-    return (
-        f"{label:<31} {outcome.events_accepted / outcome.seconds:>9,.0f} "
-        f"{outcome.requests / outcome.seconds:>7,.0f} "
-        f"{outcome.percentile(50):>6.1f} {outcome.percentile(95):>6.1f} "
-        f"{outcome.percentile(99):>6.1f} {percent}  {codes}"
-    )
+@dataclass(frozen=True)
+class Measured:
+    """One server in one phase: what the load generator saw, and the CPU spent."""
+
+    outcome: Outcome
+    cpu: list[float]  # seconds: server, broker, load generator, the rest of the machine
+
+    @property
+    def events_per_s(self) -> float:
+        """Events accepted (202) per second."""
+        return self.outcome.events_accepted / self.outcome.seconds
+
+    @property
+    def us_per_event(self) -> float:
+        """Server CPU per accepted event, in microseconds."""
+        return 1e6 * self.cpu[0] / max(1, self.outcome.events_accepted)
+
+    def row(self, label: str) -> str:
+        """The phase's line of the table."""
+        outcome = self.outcome
+        codes = ",".join(f"{code}x{n}" for code, n in sorted(outcome.statuses.items()))
+        if outcome.errors:
+            codes += f" errors={outcome.errors}"
+        percent = " ".join(f"{100 * c / outcome.seconds:>5.0f}" for c in self.cpu)
+        return (
+            f"{label:<31} {self.events_per_s:>9,.0f} {outcome.requests / outcome.seconds:>7,.0f} "
+            f"{outcome.percentile(50):>6.1f} {outcome.percentile(95):>6.1f} "
+            f"{outcome.percentile(99):>6.1f} {self.us_per_event:>6.1f} {percent}  {codes}"
+        )
+
+
+HEADER = (
+    f"{'':<31} {'events/s':>9} {'req/s':>7} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} "
+    f"{'us/ev':>6} {'srv%':>5} {'brk%':>5} {'gen%':>5} {'oth%':>5}"
+)
+
+
+def _cpu_now(server: Server, broker_pid: int) -> list[float]:
+    return [server.cpu_seconds(), cpu_seconds(broker_pid), time.process_time(), busy_seconds()]
 
 
 async def _phase(
-    server: Server,
-    broker_pid: int,
-    label: str,
-    batch: int,
-    args: argparse.Namespace,
-    rate: float | None,
-) -> str:
+    server: Server, broker_pid: int, batch: int, args: argparse.Namespace, rate: float | None
+) -> Measured:
     requests = _requests(batch, 200 if batch > 1 else 2000)
     warm = await closed_loop(server.addresses, requests[:20], args.clients, args.warmup)
     if set(warm.statuses) != {202}:
         raise SystemExit(f"{server.name} answered {warm.statuses} during warm-up")
-    before = (
-        server.cpu_seconds(),
-        _cpu_seconds(broker_pid),
-        time.process_time(),
-        _busy_seconds(),
-    )
+    before = _cpu_now(server, broker_pid)
     if rate is None:
         clients = args.clients if batch > 1 else args.single_clients
         outcome = await closed_loop(server.addresses, requests, clients, args.seconds)
     else:
         outcome = await open_loop(server.addresses, requests, rate, args.seconds)
-    after = (
-        server.cpu_seconds(),
-        _cpu_seconds(broker_pid),
-        time.process_time(),
-        _busy_seconds(),
-    )
-    cpu = [b - a for a, b in zip(before, after, strict=True)]
+    cpu = [b - a for a, b in zip(before, _cpu_now(server, broker_pid), strict=True)]
     cpu[3] -= sum(cpu[:3])  # the rest of the machine: other processes, the kernel
-    return _row(f"{server.name:<7} {label}", outcome, cpu)
+    return Measured(outcome, cpu)
 
 
-async def _run(ingest: Server, naive: Server, broker_pid: int, args: argparse.Namespace) -> None:
-    phases: Sequence[tuple[str, int, float | None]] = [
-        (f"batch {args.batch}", args.batch, None),
-        ("batch 100", 100, None),
-        ("single event", 1, None),
-        (f"single event @ {args.rate:.0f}/s", 1, args.rate),
-    ]
-    for label, batch, rate in phases:
-        for server in (ingest, naive):
-            print(await _phase(server, broker_pid, label, batch, args, rate), flush=True)
+Results = dict[tuple[str, str], Measured]  # (phase, server) -> what was measured
+
+
+async def _run(servers: Sequence[Server], broker_pid: int, args: argparse.Namespace) -> Results:
+    phases: dict[str, tuple[int, float | None]] = {
+        "batch": (args.batch, None),
+        "batch100": (100, None),
+        "single": (1, None),
+        "paced": (1, args.rate),
+    }
+    labels = {
+        "batch": f"batch {args.batch}",
+        "batch100": "batch 100",
+        "single": "single event",
+        "paced": f"single event @ {args.rate:.0f}/s",
+    }
+    results: Results = {}
+    for phase in args.phases.split(","):
+        batch, rate = phases[phase]
+        for server in servers:
+            measured = await _phase(server, broker_pid, batch, args, rate)
+            results[(phase, server.name)] = measured
+            print(measured.row(f"{server.name:<7} {labels[phase]}"), flush=True)
+    return results
+
+
+def _goals(results: Results, batch: int) -> list[str]:
+    """The issue's goals, as ratios of this run (only those whose phases ran)."""
+    lines = []
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "NOT MET"
+
+    if ("single", "ingest") in results:
+        ingest, naive = results[("single", "ingest")], results[("single", "naive")]
+        ratio = ingest.outcome.requests / max(1, naive.outcome.requests)
+        lines.append(
+            f"single events: {ratio:.2f}x the naive endpoint's requests/s (goal >= 1.5): "
+            f"{met(ratio >= 1.5)}"
+        )
+    if ("paced", "ingest") in results:
+        ours = results[("paced", "ingest")].outcome.percentile(99)
+        theirs = results[("paced", "naive")].outcome.percentile(99)
+        lines.append(
+            f"single events at a fixed rate: p99 {ours:.1f} ms, naive {theirs:.1f} ms, "
+            f"{ours / theirs:.2f}x (goal <= 1): {met(ours <= theirs)}"
+        )
+    if ("batch", "ingest") in results:
+        ingest = results[("batch", "ingest")]
+        naive, ceiling = results[("batch", "naive")], results[("batch", "ceiling")]
+        over_naive = ingest.events_per_s / max(1.0, naive.events_per_s)
+        of_ceiling = ingest.events_per_s / max(1.0, ceiling.events_per_s)
+        lines += [
+            f"batches of {batch}: {ingest.us_per_event:.1f} us of server CPU per event "
+            f"(goal <= 15): {met(ingest.us_per_event <= 15)}",
+            f"batches of {batch}: {over_naive:.1f}x the naive endpoint's events/s "
+            f"(goal >= 15): {met(over_naive >= 15)}",
+            f"batches of {batch}: {100 * of_ceiling:.0f} % of the ceiling's events/s "
+            f"(goal >= 60 %): {met(of_ceiling >= 0.6)}",
+        ]
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print one line per phase and server."""
+    """Run the benchmark: one line per phase and server, then the goals as ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     parser.add_argument("--seconds", type=float, default=4.0, help="measured time per phase")
     parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured time per phase")
@@ -252,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--processes", type=int, default=os.cpu_count() or 1, help="processes per server"
     )
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--phases", default="batch,batch100,single,paced", help="which phases, in order"
+    )
     args = parser.parse_args(argv)
     print(
         f"{os.cpu_count()} CPUs, {args.processes} process(es) per server, {args.partitions} "
@@ -260,16 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker())
         asyncio.run(create_topics(broker.bootstrap_servers, Topics(), args.partitions, 1))
-        ingest, naive = stack.enter_context(_servers(broker.bootstrap_servers, args.processes))
-        print(
-            f"{'':<31} {'events/s':>9} {'req/s':>7} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} "
-            f"{'srv%':>5} {'brk%':>5} {'gen%':>5} {'oth%':>5}"
-        )
-        asyncio.run(_run(ingest, naive, broker.pid, args))
-        print(
-            f"peak RSS per process: ingest {ingest.peak_rss_mib():.0f} MiB, "
-            f"naive {naive.peak_rss_mib():.0f} MiB"
-        )
+        servers = stack.enter_context(_servers(broker.bootstrap_servers, args.processes))
+        print(HEADER)
+        results = asyncio.run(_run(servers, broker.pid, args))
+        rss = ", ".join(f"{s.name} {s.peak_rss_mib():.0f} MiB" for s in servers)
+        print(f"peak RSS per process: {rss}")
+    print("goals, as ratios in this run:")
+    for line in _goals(results, args.batch):
+        print(f"  {line}")
     return 0
 
 

@@ -1,9 +1,9 @@
 """How the projector ends when it must: a start that cannot succeed, and a bug.
 
-A start that fails at any step (database down, migrations missing, broker down) exits
-non-zero with one line that says why, no traceback, and leaves no connection, Kafka
-client or task behind: before, ``app.py`` opened the engine and both Kafka clients
-outside its ``try`` and a half-done start leaked them. A programming error is not an
+A start that fails at any step (a bad setting, database down, migrations missing, broker
+down) exits non-zero with one line that says why, no traceback, and leaves no
+connection, Kafka client or task behind: before, ``app.py`` opened the engine and both
+Kafka clients outside its ``try`` and a half-done start leaked them. A programming error is not an
 outage: before, the consume loop retried any database error forever, a
 ``ProgrammingError`` included; now it ends the projector, non-zero, with its traceback.
 """
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,48 +26,24 @@ from basewatch_projector.errors import CannotStart
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.engine import create_engine
 from basewatch_shared.topics import Topics
+from tests.support import exits
 from tests.support.databases import TestDatabase
+from tests.support.exits import run_service
 from tests.support.history import Out, record
 from tests.support.kafka import produce
-from tests.support.keys import TEST_KEYS
 from tests.support.ports import free_port
 
-BASEWATCH = str(Path(sys.executable).with_name("basewatch"))
 REFUSED_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:1/none"  # port 1 refuses at once
 
 
 async def run_projector(env: dict[str, str], within: float = 60) -> tuple[int, str]:
     """``basewatch projector`` as an operator starts it; its exit code and its stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        BASEWATCH,
-        "projector",
-        "--port",
-        str(free_port()),
-        env={"PATH": "/usr/bin:/bin", "BASEWATCH_API_KEYS": TEST_KEYS, **env},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(), within)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    return await run_service("projector", env, within)
 
 
 def one_line(stderr: str) -> dict[str, Any]:
-    """The only line on stderr, which must be a log line saying why the start failed."""
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    line: dict[str, Any] = json.loads(lines[0])
-    assert line["level"] == "critical"
-    assert line["msg"].startswith("projector cannot start: "), line
-    assert "exc" not in line
-    return line
+    """The only line on stderr: why the projector cannot start."""
+    return exits.one_line(stderr, "projector")
 
 
 async def test_a_database_that_is_down_is_one_line(kafka_bootstrap: str) -> None:
@@ -208,3 +182,11 @@ async def test_a_programming_error_ends_the_projector_with_its_traceback(
     assert crashes, err
     assert crashes[0]["level"] == "critical"
     assert "Traceback" in crashes[0]["exc"] and "purchases" in crashes[0]["exc"]
+
+
+async def test_a_bad_setting_is_one_line_naming_it_not_its_value() -> None:
+    secret = "s3cr3t-value-0f-the-operator"
+    code, err = await run_projector({"BASEWATCH_SWEEP_INTERVAL": secret})
+    assert code == 1
+    assert "BASEWATCH_SWEEP_INTERVAL: not a duration" in one_line(err)["msg"]
+    assert secret not in err

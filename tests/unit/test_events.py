@@ -20,27 +20,9 @@ from basewatch_shared.contract.events import (
 )
 from basewatch_shared.contract.limits import INT64_MAX, MAX_EVENT_BYTES, MAX_PROPERTIES_BYTES
 from basewatch_shared.contract.money import from_micros, to_micros
+from tests.support.examples import EVERYTHING, REQUIRED
 
 DROP = object()  # marks a key to remove from the valid base event
-
-REQUIRED: dict[str, dict[str, Any]] = {
-    "identify": {"customer_id": "cus-1"},
-    "purchase": {
-        "customer_id": "cus-1",
-        "order_id": "ord-1",
-        "product_id": "editor",
-        "amount": "19.99",
-        "currency": "USD",
-    },
-    "install": {
-        "customer_id": "cus-1",
-        "installation_id": "inst-1",
-        "product_id": "editor",
-        "version": "4.2.1",
-    },
-    "heartbeat": {"installation_id": "inst-1"},
-    "uninstall": {"installation_id": "inst-1"},
-}
 
 
 def event(kind: str, **changes: Any) -> dict[str, Any]:
@@ -95,15 +77,6 @@ def test_minimal_event_of_each_type_is_accepted(kind: str) -> None:
     assert parsed.type == kind
     assert parsed.properties is None
     assert parsed.sent_at is None
-
-
-EVERYTHING: dict[str, dict[str, Any]] = {
-    "identify": {"traits": {"email": "a@b.example", "name": "Ada", "company": "X", "plan": "pro"}},
-    "purchase": {"quantity": 2},
-    "install": {"platform": "linux"},
-    "heartbeat": {"product_id": "editor", "version": "4.2.1", "platform": "macos"},
-    "uninstall": {},
-}
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from basewatch_shared.contract.events import EVENT_ADAPTER, Event
 from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.topics import Topics
+from tests.support.examples import FULL
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 TOPICS = Topics("t.")
@@ -41,11 +42,7 @@ EVENTS: dict[str, dict[str, Any]] = {
         "event_id": "in-1",
         "type": "install",
         "occurred_at": "2026-05-01T11:00:00Z",
-        "customer_id": "cus-1",
-        "installation_id": "inst-1",
-        "product_id": "editor",
-        "version": "4.2.1",
-        "platform": "linux",
+        **FULL["install"],
     },
     "heartbeat": {
         "event_id": "hb-1",

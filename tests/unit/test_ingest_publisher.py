@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiokafka.errors import (
@@ -15,7 +15,13 @@ from aiokafka.errors import (
 
 from basewatch_ingest.errors import BrokerUnavailable
 from basewatch_ingest.metrics import Metrics
-from basewatch_ingest.publisher import OutRecord, Publisher
+from basewatch_ingest.publisher import Publisher
+
+
+class Record(NamedTuple):
+    topic: str
+    key: bytes
+    value: bytes
 
 
 class Cluster:
@@ -63,7 +69,7 @@ async def test_any_broker_error_is_a_503_counted_as_broker_error(error: Exceptio
     publisher = Publisher(broker, timeout=5, metrics=metrics)
     try:
         with pytest.raises(BrokerUnavailable, match="the broker refused the batch"):
-            await publisher.publish([OutRecord("t", b"key", b"value")])
+            await publisher.publish([Record("t", b"key", b"value")])
     finally:
         await publisher.close()
     errors = metrics.registry.get_sample_value(

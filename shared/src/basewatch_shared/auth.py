@@ -37,13 +37,19 @@ def authenticate(keys: Sequence[ApiKey], authorization: str | None) -> ApiKey:
     return found
 
 
+def authorize(keys: Sequence[ApiKey], authorization: str | None, scope: Scope) -> ApiKey:
+    """The key the ``Authorization`` header carries, which must have ``scope`` (else 403)."""
+    key = authenticate(keys, authorization)
+    if scope not in key.scopes:
+        raise ProblemError(403, "Forbidden", f"this key lacks the {scope.value!r} scope")
+    return key
+
+
 def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
     """A FastAPI dependency: the caller's key, which must have ``scope`` (else 403)."""
 
     async def dependency(request: Request, _scheme: Documented = None) -> ApiKey:
-        key = authenticate(request.app.state.api_keys, request.headers.get("authorization"))
-        if scope not in key.scopes:
-            raise ProblemError(403, "Forbidden", f"this key lacks the {scope.value!r} scope")
-        return key
+        keys = request.app.state.api_keys
+        return authorize(keys, request.headers.get("authorization"), scope)
 
     return dependency

@@ -31,8 +31,8 @@ from typing import Any, ClassVar, Final
 
 import httptools
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from basewatch_shared.onewrite import OneWriteProtocol
 from basewatch_shared.problems import PROBLEM_JSON
 from basewatch_shared.settings import CommonSettings
 
@@ -106,8 +106,9 @@ async def _overloaded(_scope: Any, _receive: Any, send: Callable[[Any], Awaitabl
     await send({"type": "http.response.body", "body": body})
 
 
-class LimitedHttp(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the limits of ``LIMITS`` (see the module)."""
+class LimitedHttp(OneWriteProtocol):
+    """uvicorn's httptools protocol with the limits of ``LIMITS`` (see the module), writing
+    each response's head with its body (``onewrite``)."""
 
     LIMITS: ClassVar[ServerLimits] = ServerLimits()
 

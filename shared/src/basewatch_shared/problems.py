@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -77,25 +77,34 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 Translation = Callable[[Exception], ProblemError | None]
 
 
-def install_problem_handlers(
-    app: FastAPI, translations: Mapping[type[Exception], Translation] | None = None
-) -> None:
-    """Translate every error to problem+json; an unexpected one is logged and is a 500.
+Handler = Callable[[Request, Exception], Awaitable[ProblemResponse]]
+
+
+def problem_handler(translations: Mapping[type[Exception], Translation] | None = None) -> Handler:
+    """The one translation of an error into problem+json; unexpected ones are a 500, logged.
 
     ``translations`` maps a service's own errors (and their subclasses) to the problem a
     client should see.
     """
+    known = translations or {}
 
-    async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_error(request: Request, exc: Exception) -> ProblemResponse:
         if not isinstance(exc, ProblemError):
-            known = translations or {}
-            translate = next(known[t] for t in type(exc).__mro__ if t in known)
-            translated = translate(exc)
+            translate = next((known[t] for t in type(exc).__mro__ if t in known), None)
+            translated = None if translate is None else translate(exc)
             if translated is None:
                 return await _on_unexpected(request, exc)
             exc = translated
         return problem(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
+    return on_error
+
+
+def install_problem_handlers(
+    app: FastAPI, translations: Mapping[type[Exception], Translation] | None = None
+) -> None:
+    """Translate every error to problem+json with ``problem_handler(translations)``."""
+    on_problem = problem_handler(translations)
     app.add_exception_handler(ProblemError, on_problem)
     for error_type in translations or {}:
         app.add_exception_handler(error_type, on_problem)

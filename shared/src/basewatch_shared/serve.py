@@ -26,7 +26,17 @@ class _Server(uvicorn.Server):
 
 def server_config(app: FastAPI, limits: ServerLimits, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for a basewatch service: its connection limits, no access log."""
-    return uvicorn.Config(app, http=limited(limits), log_config=None, access_log=False, **options)
+    return uvicorn.Config(
+        app,
+        http=limited(limits),
+        log_config=None,
+        access_log=False,
+        # Neither service reads the client's address (keys, not addresses, are limited),
+        # so X-Forwarded-* is not worth a middleware per request; nor is naming uvicorn.
+        proxy_headers=False,
+        server_header=False,
+        **options,
+    )
 
 
 def serve(app: FastAPI, settings: CommonSettings, port: int, graceful_s: int = 10) -> None:

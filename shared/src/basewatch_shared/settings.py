@@ -35,11 +35,12 @@ def parse_duration(value: Any) -> timedelta:
                 float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text)
             )
         else:
-            raise ValueError(f"not a duration: {value!r} (write it like 30s, 15m, 3d or 1h30m)")
+            raise ValueError("not a duration (write it like 30s, 15m, 3d or 1h30m)")
     else:
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError("not a duration (write it like 30s, 15m, 3d or 1h30m)")
+    # The value is not repeated: a setting's error is logged, and may be read by others.
     if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
+        raise ValueError("a duration must be positive")
     return timedelta(seconds=seconds)
 
 
@@ -106,6 +107,15 @@ def _parse_api_key(entry: str) -> ApiKey:
 ApiKeys = Annotated[tuple[ApiKey, ...], NoDecode, BeforeValidator(parse_api_keys)]
 
 
+# host, IPv4 or [IPv6], and a port (the Kafka client's default port when none is given)
+_BROKER_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class MissingKeys(ValueError):
+    """No API key is configured: a service refuses to start."""
+
+
 class CommonSettings(BaseSettings):
     """What both services read: the broker, the topics, the keys, logging."""
 
@@ -137,15 +147,24 @@ class CommonSettings(BaseSettings):
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
-    def _bootstrap_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("KAFKA_BOOTSTRAP_SERVERS is empty")
-        return value.strip()
+    def _host_port_list(cls, value: str) -> str:
+        # The Kafka client would fail on these only when it connects, with a traceback.
+        entries = [entry.strip() for entry in value.split(",")]
+        if not value.strip() or not all(_BROKER_ADDRESS.fullmatch(e) for e in entries):
+            raise ValueError("must be host:port entries separated by commas, like kafka:9092")
+        return ",".join(entries)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
 
     def require_keys(self) -> None:
         """Refuse to start without keys: an open ingest or read API is never a default."""
         if not self.api_keys:
-            raise ValueError(
+            raise MissingKeys(
                 "no API keys configured: set BASEWATCH_API_KEYS=name:scopes:sha256 "
                 "(sha256 = hex SHA-256 of the key; `basewatch keys new NAME SCOPES` makes one)"
             )

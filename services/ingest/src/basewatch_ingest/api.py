@@ -27,7 +27,7 @@ from basewatch_ingest.openapi import (
 )
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
-from basewatch_shared.auth import BEARER, require
+from basewatch_shared.auth import BEARER, authorize
 from basewatch_shared.problems import JSONResponse, ProblemError
 from basewatch_shared.settings import Scope
 from basewatch_shared.topics import Topics
@@ -50,6 +50,7 @@ class DirectRoute(APIRoute):
 router = APIRouter()
 events_router = APIRouter(route_class=DirectRoute)
 _JSON = "application/json"
+_READ = frozenset({b"authorization", b"content-type", b"content-encoding"})
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,24 @@ async def _ingest(request: Request) -> Ingest:
 
 
 IngestDep = Annotated[Ingest, Depends(_ingest)]
-# Awaited by post_events itself: a DirectRoute resolves no dependencies.
-_ingest_key = require(Scope.INGEST)
 
 
-def _media_type(content_type: str | None) -> str:
+def _headers(request: Request) -> dict[str, str]:
+    """The header fields this route reads, the first of each name (as Headers.get gives)."""
+    # One pass: Starlette's Headers.get scans the list per name and raises KeyError
+    # inside for an absent one, on every request.
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(request.scope["headers"])
+        if name in _READ
+    }
+
+
+def _media_type(content_type: str) -> str:
     """The body's media type, or a 415 problem for anything but UTF-8 JSON or NDJSON."""
-    media, *params = (part.strip().lower() for part in (content_type or "").split(";"))
+    if content_type == _JSON:  # what most clients send, as it is
+        return _JSON
+    media, *params = (part.strip().lower() for part in content_type.split(";"))
     if media not in (_JSON, NDJSON):
         raise ProblemError(
             415, "Unsupported media type", f"use {_JSON} or {NDJSON} (got {media[:60]!r})"
@@ -102,11 +114,12 @@ def _media_type(content_type: str | None) -> str:
 )
 async def post_events(request: Request) -> JSONResponse:
     """Accept one event, a batch or NDJSON; 202 once the broker has acknowledged them."""
-    key = await _ingest_key(request)
+    headers = _headers(request)
+    key = authorize(request.app.state.api_keys, headers.get("authorization"), Scope.INGEST)
     ingest = await _ingest(request)
     ingest.limiter.admit(key.name)  # before reading the body: a limited key costs little
-    media = _media_type(request.headers.get("content-type"))
-    body = await read_limited(request.stream(), request.headers.get("content-encoding", ""))
+    media = _media_type(headers.get("content-type", ""))
+    body = await read_limited(request.stream(), headers.get("content-encoding", ""))
     raw = split_body(body, ndjson=media == NDJSON)
     ingest.limiter.take(key.name, len(raw))
     intake = take(
@@ -116,13 +129,23 @@ async def post_events(request: Request) -> JSONResponse:
         received_at=datetime.now(UTC),
         max_future=ingest.max_future,
     )
-    ingest.metrics.count_events({}, intake.rejected_reasons)
+    if intake.rejected_reasons:  # counted whether or not the broker then acknowledges
+        ingest.metrics.count_events({}, intake.rejected_reasons)
     if not intake.records:
         raise refusal(intake)
     await ingest.publisher.publish(intake.records)
     ingest.metrics.count_events(intake.accepted_types, {})
     rejected = capped(intake.rejected)
     return JSONResponse({"accepted": len(intake.records), "rejected": rejected}, 202)
+
+
+def events_route() -> APIRoute:
+    """The ``POST /v1/events`` route, as FastAPI built it."""
+    return next(
+        route
+        for route in events_router.routes
+        if isinstance(route, APIRoute) and route.endpoint is post_events
+    )
 
 
 @router.get("/healthz", summary="Alive: the process answers")

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 
-from basewatch_ingest.api import Ingest, events_router, router
+from basewatch_ingest.api import Ingest, events_route, events_router, router
 from basewatch_ingest.broker import Broker, make_producer
 from basewatch_ingest.errors import BrokerUnavailable, RateLimited
 from basewatch_ingest.metrics import Metrics
@@ -20,8 +20,14 @@ from basewatch_ingest.openapi import install_openapi
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
-from basewatch_shared.headers import APP_OPTIONS, secure
-from basewatch_shared.problems import ProblemError, install_problem_handlers
+from basewatch_ingest.shortcut import IngestApp, Shortcut
+from basewatch_shared.headers import APP_OPTIONS, SecurityHeaders, secure
+from basewatch_shared.problems import (
+    ProblemError,
+    Translation,
+    install_problem_handlers,
+    problem_handler,
+)
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.ingest")
@@ -43,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.ingest = ingest
             yield
 
-    app = FastAPI(
+    app = IngestApp(
         title="basewatch ingest",
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
@@ -51,18 +57,21 @@ def create_app(settings: Settings) -> FastAPI:
         **APP_OPTIONS,
     )
     app.state.api_keys = settings.api_keys
-    install_problem_handlers(
-        app,
-        {
-            BrokerUnavailable: _unavailable,
-            RateLimited: _rate_limited,
-            ClientDisconnect: _disconnected,
-        },
-    )
+    translations: dict[type[Exception], Translation] = {
+        BrokerUnavailable: _unavailable,
+        RateLimited: _rate_limited,
+        ClientDisconnect: _disconnected,
+    }
+    install_problem_handlers(app, translations)
     app.include_router(events_router)
     app.include_router(router)
     secure(app, settings.api_docs)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
+    # The events route's own way past FastAPI's layers, with the same observing and
+    # headers as the middleware stack gives every other route.
+    shortcut = Shortcut(events_route(), problem_handler(translations))
+    served = ObserveRequests(SecurityHeaders(shortcut), metrics=metrics, in_flight=in_flight)
+    app.shortcut = (shortcut, served)
     install_openapi(app)
     return app
 

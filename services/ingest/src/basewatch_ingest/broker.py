@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable
 from basewatch_ingest.metrics import Metrics
+from basewatch_shared.logs import quiet
 
 log = logging.getLogger("basewatch.ingest.broker")
 
@@ -111,7 +112,7 @@ class Broker:
                 missing = [t for t in self._topics if not cluster.partitions_for_topic(t)]
                 ready, why = not missing, f"topics missing: {missing}"
         except BROKER_ERRORS as exc:
-            why = repr(exc) if str(exc) else type(exc).__name__
+            why = _why(exc)
         finally:
             if ready != self._reported:  # log the changes, not every probe of an outage
                 self._reported = ready
@@ -123,14 +124,24 @@ class Broker:
             self._metrics.broker_ready.set(1 if ready else 0)
         return ready
 
-    async def _connect_once(self) -> bool:
+    async def _connect_once(self, first: bool = True) -> bool:
         producer = self._new_producer()
         try:
             # A frozen broker accepts the connection and never answers: bound the attempt.
-            async with asyncio.timeout(self._connect_timeout):
-                await producer.start()
+            # aiokafka's own lines would repeat ours at every attempt.
+            with quiet("aiokafka"):
+                async with asyncio.timeout(self._connect_timeout):
+                    await producer.start()
         except BROKER_ERRORS as exc:
-            log.warning("cannot connect to the broker at %s yet: %r", self._servers, exc)
+            # Said once; the attempts go on quietly until "connected to the broker".
+            level = logging.WARNING if first else logging.DEBUG
+            self._reported = False  # said: the readiness probe need not say it again
+            log.log(
+                level,
+                "cannot connect to the broker at %s yet, retrying: %s",
+                self._servers,
+                _why(exc),
+            )
             await producer.stop()
             return False
         except BaseException:
@@ -145,6 +156,12 @@ class Broker:
         backoff, longest = _BACKOFF_S
         while True:
             await asyncio.sleep(backoff)
-            if await self._connect_once():
+            if await self._connect_once(first=False):
                 return
             backoff = min(backoff * 2, longest)
+
+
+def _why(exc: BaseException) -> str:
+    """The error in one line: its type, and its text if it has one."""
+    name, text = type(exc).__name__, " ".join(str(exc).split())
+    return text if text.startswith(name) else f"{name}: {text}" if text else name

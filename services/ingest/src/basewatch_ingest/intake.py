@@ -18,10 +18,10 @@ import orjson
 from pydantic import ValidationError
 
 from basewatch_ingest.caps import capped
-from basewatch_ingest.publisher import OutRecord
 from basewatch_shared.contract.errors import error_list
-from basewatch_shared.contract.events import EVENT_ADAPTER, EVENT_TYPES, Event
-from basewatch_shared.contract.records import RecordEncoder, corrected, record_key, topic_kind
+from basewatch_shared.contract.events import EVENT_TYPES
+from basewatch_shared.contract.intake import Accepted, EventIntake
+from basewatch_shared.contract.records import TopicKind
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.topics import Topics
 
@@ -49,9 +49,9 @@ class Malformed:
 class Intake:
     """What a request carried: records to produce, events refused, counts for metrics."""
 
-    records: list[OutRecord] = field(default_factory=list)
+    records: list[Accepted] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    accepted_types: Counter[str] = field(default_factory=Counter)
+    accepted_types: dict[str, int] = field(default_factory=dict)
     rejected_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def reject(self, index: int, raw: Any, errors: list[dict[str, str]], reason: Reason) -> None:
@@ -68,6 +68,16 @@ class Intake:
         )
         kind = raw.get("type") if isinstance(raw, dict) else None
         self.rejected_reasons[(kind if kind in EVENT_TYPES else "unknown", reason)] += 1
+
+    def refuse_invalid(self, index: int, raw: Any, exc: ValidationError) -> None:
+        """Refuse an event the contract refuses: too large, or invalid."""
+        too_large = any(e["type"] == "event_too_large" for e in exc.errors())
+        self.reject(index, raw, error_list(exc), Reason.TOO_LARGE if too_large else Reason.INVALID)
+
+    def refuse_future(self, index: int, raw: Any, ahead: timedelta) -> None:
+        """Refuse an event that happens more than ``ahead`` after the server's clock."""
+        message = f"is more than {ahead} ahead of the server's clock (after skew correction)"
+        self.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
 
 
 def _loads(body: bytes) -> Any:
@@ -123,44 +133,27 @@ def take(
     received_at: datetime,
     max_future: timedelta,
 ) -> Intake:
-    """Validate each raw event; correct its clock skew once; encode the accepted ones."""
+    """Validate each raw event, correct its clock skew, encode the accepted ones."""
     intake = Intake()
-    encoder = RecordEncoder(received_at, source)
+    names: dict[TopicKind, str] = {"customers": topics.customers, "telemetry": topics.telemetry}
+    events = EventIntake(received_at, source, names)
     latest = received_at + max_future
-    customers, telemetry = topics.customers, topics.telemetry
-    for index, raw in enumerate(raw_events):
-        event = _validated(intake, index, raw, received_at, latest)
-        if event is None:
+    records, counts = intake.records, intake.accepted_types
+    for index, raw in enumerate(raw_events):  # per event: one branch for each outcome
+        if isinstance(raw, Malformed):
+            intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
             continue
-        topic = customers if topic_kind(event) == "customers" else telemetry
-        intake.records.append(OutRecord(topic, record_key(event), encoder.encode(event)))
-        intake.accepted_types[event.type] += 1
+        try:
+            accepted = events.take(raw)
+        except ValidationError as exc:
+            intake.refuse_invalid(index, raw, exc)
+            continue
+        if accepted.occurred_at > latest:
+            intake.refuse_future(index, raw, latest - events.received_at)
+            continue
+        records.append(accepted)
+        counts[accepted.type] = counts.get(accepted.type, 0) + 1
     return intake
-
-
-def _validated(
-    intake: Intake, index: int, raw: Any, received_at: datetime, latest: datetime
-) -> Event | None:
-    """The event, its clock skew corrected; None when refused (``intake`` keeps why)."""
-    if isinstance(raw, Malformed):
-        intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
-        return None
-    try:
-        event = corrected(EVENT_ADAPTER.validate_python(raw), received_at)
-    except ValidationError as exc:
-        too_large = any(e["type"] == "event_too_large" for e in exc.errors())
-        intake.reject(
-            index, raw, error_list(exc), Reason.TOO_LARGE if too_large else Reason.INVALID
-        )
-        return None
-    if event.occurred_at > latest:
-        message = (
-            f"is more than {latest - received_at} ahead of the server's clock "
-            "(after skew correction)"
-        )
-        intake.reject(index, raw, [{"field": "occurred_at", "message": message}], Reason.FUTURE)
-        return None
-    return event
 
 
 def refusal(intake: Intake) -> ProblemError:

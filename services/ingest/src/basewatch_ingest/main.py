@@ -28,19 +28,24 @@ def tune_gc() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the settings, refuse to start without keys, serve until SIGTERM.
+    """Read the settings, refuse to start without keys, serve until SIGTERM; 1 if it cannot.
 
     One process: to use more cores, run more processes behind the load balancer (each
     has its own producer, rate-limit buckets and /metrics, so scrapes stay consistent).
+    A broker that is down is no reason not to start: ingest answers 503 until it is up.
     """
     from basewatch_ingest.app import create_app
     from basewatch_ingest.settings import Settings
     from basewatch_shared.logs import configure_logging
     from basewatch_shared.serve import serve
+    from basewatch_shared.startup import CannotStart, read_settings, refuse
 
-    settings = Settings()
+    configure_logging()  # until the settings say which level
+    try:
+        settings = read_settings(Settings)
+    except CannotStart as exc:
+        return refuse("ingest", exc)
     configure_logging(settings.log_level)
-    settings.require_keys()
     app = create_app(settings)
     tune_gc()
     serve(

@@ -58,9 +58,11 @@ class Metrics(MetricSet):
 
     def __init__(self) -> None:
         super().__init__()
-        # The labelled children of the request metrics, looked up once per label set:
-        # labels() costs a lock and a tuple per call, on every request.
+        # The labelled children, looked up once per label set: labels() costs a lock and a
+        # tuple per call, on every request. Labels are small fixed sets (types, reasons).
         self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._accepted: dict[str, Any] = {}
+        self._rejected: dict[tuple[str, str], Any] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and how long it took."""
@@ -79,6 +81,12 @@ class Metrics(MetricSet):
     ) -> None:
         """Add one request's events: accepted by type, rejected by (type, reason)."""
         for kind, n in accepted.items():
-            self.events_accepted.labels(kind).inc(n)
-        for (kind, reason), n in rejected.items():
-            self.events_rejected.labels(kind, reason).inc(n)
+            child = self._accepted.get(kind)
+            if child is None:
+                child = self._accepted[kind] = self.events_accepted.labels(kind)
+            child.inc(n)
+        for labels, n in rejected.items():
+            child = self._rejected.get(labels)
+            if child is None:
+                child = self._rejected[labels] = self.events_rejected.labels(*labels)
+            child.inc(n)

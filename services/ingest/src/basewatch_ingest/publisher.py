@@ -23,8 +23,7 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -36,13 +35,20 @@ from basewatch_ingest.metrics import Metrics
 log = logging.getLogger("basewatch.ingest.publisher")
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
+class OutRecord(Protocol):
     """One record to produce: its topic, partition key and encoded value."""
 
-    topic: str
-    key: bytes
-    value: bytes
+    @property
+    def topic(self) -> str:
+        """The topic's name."""
+
+    @property
+    def key(self) -> bytes:
+        """The partition key."""
+
+    @property
+    def value(self) -> bytes:
+        """The record value."""
 
 
 class Publisher:
@@ -104,18 +110,23 @@ class Publisher:
     ) -> set[asyncio.Future[None]]:
         partitions: dict[str, list[int]] = {}
         acks: set[asyncio.Future[None]] = set()
-        cluster = producer.client.cluster
-        for record in records:
-            parts = partitions.get(record.topic)
+        touched: dict[Lane, None] = {}
+        lanes = self._lanes
+        for record in records:  # per record: find its lane, append
+            topic, key = record.topic, record.key
+            parts = partitions.get(topic)
             if parts is None:  # once per topic and request
-                parts = partitions[record.topic] = await _partitions(
-                    producer, record.topic, deadline
+                parts = partitions[topic] = _known_partitions(producer, topic) or await _partitions(
+                    producer, topic, deadline
                 )
-            partition = parts[partition_index(record.key, len(parts))]
-            lane = self._lanes.get((record.topic, partition))
+            partition = parts[partition_index(key, len(parts))]
+            lane = lanes.get((topic, partition))
             if lane is None:
-                lane = self._lanes[(record.topic, partition)] = Lane(record.topic, partition)
-            acks.add(lane.append(producer, record.key, record.value))
+                lane = lanes[(topic, partition)] = Lane(topic, partition)
+            acks.add(lane.append(producer, key, record.value))
+            touched[lane] = None
+        cluster = producer.client.cluster
+        for lane in touched:  # per lane: make it ready
             if not lane.busy and lane not in self._ready:
                 self._ready[lane] = None
                 # Wake the flusher only if it can send now; else the round's end will.
@@ -193,8 +204,14 @@ class Publisher:
             self._wakeup.set()
 
 
+def _known_partitions(producer: AIOKafkaProducer, topic: str) -> list[int] | None:
+    """The topic's partitions, sorted, from cached metadata (no coroutine: the hot path)."""
+    known: set[int] | None = producer.client.cluster.partitions_for_topic(topic)
+    return sorted(known) if known else None
+
+
 async def _partitions(producer: AIOKafkaProducer, topic: str, deadline: float) -> list[int]:
-    """The topic's partitions, sorted; from cached metadata, else asked within the deadline."""
+    """The topic's partitions, sorted; asked within the deadline when not cached."""
     known: set[int] | None = producer.client.cluster.partitions_for_topic(topic)
     if known is None:  # the topic's first use, or a topic that does not exist
         async with asyncio.timeout_at(deadline):

@@ -12,8 +12,8 @@ engine closes its connections.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -35,6 +35,7 @@ from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import NotMigrated, check_migrated
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_projector.tasks import Tasks
+from basewatch_shared.logs import quiet
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector")
@@ -101,7 +102,7 @@ async def _database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
     stack.push_async_callback(engine.dispose)
     where = normalize_url(settings.database_url).render_as_string(hide_password=True)
     try:
-        with _quiet("alembic"):  # a check, not a migration: nothing to report on the way
+        with quiet("alembic"):  # a check, not a migration: nothing to report on the way
             await check_migrated(engine)
     except NotMigrated as exc:
         raise CannotStart(str(exc)) from None
@@ -144,7 +145,7 @@ async def _start(
     """Start a Kafka client, stopped on the way out (``stop`` is safe after a failed start)."""
     stack.push_async_callback(client.stop)
     try:
-        with _quiet("aiokafka"):  # its own lines would repeat what CannotStart says
+        with quiet("aiokafka"):  # its own lines would repeat what CannotStart says
             await client.start()
     except MAYBE_TRANSIENT as exc:
         if not transient(exc):
@@ -228,18 +229,6 @@ def policy_of(settings: Settings) -> Policy:
         hold_above=settings.hold_churn_above,
         hold_min=settings.hold_min_transitions,
     )
-
-
-@contextmanager
-def _quiet(logger: str) -> Iterator[None]:
-    """Only critical lines from ``logger`` meanwhile."""
-    quieted = logging.getLogger(logger)
-    level = quieted.level
-    quieted.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        quieted.setLevel(level)
 
 
 def _why(exc: BaseException) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from basewatch_shared import startup
+
 
 class ProjectorError(Exception):
     """Base of every error the projector raises on purpose."""
@@ -15,7 +17,7 @@ class NotFound(ProjectorError):
     """A customer, installation or product that the tables do not hold."""
 
 
-class CannotStart(ProjectorError):
+class CannotStart(ProjectorError, startup.CannotStart):
     """A resource the projector needs is missing or down at start; str() says which and why."""
 
 

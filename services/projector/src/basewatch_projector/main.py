@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -18,20 +17,20 @@ if TYPE_CHECKING:
 def run(args: argparse.Namespace) -> int:
     """Consume and serve the read API until SIGTERM; 1 if it cannot start or crashed."""
     from basewatch_projector.app import create_app
-    from basewatch_projector.errors import CannotStart, Crashed
+    from basewatch_projector.errors import Crashed
     from basewatch_projector.settings import Settings
     from basewatch_shared.logs import configure_logging
     from basewatch_shared.serve import serve
+    from basewatch_shared.startup import CannotStart, read_settings, refuse
 
-    settings = Settings()
-    configure_logging(settings.log_level)
-    settings.require_keys()
-    port = args.port if args.port is not None else settings.port
+    configure_logging()  # until the settings say which level
     try:
+        settings = read_settings(Settings)
+        configure_logging(settings.log_level)
+        port = args.port if args.port is not None else settings.port
         serve(create_app(settings), settings, port)
     except CannotStart as exc:  # what is missing, in one line: no traceback to read through
-        logging.getLogger("basewatch.projector").critical(f"projector cannot start: {exc}")
-        return 1
+        return refuse("projector", exc)
     except Crashed:  # its traceback is in the log already
         return 1
     return 0

@@ -9,8 +9,9 @@ whatever order the client wrote their keys in, and
 ``decode_record(encode_record(e, t, s)).event == e``.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 import orjson
@@ -23,11 +24,11 @@ from basewatch_shared.contract.events import (
     SIZE_CHECKED,
     BaseEvent,
     Event,
-    Identify,
-    Purchase,
 )
+from basewatch_shared.contract.limits import MAX_PROPERTIES_BYTES
+from basewatch_shared.contract.recorded import RECORDED, RECORDED_MANY
 from basewatch_shared.contract.scalars import Identifier
-from basewatch_shared.contract.timestamps import EARLIEST, LATEST, Timestamp
+from basewatch_shared.contract.timestamps import Timestamp, skew_corrected
 
 TopicKind: TypeAlias = Literal["customers", "telemetry"]
 E = TypeVar("E", bound=BaseEvent)
@@ -82,7 +83,67 @@ def encode_record(event: Event, received_at: datetime, source: str) -> bytes:
 
 
 def decode_record(value: bytes) -> Record:
-    """Parse and re-validate a record value; RecordError says why it is not one."""
+    """Parse and validate a record value; RecordError says why it is not one.
+
+    Records are what ingest wrote: ``native.RECORDED`` reads their canonical spelling in
+    one call, with no Python per field. What it refuses gets the full contract check,
+    whose reason names the field (and which accepts every spelling the contract does).
+    """
+    try:
+        event, received_at, source = RECORDED.validate_python(_split(value))
+    except _NOT_CANONICAL:
+        return _checked(value)
+    return _record(value, event, received_at, source)
+
+
+def decode_records(values: Sequence[bytes]) -> list[Record | RecordError]:
+    """Decode many record values: each a Record, or the RecordError that says why not.
+
+    One call of the trusted schema for them all (measured: a sixth less per record than
+    ``decode_record`` each); if any is not canonical, each is decoded on its own.
+    """
+    try:
+        rows = RECORDED_MANY.validate_python([_split(value) for value in values])
+    except _NOT_CANONICAL:
+        return [_decoded_or_error(value) for value in values]
+    return [_record(value, *row) for value, row in zip(values, rows, strict=True)]
+
+
+_NOT_CANONICAL: Final = (
+    orjson.JSONDecodeError,  # not JSON
+    AttributeError,  # not an object
+    TypeError,  # an array
+    KeyError,  # no received_at or source
+    ValidationError,  # not as ingest writes it
+)
+
+
+def _split(value: bytes) -> tuple[Any, Any, Any]:
+    """The event's fields, received_at and source of a value (one of _NOT_CANONICAL if not)."""
+    data = orjson.loads(value)
+    return data, data.pop("received_at"), data.pop("source")
+
+
+def _record(value: bytes, event: Event, received_at: datetime, source: str) -> Record:
+    """The record the trusted schema read; checked in full if it may break the one limit
+    that no constraint says (a value this short cannot)."""
+    properties = event.properties
+    if len(value) <= MAX_PROPERTIES_BYTES or properties is None:
+        return Record(event, received_at, source)
+    if len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
+        return _checked(value)
+    return Record(event, received_at, source)
+
+
+def _decoded_or_error(value: bytes) -> Record | RecordError:
+    try:
+        return decode_record(value)
+    except RecordError as exc:
+        return exc
+
+
+def _checked(value: bytes) -> Record:
+    """The record by the contract's models, or RecordError naming what is wrong."""
     try:
         data: Any = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
@@ -103,17 +164,26 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(f"{e['field'] or '(event)'}: {e['message']}" for e in error_list(exc))
 
 
+# Per event type, the topic family that holds it and the field that keys its records:
+# keying by entity keeps each customer's and each installation's events in order.
+ROUTES: Final[Mapping[str, tuple[TopicKind, str]]] = {
+    "identify": ("customers", "customer_id"),
+    "purchase": ("customers", "customer_id"),
+    "install": ("telemetry", "installation_id"),
+    "heartbeat": ("telemetry", "installation_id"),
+    "uninstall": ("telemetry", "installation_id"),
+}
+
+
 def topic_kind(event: Event) -> TopicKind:
     """Return which topic family holds the event: customers or telemetry."""
-    return "customers" if isinstance(event, Identify | Purchase) else "telemetry"
+    return ROUTES[event.type][0]
 
 
 def record_key(event: Event) -> bytes:
     """Return the partition key: customer_id for customer events, else installation_id."""
-    # Keying by entity keeps each customer's and each installation's events in order.
-    if isinstance(event, Identify | Purchase):
-        return event.customer_id.encode()
-    return event.installation_id.encode()
+    key: str = getattr(event, ROUTES[event.type][1])
+    return key.encode()
 
 
 def corrected(event: E, received_at: datetime) -> E:
@@ -122,11 +192,5 @@ def corrected(event: E, received_at: datetime) -> E:
         return event
     if received_at.utcoffset() is None:
         raise ValueError("received_at must be timezone-aware")
-    skew = received_at - event.sent_at
-    try:
-        occurred_at = event.occurred_at + skew
-    except OverflowError:
-        occurred_at = LATEST if skew > timedelta(0) else EARLIEST
-    # Clamped so that the corrected event still satisfies the contract when re-validated.
-    occurred_at = min(max(occurred_at, EARLIEST), LATEST)
+    occurred_at = skew_corrected(event.occurred_at, event.sent_at, received_at)
     return event.model_copy(update={"occurred_at": occurred_at})
