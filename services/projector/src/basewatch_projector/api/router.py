@@ -10,6 +10,7 @@ from basewatch_projector.api import (
     history,
     installations,
     meta,
+    movements,
     ops,
     page,
     products,
@@ -30,6 +31,7 @@ def routes() -> APIRouter:
             summary.router,
             signals.router,
             history.router,
+            movements.router,
             ops.router,
             meta.router,
         )

@@ -90,6 +90,8 @@ async def _keys(
     """The series the answer holds, in order; TooManyValues past the bound."""
     if metric == "customers":
         return [(("segment", s),) for s in Segment]
+    if metric == "retained":
+        return [()]
     if not isinstance(product_id, Unset):
         return [(("product_id", product_id), ("status", s)) for s in InstallationStatus]
     bound = MAX_VALUES // max(1, len(times)) if per_product else None

@@ -36,11 +36,8 @@ metadata = MetaData(
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every dialect.
-
-    SQLite has no timestamp type: stored as naive UTC text, which sorts correctly
-    because every value is UTC; read back with ``tzinfo=UTC`` attached.
-    """
+    """A timezone-aware UTC timestamp on every dialect. SQLite has no timestamp type:
+    stored as naive UTC text (sorts correctly, all UTC), read back with ``tzinfo=UTC``."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -63,11 +60,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Json(TypeDecorator[Any]):
-    """A JSON document stored as text, encoded and decoded with orjson.
-
-    Text rather than the JSON type: the asyncpg JSON codec cost more per value than the
-    rest of a row, and nothing queries inside these documents.
-    """
+    """A JSON document stored as text, encoded and decoded with orjson: the asyncpg JSON
+    codec cost more per value than the rest of a row, and nothing queries inside them."""
 
     impl = Text
     cache_ok = True
@@ -230,4 +224,27 @@ history_progress = Table(
     # is compared with (read under the claim's lock, so any instance can take the next).
     Column("latest", Json, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Why the bases changed (GET /v1/movements): how many entered or left a base, per kind,
+# product ("": none) and history boundary. A batch or sweep adds to movements_pending in
+# its own transaction; the sample at the next boundary moves the counts to that boundary.
+movements = Table(
+    "movements",
+    metadata,
+    Column("base", String(16), nullable=False),
+    Column("bucket", UtcDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("product_id", Id, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("base", "bucket", "kind", "product_id"),
+)
+movements_pending = Table(
+    "movements_pending",
+    metadata,
+    Column("base", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("product_id", Id, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("base", "kind", "product_id"),
 )
