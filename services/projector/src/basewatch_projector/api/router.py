@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from basewatch_projector.api import (
+    cohorts,
     customers,
     health,
     history,
@@ -14,6 +15,7 @@ from basewatch_projector.api import (
     ops,
     page,
     products,
+    sales,
     signals,
     summary,
 )
@@ -32,6 +34,8 @@ def routes() -> APIRouter:
             signals.router,
             history.router,
             movements.router,
+            sales.router,
+            cohorts.router,
             ops.router,
             meta.router,
         )
