@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -46,6 +46,7 @@ async def _gauges(
     conn: AsyncConnection,
     metric: Metric,
     times: list[datetime],
+    step: timedelta,
     product_id: str | None,
     per_product: bool,
 ) -> list[dict[str, Any]]:
@@ -57,6 +58,7 @@ async def _gauges(
             times,
             product_id=UNSET if product_id is None else product_id,
             per_product=per_product,
+            step=step,
         )
     except TooManyValues as exc:
         raise invalid(
@@ -100,7 +102,7 @@ async def get_history(
     if metric == "signals":
         series = await signal_counts(conn, times, every)
     else:
-        series = await _gauges(conn, metric, times, product_id, per_product)
+        series = await _gauges(conn, metric, times, every, product_id, per_product)
     return {
         "metric": metric,
         "step": format_duration(every),

@@ -3,9 +3,8 @@
 Read from the purchase ledger at each request, bucketed by ``occurred_at``: a late
 purchase lands in the step it happened in, and a replay answers the same. A step's
 value at time t is what happened in (t - step, t], as for the signals of
-``/v1/history``. The bucket is found in SQL with integer microseconds, exact on both
-databases: k = ceil((occurred_at - times[0]) / step), or 0 for what happened in the
-step ending at times[0].
+``/v1/history``. The step is found in SQL with integer microseconds, exact on both
+databases (``storage/instants.py``).
 """
 
 from __future__ import annotations
@@ -17,14 +16,15 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, ColumnElement, Integer, case, cast, extract, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.deps import Conn, State
 from basewatch_projector.api.ranges import Since, Step, Until, invalid, step_range
 from basewatch_projector.api.revenue import revenue, revenue_sums
 from basewatch_projector.history.series import MAX_VALUES
-from basewatch_projector.history.steps import EPOCH, format_duration
+from basewatch_projector.history.steps import format_duration
+from basewatch_projector.storage.instants import step_index
 from basewatch_projector.storage.tables import purchases
 from basewatch_shared.contract.scalars import Identifier
 
@@ -50,25 +50,6 @@ class Sales(BaseModel):
     interval: str = Field(examples=["1h"])
     times: list[datetime]
     products: list[ProductSales]
-
-
-def _micros(conn: AsyncConnection) -> ColumnElement[int]:
-    """``purchases.occurred_at`` as integer microseconds since the epoch."""
-    at = purchases.c.occurred_at
-    if conn.dialect.name == "postgresql":
-        return cast(func.round(extract("epoch", at) * 1_000_000), BigInteger)
-    # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds, then the fraction
-    # (strftime would round the fraction to milliseconds: 59.999999 s is the next minute).
-    seconds = cast(func.strftime("%s", func.substr(at, 1, 19)), Integer) * 1_000_000
-    return seconds + cast(func.substr(at, 21, 6), Integer)
-
-
-def _step_index(conn: AsyncConnection, t0: datetime, step: timedelta) -> ColumnElement[int]:
-    """k such that occurred_at is in (times[k] - step, times[k]], for rows after
-    times[0] - step (an integer division of a positive number: a floor on both)."""
-    since = _micros(conn) - (t0 - EPOCH) // _US
-    size = step // _US
-    return case((since <= 0, 0), else_=(since + (size - 1)) // size)
 
 
 async def _products(
@@ -109,7 +90,7 @@ async def sales(
         within.append(p.product_id == product_id)
     rows = (
         select(p.product_id, p.currency, p.quantity, p.amount_micros, p.customer_id, p.order_id)
-        .add_columns(_step_index(conn, times[0], step).label("k"))
+        .add_columns(step_index(conn, purchases.c.occurred_at, times[0], step).label("k"))
         .where(*within)
         .subquery()
     )

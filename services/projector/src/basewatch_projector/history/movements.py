@@ -59,12 +59,16 @@ async def settle(conn: AsyncConnection, bucket: datetime) -> int:
 
 
 async def sizes(
-    conn: AsyncConnection, base: Base, times: Sequence[datetime], product_id: str | None
+    conn: AsyncConnection,
+    base: Base,
+    times: Sequence[datetime],
+    step: timedelta,
+    product_id: str | None,
 ) -> list[int | None]:
     """The base's size at each time, from the history's series (null: before the first
     sample)."""
     if base == "customers":
-        (series,) = await gauges(conn, "retained", times)
+        (series,) = await gauges(conn, "retained", times, step=step)
         return list(series["values"])
     found = await gauges(
         conn,
@@ -72,6 +76,7 @@ async def sizes(
         times,
         product_id=UNSET if product_id is None else product_id,
         per_product=product_id is not None,
+        step=step,
     )
     total: list[int | None] = [None] * len(times)
     for series in found:
@@ -116,7 +121,7 @@ async def movement_steps(
     """The sizes at each time and at the one before, the moves per kind and the net."""
     if not times:
         return {"opening": None, "sizes": [], "movements": [], "net": []}
-    at = await sizes(conn, base, [times[0] - step, *times], product_id)
+    at = await sizes(conn, base, [times[0] - step, *times], step, product_id)
     kinds = await moved(conn, base, times, step, product_id)
     net = [
         sum(SIGNS[base][kind] * values[k] for kind, values in kinds.items())

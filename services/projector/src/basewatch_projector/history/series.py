@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.steps import gauge, per_step
+from basewatch_projector.storage.instants import step_index
 from basewatch_projector.storage.tables import history, history_progress, signals
 from basewatch_shared.contract.vocabulary import InstallationStatus, Segment, SignalKind
 
@@ -45,19 +46,22 @@ async def gauges(
     *,
     product_id: Unset | str | None = UNSET,
     per_product: bool = True,
+    step: timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """The series of a sampled metric: the last row at or before times[0] and every
     row up to times[-1], carried forward.
 
     Installations may be narrowed to one product (``product_id``), or summed over the
-    products into one series per status (``per_product=False``). TooManyValues when the
-    series times the times would pass MAX_VALUES (products are what clients invent).
+    products into one series per status (``per_product=False``). ``step``, when the
+    times are its multiples: only the last row of each series in each step is read.
+    TooManyValues when the series times the times would pass MAX_VALUES (products are
+    what clients invent).
     """
     first = await conn.scalar(select(history_progress.c.first_bucket))
     keys = await _keys(conn, metric, times, product_id, per_product)
     values: dict[Labels, list[int | None]] = {}
     only = None if isinstance(product_id, Unset) else [dict(key) for key in keys]
-    async for key, rows in _rows(conn, metric, times, only):
+    async for key, rows in _rows(conn, metric, times, only, step):
         series = gauge(times, first, rows)
         if per_product:
             values[key] = series
@@ -114,6 +118,7 @@ async def _rows(
     metric: str,
     times: Sequence[datetime],
     only: list[dict[str, Any]] | None,
+    step: timedelta | None,
 ) -> AsyncIterator[tuple[Labels, list[tuple[datetime, int]]]]:
     """Per series with rows (those labelled ``only``, if given): the last row at or before
     times[0] and those after, one series at a time (never every row in memory)."""
@@ -138,8 +143,17 @@ async def _rows(
         select(h.labels, h.bucket, h.value)
         .where(h.metric == metric, h.bucket > times[0], h.bucket <= times[-1])
         .where(chosen)
-        .order_by(h.labels, h.bucket)
     )
+    if step is not None:  # gauge() reads only the last row of a series in each step
+        nth = func.row_number().over(
+            partition_by=(h.labels, step_index(conn, h.bucket, times[0], step)),
+            order_by=h.bucket.desc(),
+        )
+        ranked = within.add_columns(nth.label("nth")).subquery()
+        r = ranked.c
+        within = select(r.labels, r.bucket, r.value).where(r.nth == 1).order_by(r.labels, r.bucket)
+    else:
+        within = within.order_by(h.labels, h.bucket)
     current: Labels | None = None
     rows: list[tuple[datetime, int]] = []
     async for labels, bucket, value in await conn.stream(within):
