@@ -6,9 +6,8 @@ afterwards, best effort, for standard lag tools. Per turn of the loop:
 
 1. fetch, decode, and hold back what belongs after the pending history boundary;
 2. apply the rest in one transaction; a record the database refuses goes to the
-   dead-letter topic; an outage is retried with the partitions paused while the
-   consumer keeps polling, so it keeps its membership; a bug propagates (the projector
-   exits loudly rather than retry it forever);
+   dead-letter topic; an outage is retried with the partitions paused while polling
+   (membership kept); a bug propagates (the projector exits rather than retry forever);
 3. sample the history boundaries this instance has passed, then sweep when due.
 """
 
@@ -189,6 +188,7 @@ class Consumer:
                 conn,
                 records,
                 loyal_min_orders=self._loyal_min_orders,
+                policy=self._sweeper.policy,
                 now=now,
                 partitions=telemetry_partitions(items),
             )
