@@ -171,7 +171,7 @@ def _sweeper(w: _Wiring) -> Sweeper:
         w.engine,
         policy=policy_of(w.settings),
         loyal_min_orders=w.settings.loyal_min_orders,
-        every=w.settings.sweep_interval,
+        every=w.settings.sweep_every,
         telemetry_topic=w.topics.telemetry,
         metrics=w.metrics,
         on_signals=w.stored,
