@@ -109,7 +109,7 @@ async def test_size_before_plus_net_is_size_after(
             async with migrated.begin() as conn:
                 records = [Record(event=e, received_at=T0, source="test") for e in batch]
                 await apply_records(
-                    conn, records, loyal_min_orders=2, now=NOW, partitions=partitions
+                    conn, records, loyal_min_orders=2, policy=POLICY, now=NOW, partitions=partitions
                 )
             clock = T0 + timedelta(minutes=minutes)
             if sweeps and not samples:

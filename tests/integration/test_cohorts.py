@@ -64,7 +64,9 @@ async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     partitions = {"i1": 0, "i2": 0, "i3": 0}
     policy = Policy(at_risk_after=timedelta(hours=1), churn_after=timedelta(days=1), hold_min=99)
     async with migrated.begin() as conn:
-        await apply_records(conn, records, loyal_min_orders=2, now=NOW, partitions=partitions)
+        await apply_records(
+            conn, records, loyal_min_orders=2, policy=policy, now=NOW, partitions=partitions
+        )
         await sweep(conn, partitions=[0], clock=NOW, now=NOW, policy=policy, loyal_min_orders=2)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -17,6 +17,7 @@ from basewatch_projector.projection.apply import apply_records
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from tests.support.keys import READ_AUTH
+from tests.support.policy import POLICY
 from tests.support.services import projector_app
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -56,7 +57,7 @@ def _records(rows: list[tuple[Any, ...]], first: int) -> list[Record]:
 @pytest.fixture
 async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with migrated.begin() as conn:
-        await apply_records(conn, _records(ON_TIME, 0), loyal_min_orders=2, now=NOW)
+        await apply_records(conn, _records(ON_TIME, 0), loyal_min_orders=2, policy=POLICY, now=NOW)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
@@ -107,7 +108,7 @@ async def test_sales_per_step_exact_at_the_boundaries_and_late_purchases_correct
     # A purchase that happened at 00:15 arrives now: the step ending 01:00 changes, and
     # no other (nothing is appended to the latest step).
     async with migrated.begin() as conn:
-        await apply_records(conn, _records(LATE, 100), loyal_min_orders=2, now=NOW)
+        await apply_records(conn, _records(LATE, 100), loyal_min_orders=2, policy=POLICY, now=NOW)
     after = _by_product(await _sales(client, **HOURS))
     expected = _by_product(before)
     expected["p1"]["units"][1] += 4

@@ -15,17 +15,16 @@ it) is what the tests check against the moves.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.series import UNSET, gauges
-from basewatch_projector.history.steps import per_step
 from basewatch_projector.projection.movements import SIGNS
+from basewatch_projector.storage.instants import step_index
 from basewatch_projector.storage.tables import movements, movements_pending
 from basewatch_shared.contract.vocabulary import IN_USE
 
@@ -96,19 +95,20 @@ async def moved(
     product_id: str | None,
 ) -> dict[str, list[int]]:
     """Per kind, the moves in each step (t - step, t]."""
-    by_kind: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    found = {kind: [0] * len(times) for kind in SIGNS[base]}
     if times:
         m = movements.c
-        query = (
-            select(m.kind, m.bucket, func.sum(m.value))
+        rows = (
+            select(m.kind, m.value, step_index(conn, m.bucket, times[0], step).label("k"))
             .where(m.base == base, m.bucket > times[0] - step, m.bucket <= times[-1])
-            .group_by(m.kind, m.bucket)
+            .where(true() if product_id is None else m.product_id == product_id)
+            .subquery()
         )
-        if product_id is not None:
-            query = query.where(m.product_id == product_id)
-        for kind, bucket, n in await conn.execute(query):
-            by_kind[kind].append((bucket, int(n)))
-    return {kind: per_step(times, step, by_kind[kind]) for kind in SIGNS[base]}
+        per_step = select(rows.c.kind, rows.c.k, func.sum(rows.c.value))
+        for kind, k, n in await conn.execute(per_step.group_by(rows.c.kind, rows.c.k)):
+            if kind in found:
+                found[kind][k] = int(n)
+    return found
 
 
 async def movement_steps(
