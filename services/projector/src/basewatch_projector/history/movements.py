@@ -76,6 +76,7 @@ async def sizes(
         product_id=UNSET if product_id is None else product_id,
         per_product=product_id is not None,
         step=step,
+        statuses=IN_USE,
     )
     total: list[int | None] = [None] * len(times)
     for series in found:

@@ -9,7 +9,7 @@ signals table by their time: the value at t is the number in (t - step, t].
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -47,6 +47,7 @@ async def gauges(
     product_id: Unset | str | None = UNSET,
     per_product: bool = True,
     step: timedelta | None = None,
+    statuses: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The series of a sampled metric: the last row at or before times[0] and every
     row up to times[-1], carried forward.
@@ -54,13 +55,17 @@ async def gauges(
     Installations may be narrowed to one product (``product_id``), or summed over the
     products into one series per status (``per_product=False``). ``step``, when the
     times are its multiples: only the last row of each series in each step is read.
+    ``statuses``: only the installations' series of these statuses are read.
     TooManyValues when the series times the times would pass MAX_VALUES (products are
     what clients invent).
     """
     first = await conn.scalar(select(history_progress.c.first_bucket))
     keys = await _keys(conn, metric, times, product_id, per_product)
     values: dict[Labels, list[int | None]] = {}
-    only = None if isinstance(product_id, Unset) else [dict(key) for key in keys]
+    if statuses is not None:
+        keys = [key for key in keys if dict(key)["status"] in statuses]
+    chosen = statuses is not None or not isinstance(product_id, Unset)
+    only = [dict(key) for key in keys] if chosen else None
     async for key, rows in _rows(conn, metric, times, only, step):
         series = gauge(times, first, rows)
         if per_product:
@@ -69,7 +74,7 @@ async def gauges(
         summed = (("status", dict(key)["status"]),)
         values[summed] = _add(values.get(summed), series)
     if not per_product:
-        keys = [(("status", s),) for s in InstallationStatus]
+        keys = [(("status", s),) for s in InstallationStatus if statuses is None or s in statuses]
     return [
         {"labels": dict(key), "values": values.get(key) or gauge(times, first, [])} for key in keys
     ]
