@@ -3,6 +3,8 @@ work say why in one line and exit 1: no traceback, no secret."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from tests.support import exits
@@ -57,3 +59,18 @@ async def test_a_command_that_cannot_work_says_why_in_one_line(
     )
     assert why in line["msg"]
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("service", ["ingest", "projector"])
+async def test_a_port_in_use_is_one_line(service: str, kafka_bootstrap: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = await run_command(
+            [service, "--port", str(port)],
+            {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "BASEWATCH_HOST": "127.0.0.1"},
+        )
+    assert code == 1
+    line = exits.one_line(err, service)
+    assert f"cannot listen on 127.0.0.1:{port}" in line["msg"]
