@@ -42,6 +42,9 @@ class Settings(CommonSettings):
     product_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
     sweep_interval: Duration = timedelta(seconds=30)
     batch_max_records: int = Field(default=5000, ge=1, le=100_000)
+    # How many installation states the consume loop keeps to fold without reading
+    # them first (projection/known.py); 0: read every row. Bounds the memory it takes.
+    state_cache_installations: int = Field(default=50_000, ge=0)
     # How long the group waits for a silent member before moving its partitions.
     consumer_session_timeout: Duration = timedelta(seconds=10)
     # How often the history of the bases is sampled (GET /v1/history); boundaries are

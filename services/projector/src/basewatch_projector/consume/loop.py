@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
-from basewatch_projector.consume.decode import Item, decode, telemetry_partitions
+from basewatch_projector.consume.decode import Item, decode_all, telemetry_partitions
 from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
@@ -35,6 +35,7 @@ from basewatch_projector.errors import FencedError
 from basewatch_projector.history.recorder import Recorder, Standing
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
@@ -63,6 +64,7 @@ class Consumer:
         recorder: Recorder,
         sweeper: Sweeper,
         on_signals: OnSignals,
+        known: Known,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kafka, self._engine, self._topics = consumer, engine, topics
@@ -70,7 +72,7 @@ class Consumer:
         self._batch_max = batch_max_records
         self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
-        self._clock = clock
+        self._clock, self._known = clock, known
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing)
         self._assignment = Assignment(
@@ -81,6 +83,7 @@ class Consumer:
             pausing=self._pausing,
             holding=self._holding,
             metrics=metrics,
+            known=known,
         )
 
     def subscribe(self) -> None:
@@ -116,9 +119,9 @@ class Consumer:
         epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
         for tp in self._kafka.assignment():
             self.lag.fetched(tp, self._kafka.highwater(tp))
-        items = [
-            decode(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
-        ]
+        items = decode_all(
+            (raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
+        )
         return self._holding.admit(items, epochs, boundary)
 
     def _standing(self) -> Standing:
@@ -191,10 +194,12 @@ class Consumer:
                 loyal_min_orders=self._loyal_min_orders,
                 now=now,
                 partitions=telemetry_partitions(items),
+                known=self._known,
             )
             if not await advance_offsets(conn, self._group, moves, now):
                 raise FencedError("offsets moved by another member")
         elapsed = asyncio.get_running_loop().time() - started
+        self._known.remember((after for _, after in applied.installations), now)
         self._metrics.observe_batch(records, applied.duplicates, elapsed)
         self._on_signals(applied.signals)
         self._note_applied(items, moves)
