@@ -2,7 +2,11 @@
 
 Members join and leave mid-backlog; each keeps installation states in memory
 (projection/known.py) for the partitions it owns. Whatever moved when, the tables and
-the signals equal those of one undisturbed projector over the same topics.
+the installations' signals equal those of one undisturbed projector over the same
+topics. (A customer's signals are left out: whether a customer was ever seen ``active``
+before ``lapsed`` depends on how the customers and the telemetry topics interleave,
+which Kafka does not fix, here as between any two runs; the customers' final statuses
+are in the tables compared.)
 """
 
 from __future__ import annotations
@@ -27,17 +31,20 @@ from tests.support.kafka import KafkaBackend, produce
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, service_env
 from tests.support.services import serve
+from tests.support.stack import wait_healthy
 from tests.support.tables import applied_offsets, snapshot
 
 pytestmark = pytest.mark.slow
 
 
 async def _signals(engine: AsyncEngine) -> Counter[tuple[Any, ...]]:
-    """Every stored signal by what it says (ids and wall-clock times left out)."""
+    """Every stored installation signal by what it says (ids and wall-clock times left out)."""
     s = signals.c
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(s.kind, s.installation_id, s.customer_id, s.previous_status, s.status)
+            select(s.kind, s.installation_id, s.customer_id, s.previous_status, s.status).where(
+                s.installation_id.is_not(None)
+            )
         )
         return Counter(tuple(row) for row in rows)
 
@@ -77,9 +84,10 @@ async def test_members_joining_and_leaving_mid_backlog_change_nothing(
     # Few installations, many heartbeats each: every batch folds cached states.
     backlog = list(history(120, 60, 12_000, seed=5))
     env = service_env(database, kafka_backend, topics, group_id, BASEWATCH_BATCH_MAX_RECORDS="250")
-    # Join, join, leave, rejoin, join, leave, leave: each with a fresh slice of the backlog
-    # produced just before, so partitions move while records wait to be applied.
-    steps = ["+a", "+b", "-a", "+c", "+a", "-b", "-c"]
+    # Members join and leave, each step with a fresh slice of the backlog produced just
+    # before, so partitions move while records wait. ``a`` stays throughout: it gets back
+    # partitions that others applied meanwhile, where its cached states are old.
+    steps = ["+a", "+b", "+c", "-c", "-b", "+c", "-c"]
     size = -(-len(backlog) // len(steps))
     members: dict[str, ServiceProcess] = {}
     total = 0
@@ -87,7 +95,8 @@ async def test_members_joining_and_leaving_mid_backlog_change_nothing(
         for n, step in enumerate(steps):
             total += await produce(kafka_bootstrap, topics, backlog[n * size : (n + 1) * size])
             if step[0] == "+":
-                members[step[1]] = await ServiceProcess("projector", env).start()
+                members[step[1]] = member = await ServiceProcess("projector", env).start()
+                await wait_healthy(member)  # serving, so a later SIGTERM stops it cleanly
             else:
                 assert await members.pop(step[1]).stop() == 0
 
@@ -100,5 +109,7 @@ async def test_members_joining_and_leaving_mid_backlog_change_nothing(
     finally:
         for proc in members.values():
             assert await proc.stop() == 0
-    moved = await _state(migrated)
-    assert moved == await _clean_pass(another_database, projector_settings, total)
+    tables, stored = await _state(migrated)
+    clean_tables, clean_signals = await _clean_pass(another_database, projector_settings, total)
+    assert tables == clean_tables
+    assert stored == clean_signals, (stored - clean_signals, clean_signals - stored)
