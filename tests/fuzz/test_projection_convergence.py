@@ -21,6 +21,7 @@ from basewatch_projector.projection.known import Known
 from basewatch_projector.storage.tables import customers, installations, purchases, signals
 from basewatch_shared.contract.events import Event
 from basewatch_shared.contract.records import Record
+from tests.support.policy import POLICY
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, as_dict, deliveries, histories
 from tests.support.tables import snapshot
@@ -35,7 +36,9 @@ async def applied(engine: AsyncEngine, batches: Sequence[Sequence[Event]]) -> di
     for batch in batches:
         async with engine.begin() as conn:
             records = [Record(event=event, received_at=RECEIVED, source="test") for event in batch]
-            done = await apply_records(conn, records, loyal_min_orders=2, now=NOW, known=known)
+            done = await apply_records(
+                conn, records, loyal_min_orders=2, policy=POLICY, now=NOW, known=known
+            )
         known.remember((after for _, after in done.installations), NOW)
     tables = await snapshot(engine)
     async with engine.begin() as conn:  # the next example starts from empty tables

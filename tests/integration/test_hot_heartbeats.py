@@ -14,6 +14,7 @@ from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from tests.support.databases import TestDatabase
 from tests.support.history import ts
+from tests.support.policy import POLICY
 
 N = 10
 ROUNDS = 5
@@ -37,7 +38,9 @@ async def test_heartbeats_update_installations_without_touching_an_index(
     counts = []
     try:
         async with engine.begin() as conn:
-            await apply_records(conn, _records(installs, now), loyal_min_orders=2, now=now)
+            await apply_records(
+                conn, _records(installs, now), loyal_min_orders=2, policy=POLICY, now=now
+            )
         for n in range(ROUNDS):
             beats = [
                 {"event_id": f"hb-{n}-{i}", "type": "heartbeat", "occurred_at": ts(60 + n),
@@ -45,7 +48,9 @@ async def test_heartbeats_update_installations_without_touching_an_index(
                 for i in range(N)
             ]  # fmt: skip
             async with engine.begin() as conn:
-                await apply_records(conn, _records(beats, now), loyal_min_orders=2, now=now)
+                await apply_records(
+                    conn, _records(beats, now), loyal_min_orders=2, policy=POLICY, now=now
+                )
                 # This transaction's own counts: known at once, no statistics collector.
                 counts.append(tuple(await _updates(conn)))
     finally:

@@ -16,6 +16,7 @@ from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from tests.support.databases import TestDatabase
 from tests.support.history import ts
+from tests.support.policy import POLICY
 
 T = datetime(2026, 11, 2, tzinfo=UTC)
 INSTALL = {"event_id": "in", "type": "install", "occurred_at": ts(1), "customer_id": "c1",
@@ -30,7 +31,9 @@ def _beat(n: int) -> dict[str, Any]:
 async def _apply(engine: Any, event: dict[str, Any], now: datetime, known: Known) -> None:
     record = Record(EVENT_ADAPTER.validate_python(event), now, "t")
     async with engine.begin() as conn:
-        applied = await apply_records(conn, [record], loyal_min_orders=2, now=now, known=known)
+        applied = await apply_records(
+            conn, [record], loyal_min_orders=2, policy=POLICY, now=now, known=known
+        )
     known.remember((after for _, after in applied.installations), now)
 
 

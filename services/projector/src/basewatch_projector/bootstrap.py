@@ -172,7 +172,7 @@ def _sweeper(w: _Wiring, known: Known) -> Sweeper:
         w.engine,
         policy=policy_of(w.settings),
         loyal_min_orders=w.settings.loyal_min_orders,
-        every=w.settings.sweep_interval,
+        every=w.settings.sweep_every,
         telemetry_topic=w.topics.telemetry,
         metrics=w.metrics,
         on_signals=w.stored,

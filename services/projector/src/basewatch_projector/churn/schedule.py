@@ -48,7 +48,7 @@ class Sweeper:
         known: Known | None = None,
     ) -> None:
         self._known = known
-        self._engine, self._policy, self._loyal_min_orders = engine, policy, loyal_min_orders
+        self._engine, self.policy, self._loyal_min_orders = engine, policy, loyal_min_orders
         self._every, self._topic = every.total_seconds(), telemetry_topic
         self._metrics, self._on_signals = metrics, on_signals
         self._next = 0.0  # loop time of the next periodic sweep
@@ -62,7 +62,7 @@ class Sweeper:
             partitions=partitions,
             clock=clock,
             now=now,
-            policy=self._policy,
+            policy=self.policy,
             loyal_min_orders=self._loyal_min_orders,
         )
         if result.signals and self._known is not None:
