@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
+from basewatch_projector.projection.offsets import Moves
+from basewatch_projector.rules.clock import PartitionPosition
 from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
 from basewatch_shared.contract.records import Record, RecordError, decode_records
 
@@ -46,3 +48,13 @@ def telemetry_partitions(items: Sequence[Item]) -> dict[str, int]:
         if item.decoded is not None
         and isinstance(item.decoded.event, Install | Heartbeat | Uninstall)
     }
+
+
+def offset_moves(items: Sequence[Item], positions: Mapping[Any, PartitionPosition]) -> Moves:
+    """Per partition: (the offset the database should hold now, the new one)."""
+    moves: Moves = {}
+    for item in items:
+        tp = (item.raw.topic, item.raw.partition)
+        expected = positions[tp].committed
+        moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
+    return moves

@@ -25,7 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
-from basewatch_projector.consume.decode import Item, decode_all, telemetry_partitions
+from basewatch_projector.consume.decode import (
+    Item,
+    decode_all,
+    offset_moves,
+    telemetry_partitions,
+)
 from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
@@ -178,7 +183,7 @@ class Consumer:
                 return
             await self._dead_letters.send([i for i in items if i.error is not None])
             records = [i.decoded for i in items if i.decoded is not None]
-            moves = self._moves(items)
+            moves = offset_moves(items, self.lag.positions())
             await self._commit(items, records, moves)
         await self._commit_kafka(moves)
 
@@ -235,16 +240,6 @@ class Consumer:
                 await self._apply(part)
             except (DataError, IntegrityError) as refused:
                 await self._isolate_refused(part, refused)
-
-    def _moves(self, items: Sequence[Item]) -> Moves:
-        """Per partition: (the offset the database should hold now, the new one)."""
-        positions = self.lag.positions()
-        moves: Moves = {}
-        for item in items:
-            tp = (item.raw.topic, item.raw.partition)
-            expected = positions[tp].committed
-            moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
-        return moves
 
     async def _commit_kafka(self, moves: Moves) -> None:
         offsets = {TopicPartition(t, p): new for (t, p), (_, new) in moves.items()}
