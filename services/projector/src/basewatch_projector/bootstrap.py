@@ -28,6 +28,7 @@ from basewatch_projector.history.recorder import Recorder
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.opening import open_engine, reaching_database, why
 from basewatch_projector.outbox import Outbox
+from basewatch_projector.projection.known import Known
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import OnSignals, Row
 from basewatch_projector.settings import Settings
@@ -158,7 +159,7 @@ class _Wiring:
     stored: OnSignals
 
 
-def _sweeper(w: _Wiring) -> Sweeper:
+def _sweeper(w: _Wiring, known: Known) -> Sweeper:
     return Sweeper(
         w.engine,
         policy=policy_of(w.settings),
@@ -167,12 +168,14 @@ def _sweeper(w: _Wiring) -> Sweeper:
         telemetry_topic=w.topics.telemetry,
         metrics=w.metrics,
         on_signals=w.stored,
+        known=known,
     )
 
 
 async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer) -> Consumer:
     """The consume loop with the history recorder and the churn sweeper it drives."""
-    sweeper = _sweeper(w)
+    known = Known(w.settings.state_cache_installations)
+    sweeper = _sweeper(w, known)
     interval = w.settings.history_interval
     recorder = Recorder(
         w.engine,
@@ -195,6 +198,7 @@ async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProdu
         recorder=recorder,
         sweeper=sweeper,
         on_signals=w.stored,
+        known=known,
     )
 
 
