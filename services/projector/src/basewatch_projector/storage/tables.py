@@ -201,9 +201,8 @@ churn_control = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# The bases over time (GET /v1/history): a series is (metric, labels), e.g. ("customers",
-# {"segment": "loyal"}). A row is written only when a sample differs from the series'
-# previous value, so the value at t is the latest row at or before t.
+# The bases over time (GET /v1/history): a series is (metric, labels); a row only when a
+# sample differs from the series' previous value: the value at t is the last row <= t.
 history = Table(
     "history",
     metadata,
@@ -223,15 +222,13 @@ history_progress = Table(
     Column("id", Integer, primary_key=True),
     Column("first_bucket", UtcDateTime, nullable=False),
     Column("settled_through", UtcDateTime, nullable=False),
-    # The values of the last sample, [[metric, labels, value], ...]: what the next sample
-    # is compared with (read under the claim's lock, so any instance can take the next).
+    # The last sample, [[metric, labels, value], ...], read under the claim's lock.
     Column("latest", Json, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# Why the bases changed (GET /v1/movements): how many entered or left a base, per kind,
-# product ("": none) and history boundary. A batch or sweep adds to movements_pending in
-# its own transaction; the sample at the next boundary moves the counts to that boundary.
+# GET /v1/movements: moves in or out of a base per kind, product ("": none) and boundary;
+# pending until the next sample moves them to its boundary (projection/movements.py).
 movements = Table(
     "movements",
     metadata,

@@ -1,7 +1,7 @@
 """Movements of the bases: counted moves per history boundary, and those still pending.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from basewatch_projector.storage.tables import UtcDateTime
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -40,6 +40,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop what 0004 added."""
+    """Drop what 0005 added."""
     op.drop_table("movements_pending")
     op.drop_table("movements")
