@@ -52,6 +52,7 @@ class Scope(StrEnum):
 
     INGEST = "ingest"
     READ = "read"
+    ERASE = "erase"  # erasure requests (docs/erasure.md): given to few, on purpose
 
 
 class ApiKey(BaseModel):
@@ -74,7 +75,7 @@ def hash_key(secret: str) -> str:
 
 
 def parse_api_keys(value: Any) -> tuple[ApiKey, ...]:
-    """Parse ``name:scopes:sha256,...`` (scopes: ingest, read or ingest+read)."""
+    """Parse ``name:scopes:sha256,...`` (scopes: ingest, read, erase, joined with +)."""
     if isinstance(value, tuple | list):
         return tuple(value)
     if value is None or not str(value).strip():
@@ -98,7 +99,9 @@ def _parse_api_key(entry: str) -> ApiKey:
     try:
         scope_set = frozenset(Scope(s) for s in scopes.split("+"))
     except ValueError:
-        raise ValueError(f"API key {name!r}: scopes must be ingest, read or ingest+read") from None
+        raise ValueError(
+            f"API key {name!r}: scopes must be ingest, read or erase, joined with +"
+        ) from None
     if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
         raise ValueError(f"API key {name!r}: the third part must be a hex SHA-256")
     return ApiKey(name=name, scopes=scope_set, digest=bytes.fromhex(digest))

@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 
 from basewatch_ingest.api import Ingest, events_route, events_router, router
 from basewatch_ingest.broker import Broker, make_producer
+from basewatch_ingest.erase import erase_router
 from basewatch_ingest.errors import BrokerUnavailable, RateLimited
 from basewatch_ingest.metrics import Metrics
 from basewatch_ingest.middleware import InFlight, ObserveRequests
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app, translations)
     app.include_router(events_router)
     app.include_router(router)
+    app.include_router(erase_router)
     secure(app, settings.api_docs)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     # The events route's own way past FastAPI's layers, with the same observing and

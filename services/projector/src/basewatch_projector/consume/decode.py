@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
+from basewatch_shared.contract.erasure import Erasure, decode_erasure, is_erasure
 from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
 from basewatch_shared.contract.records import Record, RecordError, decode_record
 
@@ -22,13 +23,23 @@ class Item:
     decoded: Record | None
     error: str | None
     epoch: int = 0
+    erasure: Erasure | None = None  # an erasure record (docs/erasure.md), not an event
 
 
 def decode(raw: KafkaRecord, epoch: int = 0) -> Item:
     """Decode a Kafka record; a failure is data for the dead-letter topic, not a crash."""
+    if raw.headers and is_erasure(raw.headers):
+        return _erasure(raw, epoch)
     try:
         return Item(raw, decode_record(raw.value or b""), None, epoch)
     except RecordError as exc:
+        return Item(raw, None, str(exc), epoch)
+
+
+def _erasure(raw: KafkaRecord, epoch: int) -> Item:
+    try:
+        return Item(raw, None, None, epoch, decode_erasure(raw.value or b""))
+    except ValueError as exc:
         return Item(raw, None, str(exc), epoch)
 
 
