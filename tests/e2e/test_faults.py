@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from basewatch_projector.storage.migrate import migrate
 from tests.support.checker import Checker, Report
 from tests.support.databases import TestDatabase
+from tests.support.kafka import log_ends
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.profiles import SOAK, scale
@@ -46,8 +46,16 @@ class Faults:
         self._answered = asyncio.Event()
         checker.sender.on_batch = self._answered.set
 
-    def at(self, phase: str, fault: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Start ``fault`` as the checker begins sending ``phase`` (it runs beside it)."""
+    def at(
+        self,
+        phase: str,
+        fault: Callable[[], Coroutine[Any, Any, None]],
+        first: Callable[[], None] | None = None,
+    ) -> None:
+        """Start ``fault`` as the checker begins sending ``phase`` (it runs beside it).
+
+        ``first`` runs before the phase's first event is sent.
+        """
 
         async def gated() -> None:
             try:
@@ -57,6 +65,9 @@ class Faults:
 
         async def gate() -> None:
             await self._one_at_a_time.acquire()
+            self._answered.clear()
+            if first is not None:
+                first()
             self.tasks.append(asyncio.create_task(gated()))
 
         self.checker.gates[phase] = gate
@@ -79,6 +90,10 @@ class Faults:
             await task  # a fault that failed fails the scenario
         return report
 
+    async def first_answer(self) -> None:
+        """Wait until a batch of the phase (started with ``at``) got its final answer."""
+        await self._answered.wait()
+
     async def mid_phase(self) -> None:
         """Wait until a batch of the phase just started got its final answer."""
         self._answered.clear()
@@ -98,44 +113,60 @@ def _phases(checker: Checker, first: int, ci: int) -> list[str]:
     return names if SOAK else names[:ci]
 
 
-async def test_projector_sigkilled_at_random_moments_mid_backlog(stack: Stack) -> None:
-    # Small batches: many commits, so a kill lands between and inside them.
+async def test_projector_sigkilled_mid_backlog_in_every_phase(stack: Stack) -> None:
+    """The projector held still while a phase's first batch lands, then let apply part of it.
+
+    Nothing here waits for luck: the backlog is made (the projector is stopped with
+    SIGSTOP before the phase is sent and stays stopped until a batch is acknowledged), and
+    the kill lands once the database shows some of that backlog applied and some not.
+    """
+    # Tiny batches: many commits, so the backlog takes many steps to apply.
     ingest, projector = await asyncio.gather(
-        stack.ingest(), stack.projector(BASEWATCH_BATCH_MAX_RECORDS="20")
+        stack.ingest(), stack.projector(BASEWATCH_BATCH_MAX_RECORDS="5")
     )
     checker = Checker(stack.config(ingest, [projector], customers=CUSTOMERS, seed=11))
     faults = Faults(checker)
-    rng = random.Random(11)
     phases = _phases(checker, 0, 2)
-    kills: list[tuple[str, int]] = []  # the phase, and the projector's lag when killed
+    kills: list[tuple[str, int, int]] = []  # the phase, records applied and left at the kill
+    engine = stack.database.engine()
 
-    def kill_mid_backlog(phase: str) -> Callable[[], Coroutine[Any, Any, None]]:
-        async def kill() -> None:
-            first_lag: int | None = None  # since the last (re)start
-            while checker.phase == phase and [p for p, _ in kills].count(phase) < scale(1):
-                lag = await lag_records(projector)
-                first_lag = first_lag or lag
-                # Only with a backlog left and after some of it was applied since the
-                # start: in the middle of the work, not before it began.
-                if not lag or first_lag is None or lag >= first_lag:
-                    await asyncio.sleep(0.01)
-                    continue
-                await asyncio.sleep(rng.uniform(0, 0.05))
-                await projector.kill()
-                kills.append((phase, lag))
-                first_lag = None
-                await projector.start()
-                await wait_healthy(projector)
-
-        return kill
+    async def kill_mid_backlog() -> None:
+        phase = checker.phase
+        await faults.first_answer()  # a batch is on the log; the held projector has not begun it
+        before = await _applied(engine, stack.group)
+        applied, slices = before, 0
+        while applied == before:  # let it run in slices of 1 ms until a commit shows
+            assert slices < 60_000, "the projector applied nothing in 60 s of slices"
+            projector.release()
+            await asyncio.sleep(0.001)
+            projector.hold()
+            applied, slices = await _applied(engine, stack.group), slices + 1
+        ends = await log_ends(stack.bootstrap, [stack.topics.customers, stack.topics.telemetry])
+        left = sum(ends.values()) - applied
+        await projector.kill()
+        kills.append((phase, applied - before, left))
+        await projector.start()
+        await wait_healthy(projector)
 
     for name in phases:
-        faults.at(name, kill_mid_backlog(name))
-    report = await faults.run()
-    print(f"projector SIGKILLed {len(kills)} times mid-backlog (phase, lag in records): {kills}")
+        faults.at(name, kill_mid_backlog, first=projector.hold)
+    try:
+        report = await faults.run()
+    finally:
+        await engine.dispose()
+    print(f"projector SIGKILLed mid-backlog (phase, records applied, records left): {kills}")
     _assert_clean(report)
-    assert {phase for phase, _ in kills} == set(phases)  # killed in every phase
-    assert all(lag > 0 for _, lag in kills)
+    assert [phase for phase, _, _ in kills] == phases  # killed once in every phase
+    assert all(applied > 0 and left > 0 for _, applied, left in kills)  # in the middle
+
+
+async def _applied(engine: AsyncEngine, group: str) -> int:
+    """The records a consumer group has applied, by the offsets the database stores."""
+    async with engine.connect() as conn:
+        query = text(
+            "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = :g"
+        )
+        return int(await conn.scalar(query, {"g": group}) or 0)
 
 
 async def test_database_outage_during_load_is_retried_without_a_rebalance(stack: Stack) -> None:

@@ -65,6 +65,36 @@ async def produce(bootstrap: str, topics: Topics, records: Iterable[Out]) -> int
         await producer.stop()
 
 
+async def log_ends(
+    bootstrap: str, names: Sequence[str], *, within: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """The log end offset of every partition of the topics ``names``.
+
+    From fetch responses (``highwater``): the embedded broker's ListOffsets answers the
+    last batch's base offset + 1 instead (../shared/local-kafka.md).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + within
+        while None in (ends := [consumer.highwater(tp) for tp in partitions]):
+            assert time.monotonic() < deadline, f"no fetch reported every end of {names}"
+            await consumer.getmany(*partitions, timeout_ms=100, max_records=1)
+        return {(tp.topic, tp.partition): end for tp, end in zip(partitions, ends, strict=True)}
+    finally:
+        await consumer.stop()
+
+
 async def read_records(
     bootstrap: str, names: Sequence[str], *, within: float = 10.0
 ) -> list[ConsumerRecord[bytes, bytes]]:

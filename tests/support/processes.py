@@ -94,6 +94,16 @@ class ServiceProcess:
             self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
 
+    def hold(self) -> None:
+        """SIGSTOP: the process stands still, mid-work, until ``release``."""
+        assert self.proc is not None and self.proc.returncode is None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def release(self) -> None:
+        """SIGCONT: a held process goes on where it stood."""
+        assert self.proc is not None and self.proc.returncode is None
+        self.proc.send_signal(signal.SIGCONT)
+
     async def stop(self, grace: float = 30) -> int:
         """SIGTERM and wait; SIGKILL if it does not exit in time. Returns the exit code."""
         assert self.proc is not None
