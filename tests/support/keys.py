@@ -29,3 +29,5 @@ ROTATED_AUTH = {"Authorization": f"Bearer {ROTATED_KEY}"}
 BOTH_AUTH = {"Authorization": f"Bearer {BOTH_KEY}"}
 ERASE_AUTH = {"Authorization": f"Bearer {ERASE_KEY}"}
 INGEST_ERASE_AUTH = {"Authorization": f"Bearer {INGEST_ERASE_KEY}"}
+# The master key of the test services (docs/erasure.md): public, like the keys above.
+MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLi4uLi4="

@@ -76,6 +76,7 @@ async def erase_customer(
     await _no_body(request)
     asked = erasure(customer_id, datetime.now(UTC), key.name)
     ingest.limiter.take(key.name, 1)
+    await ingest.keys.erase(customer_id)  # first: no record of theirs opens after the 202
     await _produce(ingest, asked)
     return ErasureAccepted(**asked.model_dump(exclude={"source"}))
 

@@ -35,6 +35,8 @@ from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import NotMigrated, check_migrated
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_projector.tasks import Tasks
+from basewatch_shared.keyring.reader import KeysReader
+from basewatch_shared.keyring.ring import KeyRing
 from basewatch_shared.logs import quiet
 from basewatch_shared.topics import Topics
 
@@ -77,8 +79,11 @@ async def _open(
     await _start(producer, settings, stack)
     outbox = Outbox(engine, producer, settings.kafka_bootstrap_servers, topics.signals)
     wiring = _Wiring(settings, topics, engine, metrics, lag, _signals_stored(metrics, outbox))
+    # Every key on the keys topic read before the first record (docs/erasure.md).
+    keys = KeysReader(settings.kafka_bootstrap_servers, topics.keys, KeyRing(settings.master()))
+    await _start(keys, settings, stack)
     kafka = _kafka_consumer(settings)
-    consumer = await _consumer(wiring, kafka, producer)
+    consumer = await _consumer(wiring, kafka, producer, keys)
     consumer.subscribe()
     await _start(kafka, settings, stack)
     tasks = Tasks()
@@ -140,7 +145,9 @@ def _kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 async def _start(
-    client: AIOKafkaProducer | AIOKafkaConsumer, settings: Settings, stack: AsyncExitStack
+    client: AIOKafkaProducer | AIOKafkaConsumer | KeysReader,
+    settings: Settings,
+    stack: AsyncExitStack,
 ) -> None:
     """Start a Kafka client, stopped on the way out (``stop`` is safe after a failed start)."""
     stack.push_async_callback(client.stop)
@@ -178,7 +185,9 @@ def _sweeper(w: _Wiring) -> Sweeper:
     )
 
 
-async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer) -> Consumer:
+async def _consumer(
+    w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer, keys: KeysReader
+) -> Consumer:
     """The consume loop with the history recorder and the churn sweeper it drives."""
     sweeper = _sweeper(w)
     interval = w.settings.history_interval
@@ -203,6 +212,7 @@ async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProdu
         recorder=recorder,
         sweeper=sweeper,
         on_signals=w.stored,
+        keys=keys,
     )
 
 

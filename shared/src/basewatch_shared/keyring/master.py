@@ -27,7 +27,7 @@ def parse_master_key(text: str) -> bytes:
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except ValueError:
-        raise ValueError("must be base64 (basewatch keys master makes one)") from None
+        raise ValueError("must be base64 (`openssl rand -base64 32` makes one)") from None
     if len(raw) != KEY_BYTES:
         raise ValueError(f"must be {KEY_BYTES} bytes, base64-encoded")
     return raw

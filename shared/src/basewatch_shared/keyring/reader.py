@@ -39,7 +39,7 @@ class KeysReader:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, timeout_s: float) -> None:
+    async def start(self, timeout_s: float = 30) -> None:
         """Connect, take every partition, and read the topic to its end (TimeoutError)."""
         async with asyncio.timeout(timeout_s):
             await self._consumer.start()

@@ -58,6 +58,8 @@ class KeyRing:
             return
         if customer_id in self._erased:
             return  # minted concurrently with the erasure, after it on the log: void
+        if (customer_id, kid) in self._ciphers:
+            return  # read again (a reader that restarted from the beginning)
         data_key = self._master.unwrap(value, key)
         self._ciphers[(customer_id, kid)] = AESGCM(data_key)
         self._kids.setdefault(customer_id, []).append(kid)

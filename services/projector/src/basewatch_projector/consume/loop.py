@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
-from basewatch_projector.consume.decode import Item, decode, telemetry_partitions
+from basewatch_projector.consume.decode import Item, decode_fetched, telemetry_partitions
 from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
@@ -39,6 +39,7 @@ from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_shared.contract.records import Record
+from basewatch_shared.keyring.reader import KeysReader
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector.consumer")
@@ -64,6 +65,7 @@ class Consumer:
         sweeper: Sweeper,
         on_signals: OnSignals,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: KeysReader | None = None,
     ) -> None:
         self._kafka, self._engine, self._topics = consumer, engine, topics
         self._group, self._loyal_min_orders = group, loyal_min_orders
@@ -71,6 +73,7 @@ class Consumer:
         self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
         self._clock = clock
+        self._keys = keys  # opens sealed personal fields (docs/erasure.md)
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing)
         self._assignment = Assignment(
@@ -116,9 +119,8 @@ class Consumer:
         epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
         for tp in self._kafka.assignment():
             self.lag.fetched(tp, self._kafka.highwater(tp))
-        items = [
-            decode(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
-        ]
+        raws = [(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records]
+        items = await decode_fetched(raws, self._keys)
         return self._holding.admit(items, epochs, boundary)
 
     def _standing(self) -> Standing:
