@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 export UV_NO_PROGRESS := 1
 
-.PHONY: install system-deps run demo test test-unit test-integration lint format typecheck lock bench soak clean
+.PHONY: install system-deps run demo test test-unit test-integration test-e2e-5times lint format typecheck lock bench soak clean
 
 $(UV):
 	python3 -m venv .tools
@@ -48,6 +48,10 @@ test-unit: install
 ## test-integration: the tests against the real broker and databases (tests/integration, marker integration)
 test-integration: install system-deps
 	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+## test-e2e-5times: the end-to-end and fault tests five times in a row, stopping at the first failure
+test-e2e-5times: install system-deps
+	for run in 1 2 3 4 5; do echo "run $$run of 5"; $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS) || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -223,7 +223,7 @@ async def test_the_live_projector_keeps_serving_and_converges_on_any_valid_histo
     received = datetime.now(UTC)
     events, delivered = _events(data.draw(bodies, label="events"), tag, received)
     await produce(kafka_bootstrap, topics, [_record(e, received) for e in delivered])
-    model.apply(events)
+    model.apply(events, received)
 
     async def verdict() -> list[str]:
         model.sweep(datetime.now(UTC))  # every time is far from a threshold: any clock will do

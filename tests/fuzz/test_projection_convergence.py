@@ -20,6 +20,7 @@ from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.storage.tables import customers, installations, purchases, signals
 from basewatch_shared.contract.events import Event
 from basewatch_shared.contract.records import Record
+from tests.support.policy import POLICY
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, as_dict, deliveries, histories
 from tests.support.tables import snapshot
@@ -32,7 +33,7 @@ async def applied(engine: AsyncEngine, batches: Sequence[Sequence[Event]]) -> di
     for batch in batches:
         async with engine.begin() as conn:
             records = [Record(event=event, received_at=RECEIVED, source="test") for event in batch]
-            await apply_records(conn, records, loyal_min_orders=2, now=NOW)
+            await apply_records(conn, records, loyal_min_orders=2, policy=POLICY, now=NOW)
     tables = await snapshot(engine)
     async with engine.begin() as conn:  # the next example starts from empty tables
         for table in (signals, purchases, installations, customers):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from basewatch_projector.rules.customer import merge_traits
 from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.contract.events import Event, Heartbeat, Identify, Install, Uninstall
+from tests.support.policy import every_heartbeat_fresh
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, deliveries, histories
 
@@ -32,7 +33,7 @@ def installations(batches: list[list[Event]]) -> dict[str, Installation]:
                 by_installation[event.installation_id].append(event)
         for inst_id, events in by_installation.items():
             before = state.get(inst_id) or Installation(installation_id=inst_id, first_seen_at=NOW)
-            state[inst_id] = apply_telemetry(before, events, NOW)
+            state[inst_id] = apply_telemetry(before, events, NOW, every_heartbeat_fresh)
     return state
 
 
@@ -76,6 +77,11 @@ def test_usage_at_the_same_instant_is_the_one_of_the_greater_event_id() -> None:
     )
     fresh = Installation(installation_id="i1", first_seen_at=NOW)
     for order in ([first, second], [second, first]):
-        assert apply_telemetry(fresh, order, NOW).usage == {"sessions": 2}
-        one_by_one = apply_telemetry(apply_telemetry(fresh, order[:1], NOW), order[1:], NOW)
+        assert apply_telemetry(fresh, order, NOW, every_heartbeat_fresh).usage == {"sessions": 2}
+        one_by_one = apply_telemetry(
+            apply_telemetry(fresh, order[:1], NOW, every_heartbeat_fresh),
+            order[1:],
+            NOW,
+            every_heartbeat_fresh,
+        )
         assert one_by_one.usage == {"sessions": 2}

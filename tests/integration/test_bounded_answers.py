@@ -21,6 +21,7 @@ from basewatch_projector.projection.apply import apply_records
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from tests.support.keys import READ_AUTH
+from tests.support.policy import POLICY
 from tests.support.services import projector_app
 
 PRODUCTS = 3000
@@ -54,7 +55,7 @@ def installs() -> list[Record]:
 async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The read API over PRODUCTS products, installed and sampled once."""
     async with migrated.begin() as conn:
-        await apply_records(conn, installs(), loyal_min_orders=2, now=SAMPLED)
+        await apply_records(conn, installs(), loyal_min_orders=2, policy=POLICY, now=SAMPLED)
     async with migrated.begin() as conn:
         previous = await claim(conn, SAMPLED, SAMPLED)
         assert previous is not None
@@ -161,7 +162,7 @@ async def test_one_product_names_its_first_versions_and_one_customer_its_first_i
         for e in events
     ]
     async with migrated.begin() as conn:
-        await apply_records(conn, records, loyal_min_orders=2, now=SAMPLED)
+        await apply_records(conn, records, loyal_min_orders=2, policy=POLICY, now=SAMPLED)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://test", headers=READ_AUTH

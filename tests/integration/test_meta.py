@@ -22,6 +22,7 @@ from basewatch_shared.contract.vocabulary import (
     SignalKind,
 )
 from tests.support.keys import READ_AUTH
+from tests.support.policy import POLICY
 from tests.support.services import projector_app
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -76,7 +77,7 @@ BATCH = [
 async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The read API (no lifespan) over the batch, with the read key and a 5 s interval."""
     async with migrated.begin() as conn:
-        await apply_records(conn, BATCH, loyal_min_orders=2, now=NOW)
+        await apply_records(conn, BATCH, loyal_min_orders=2, policy=POLICY, now=NOW)
     app = projector_app(migrated, history_interval="5s")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(

@@ -21,6 +21,7 @@ from tests.support.history import Out, record, ts
 from tests.support.kafka import produce
 from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
+from tests.support.policy import POLICY
 from tests.support.polling import eventually
 from tests.support.services import serve
 from tests.support.tables import applied_offsets
@@ -258,7 +259,9 @@ async def test_an_owner_replaced_in_the_same_batch_still_has_a_row(
     start = 0
     for size in batches:
         async with migrated.begin() as conn:
-            await apply_records(conn, records[start : start + size], loyal_min_orders=2, now=now)
+            await apply_records(
+                conn, records[start : start + size], loyal_min_orders=2, policy=POLICY, now=now
+            )
         start += size
     async with migrated.connect() as conn:
         seen = set((await conn.execute(select(customers.c.customer_id))).scalars())
@@ -286,7 +289,7 @@ async def test_a_heartbeat_of_an_unchanged_owner_writes_no_customer_row(
     for event, now in ((install, first), (beat, later)):
         record = Record(event=EVENT_ADAPTER.validate_python(event), received_at=now, source="t")
         async with migrated.begin() as conn:
-            await apply_records(conn, [record], loyal_min_orders=2, now=now)
+            await apply_records(conn, [record], loyal_min_orders=2, policy=POLICY, now=now)
     async with migrated.connect() as conn:
         updated = (await conn.execute(select(customers.c.updated_at))).scalar_one()
     assert updated == first

@@ -22,6 +22,7 @@ from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from basewatch_shared.contract.vocabulary import Segment
 from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.policy import POLICY
 from tests.support.services import projector_app, served
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -94,7 +95,7 @@ async def build_state(engine: AsyncEngine) -> None:
     """Apply the two batches, then the silence the (later) churn sweep would judge."""
     for batch in (FIRST_BATCH, SECOND_BATCH):
         async with engine.begin() as conn:
-            await apply_records(conn, batch, loyal_min_orders=2, now=NOW)
+            await apply_records(conn, batch, loyal_min_orders=2, policy=POLICY, now=NOW)
     # apply_records moves no installation to at_risk or churned: that is the sweep's job.
     # These two leave their owners' status unchanged (each owner keeps one in use).
     async with engine.begin() as conn:
@@ -276,7 +277,7 @@ async def test_a_product_only_sold_or_only_installed(migrated: AsyncEngine) -> N
          "product_id": "used"},
     )  # fmt: skip
     async with migrated.begin() as conn:
-        await apply_records(conn, records, loyal_min_orders=2, now=NOW)
+        await apply_records(conn, records, loyal_min_orders=2, policy=POLICY, now=NOW)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     none = {"installations": 0, "active": 0, "at_risk": 0, "churned": 0, "uninstalled": 0}
     async with httpx.AsyncClient(
@@ -401,7 +402,7 @@ async def test_default_page_size_is_100(migrated: AsyncEngine) -> None:
                 for cid in ids
             )
         )  # fmt: skip
-        await apply_records(conn, records, loyal_min_orders=2, now=NOW)
+        await apply_records(conn, records, loyal_min_orders=2, policy=POLICY, now=NOW)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://t", headers=READ_AUTH

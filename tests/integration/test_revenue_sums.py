@@ -19,6 +19,7 @@ from basewatch_projector.projection.apply import apply_records
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
 from tests.support.keys import READ_AUTH
+from tests.support.policy import POLICY
 from tests.support.services import projector_app
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -54,7 +55,7 @@ def purchases() -> list[Record]:
 async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The read API over those purchases."""
     async with migrated.begin() as conn:
-        await apply_records(conn, purchases(), loyal_min_orders=2, now=NOW)
+        await apply_records(conn, purchases(), loyal_min_orders=2, policy=POLICY, now=NOW)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

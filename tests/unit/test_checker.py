@@ -55,7 +55,7 @@ def _model() -> Model:
         for p in history.phases
     ]
     for events in valid:
-        model.apply(events)
+        model.apply(events, datetime.now(UTC))
         model.sweep(datetime.now(UTC))
     return model
 

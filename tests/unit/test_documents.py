@@ -17,6 +17,7 @@ from basewatch_shared.contract.vocabulary import (
     InstallationStatus,
     Segment,
 )
+from tests.support.policy import every_heartbeat_fresh
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -34,7 +35,8 @@ def test_installation_statuses_are_those_the_rules_reach() -> None:
     silent = {policy.target("active", timedelta(days=d), None) for d in (0, 1, 2)}
     new = Installation(installation_id="i1", first_seen_at=NOW)
     gone = Uninstall(event_id="u1", occurred_at=NOW, installation_id="i1")
-    assert silent | {apply_telemetry(new, [gone], NOW).status} == set(InstallationStatus)
+    gone_status = apply_telemetry(new, [gone], NOW, every_heartbeat_fresh).status
+    assert silent | {gone_status} == set(InstallationStatus)
 
 
 def test_the_documents_count_installations_by_exactly_the_vocabularys_statuses() -> None:

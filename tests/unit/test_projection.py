@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from basewatch_projector.rules.customer import customer_status, merge_traits, se
 from basewatch_projector.rules.installation import Installation, apply_telemetry
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Uninstall
 from basewatch_shared.contract.traits import Traits
+from tests.support.policy import every_heartbeat_fresh
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -42,7 +44,7 @@ LATE_HB = Heartbeat(event_id="e", occurred_at=at(25), installation_id="i1", usag
 
 @pytest.mark.parametrize("order", list(itertools.permutations([INSTALL, HB1, HB2, LATE_HB])))
 def test_any_order_converges(order: tuple[Install | Heartbeat, ...]) -> None:
-    inst = apply_telemetry(fresh(), order, NOW)
+    inst = apply_telemetry(fresh(), order, NOW, every_heartbeat_fresh)
     assert inst.last_heartbeat_at == at(25)
     assert inst.usage == {"sessions": 4}  # the latest by occurred_at, not by arrival
     assert inst.version == "1.1"
@@ -51,41 +53,67 @@ def test_any_order_converges(order: tuple[Install | Heartbeat, ...]) -> None:
 
 
 def test_each_event_alone_or_together_gives_the_same_state() -> None:
-    together = apply_telemetry(fresh(), [INSTALL, HB1, UNINSTALL, HB2], NOW)
+    together = apply_telemetry(fresh(), [INSTALL, HB1, UNINSTALL, HB2], NOW, every_heartbeat_fresh)
     one_by_one = fresh()
     events: list[Install | Heartbeat | Uninstall] = [HB2, UNINSTALL, INSTALL, HB1, HB1]
     for event in events:  # reordered, HB1 duplicated
-        one_by_one = apply_telemetry(one_by_one, [event], NOW)
+        one_by_one = apply_telemetry(one_by_one, [event], NOW, every_heartbeat_fresh)
     assert together == one_by_one
     assert together.status == "uninstalled"
 
 
 def test_a_heartbeat_from_before_the_uninstall_does_not_bring_it_back() -> None:
-    inst = apply_telemetry(fresh(), [INSTALL, UNINSTALL], NOW)
-    inst = apply_telemetry(inst, [LATE_HB], NOW)
+    inst = apply_telemetry(fresh(), [INSTALL, UNINSTALL], NOW, every_heartbeat_fresh)
+    inst = apply_telemetry(inst, [LATE_HB], NOW, every_heartbeat_fresh)
     assert inst.status == "uninstalled"
 
 
 def test_activity_after_the_uninstall_brings_it_back() -> None:
-    inst = apply_telemetry(fresh(), [INSTALL, UNINSTALL], NOW)
+    inst = apply_telemetry(fresh(), [INSTALL, UNINSTALL], NOW, every_heartbeat_fresh)
     later = Heartbeat(event_id="f", occurred_at=at(40), installation_id="i1")
-    inst = apply_telemetry(inst, [later], NOW)
+    inst = apply_telemetry(inst, [later], NOW, every_heartbeat_fresh)
     assert inst.status == "active"
 
 
 @pytest.mark.parametrize("status", ["at_risk", "churned"])
 def test_a_new_heartbeat_reactivates(status: str) -> None:
-    inst = apply_telemetry(fresh(), [INSTALL, HB1], NOW)
-    from dataclasses import replace
-
+    inst = apply_telemetry(fresh(), [INSTALL, HB1], NOW, every_heartbeat_fresh)
     silent = replace(inst, status=status)
-    assert apply_telemetry(silent, [HB2], NOW).status == "active"
-    assert (
-        apply_telemetry(
-            silent, [Heartbeat(event_id="g", occurred_at=at(5), installation_id="i1")], NOW
-        ).status
-        == status
-    )  # an old heartbeat is no new activity
+    assert apply_telemetry(silent, [HB2], NOW, every_heartbeat_fresh).status == "active"
+    old = Heartbeat(event_id="g", occurred_at=at(5), installation_id="i1")
+    # An old heartbeat is no new activity.
+    assert apply_telemetry(silent, [old], NOW, every_heartbeat_fresh).status == status
+
+
+def _stale(heartbeat: Heartbeat, product_id: str | None) -> bool:
+    return False
+
+
+@pytest.mark.parametrize("status", ["at_risk", "churned"])
+def test_a_stale_heartbeat_moves_the_heartbeat_and_usage_and_no_status(status: str) -> None:
+    silent = replace(apply_telemetry(fresh(), [INSTALL, HB1], NOW, _stale), status=status)
+    after = apply_telemetry(silent, [HB2], NOW, _stale)
+    assert after.status == status
+    assert (after.last_heartbeat_at, after.silent_since, after.usage) == (
+        HB2.occurred_at,
+        HB2.occurred_at,
+        {"sessions": 5},
+    )
+    # An install still counts as new activity, whatever the heartbeats beside it.
+    again = INSTALL.model_copy(update={"event_id": "again", "occurred_at": at(50)})
+    assert apply_telemetry(silent, [HB2, again], NOW, _stale).status == "active"
+
+
+def test_freshness_is_judged_with_the_product_the_heartbeat_leaves() -> None:
+    seen: list[str | None] = []
+
+    def judge(heartbeat: Heartbeat, product_id: str | None) -> bool:
+        seen.append(product_id)
+        return True
+
+    named = Heartbeat(event_id="h", occurred_at=at(60), installation_id="i1", product_id="p2")
+    apply_telemetry(fresh(), [INSTALL, HB2, named], NOW, judge)
+    assert seen == ["p1", "p2"]
 
 
 def test_traits_last_writer_wins_per_trait_in_any_order() -> None:

@@ -86,3 +86,25 @@ def test_no_keys_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BASEWATCH_API_KEYS", raising=False)
     with pytest.raises(ValueError, match="no API keys"):
         ProjectorSettings(_env_file=None).require_keys()
+
+
+@pytest.mark.parametrize(
+    ("env", "every"),
+    [
+        ({}, timedelta(seconds=30)),  # 3 days: a tenth is far above the cap
+        ({"at_risk_after": "4s", "churn_after": "8s"}, timedelta(seconds=0.4)),
+        ({"at_risk_after": "4m", "churn_after": "8m"}, timedelta(seconds=24)),
+        (
+            {"product_thresholds": {"fast": {"at_risk_after": "2s", "churn_after": "5s"}}},
+            timedelta(seconds=0.2),
+        ),
+        (
+            {"at_risk_after": "4s", "churn_after": "8s", "sweep_interval": "5s"},
+            timedelta(seconds=5),
+        ),
+    ],
+)
+def test_the_default_sweep_interval_follows_the_thresholds(
+    env: dict[str, object], every: timedelta
+) -> None:
+    assert ProjectorSettings.model_validate(env).sweep_every == every

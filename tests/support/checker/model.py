@@ -85,11 +85,14 @@ class Model:
     def _note(self, entity: str, event_id: str) -> None:
         self.events_of.setdefault(entity, set()).add(event_id)
 
-    def apply(self, events: list[Event]) -> None:
-        """Apply one phase's acknowledged events (any order, duplicates included)."""
+    def apply(self, events: list[Event], received: datetime) -> None:
+        """Apply one phase's acknowledged events (any order, duplicates included), received
+        at ``received`` or later: a heartbeat that happened at_risk_after or more before
+        it is stale and revives nothing (its times here are far from that line)."""
         before_inst = {i: m.status for i, m in self.installations.items()}
         before_cust = self.statuses()
         moved: dict[str, datetime | None] = {}
+        revived: dict[str, datetime] = {}  # the latest install or fresh heartbeat
         for event in {e["event_id"]: e for e in events}.values():
             when = parse_time(event["occurred_at"])
             stamp = (when, event["event_id"])
@@ -116,6 +119,8 @@ class Model:
                     continue  # an uninstall names nothing about the installation
                 if held is None or stamp > held[0]:
                     inst.attrs[name] = (stamp, event[name])
+            if kind == "install" or (kind == "heartbeat" and received - when < self.at_risk_after):
+                revived[iid] = max(when, revived.get(iid, when))
             if kind == "install":
                 inst.installed_at = max(filter(None, (inst.installed_at, when)))
             elif kind == "heartbeat":
@@ -126,20 +131,25 @@ class Model:
                 inst.uninstalled_at = max(filter(None, (inst.uninstalled_at, when)))
         for iid, activity_before in moved.items():
             inst = self.installations[iid]
-            self._settle(inst, activity_before)
+            self._settle(inst, activity_before, revived.get(iid))
         for cid in {i.attr("customer_id") for i in self.installations.values()} - {None}:
             self._customer(cid)
         self._signal_changes(before_inst, before_cust, new_start="active")
 
-    def _settle(self, inst: ModelInstallation, activity_before: datetime | None) -> None:
+    def _settle(
+        self, inst: ModelInstallation, before: datetime | None, revived: datetime | None
+    ) -> None:
         """uninstalled while the uninstall is the latest thing that happened; back to
-        active on activity after an uninstall, or on new activity when at_risk/churned."""
+        active on activity after an uninstall, or when at_risk/churned on an install or a
+        fresh heartbeat later than the activity before."""
         activity = inst.activity
         if inst.uninstalled_at is not None and (
             activity is None or inst.uninstalled_at >= activity
         ):
             inst.status = "uninstalled"
-        elif inst.status == "uninstalled" or activity_before != activity:
+        elif inst.status == "uninstalled" or (
+            revived is not None and (before is None or revived > before)
+        ):
             inst.status = "active"  # new activity (an active one stays active)
 
     def sweep(self, clock: datetime) -> None:

@@ -134,12 +134,13 @@ class Checker:
             if gate := self.gates.get(phase.name):
                 await gate()
             self.phase = phase.name
-            start = time.monotonic()
+            start, received = time.monotonic(), datetime.now(UTC)
             for step in phase.steps:
                 await self.sender.send(step)
             sent = time.monotonic() - start
             acked = self.ledger.acknowledged
-            self.model.apply([e for s in phase.steps for e in s if e["event_id"] in acked])
+            phase_acked = [e for s in phase.steps for e in s if e["event_id"] in acked]
+            self.model.apply(phase_acked, received)
             waited = await self.projectors.wait_caught_up(
                 self.config.lag_timeout, self.config.lag_settle
             )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from basewatch_shared.settings import CommonSettings, Duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.basewatch/basewatch.db"
+MAX_DEFAULT_SWEEP = timedelta(seconds=30)
 
 
 class Thresholds(BaseModel):
@@ -40,7 +41,8 @@ class Settings(CommonSettings):
     hold_min_transitions: int = Field(default=10, ge=1)
     # Per product: {"product-id": {"at_risk_after": "1d", "churn_after": "7d"}} (JSON).
     product_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
-    sweep_interval: Duration = timedelta(seconds=30)
+    # Unset: a tenth of the shortest at_risk_after, at most 30 s (see ``sweep_every``).
+    sweep_interval: Duration | None = None
     batch_max_records: int = Field(default=5000, ge=1, le=100_000)
     # How long the group waits for a silent member before moving its partitions.
     consumer_session_timeout: Duration = timedelta(seconds=10)
@@ -53,6 +55,18 @@ class Settings(CommonSettings):
         if self.churn_after <= self.at_risk_after:
             raise ValueError("BASEWATCH_CHURN_AFTER must be longer than BASEWATCH_AT_RISK_AFTER")
         return self
+
+    @property
+    def sweep_every(self) -> timedelta:
+        """How often the churn sweep runs: the setting, or by default a tenth of the
+        shortest at_risk_after (of any product), capped at 30 s: thresholds of seconds
+        give signals within about a second without a third setting."""
+        if self.sweep_interval is not None:
+            return self.sweep_interval
+        shortest = min(
+            [self.at_risk_after, *(t.at_risk_after for t in self.product_thresholds.values())]
+        )
+        return min(shortest / 10, MAX_DEFAULT_SWEEP)
 
     @model_validator(mode="after")
     def _history_interval_whole_seconds(self) -> Settings:

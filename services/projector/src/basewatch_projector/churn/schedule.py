@@ -45,7 +45,7 @@ class Sweeper:
         metrics: Metrics,
         on_signals: OnSignals,
     ) -> None:
-        self._engine, self._policy, self._loyal_min_orders = engine, policy, loyal_min_orders
+        self._engine, self.policy, self._loyal_min_orders = engine, policy, loyal_min_orders
         self._every, self._topic = every.total_seconds(), telemetry_topic
         self._metrics, self._on_signals = metrics, on_signals
         self._next = 0.0  # loop time of the next periodic sweep
@@ -59,7 +59,7 @@ class Sweeper:
             partitions=partitions,
             clock=clock,
             now=now,
-            policy=self._policy,
+            policy=self.policy,
             loyal_min_orders=self._loyal_min_orders,
         )
 

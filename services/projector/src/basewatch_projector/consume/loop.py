@@ -6,9 +6,8 @@ afterwards, best effort, for standard lag tools. Per turn of the loop:
 
 1. fetch, decode, and hold back what belongs after the pending history boundary;
 2. apply the rest in one transaction; a record the database refuses goes to the
-   dead-letter topic; an outage is retried with the partitions paused while the
-   consumer keeps polling, so it keeps its membership; a bug propagates (the projector
-   exits loudly rather than retry it forever);
+   dead-letter topic; an outage is retried with the partitions paused while polling
+   (membership kept); a bug propagates (the projector exits rather than retry forever);
 3. sample the history boundaries this instance has passed, then sweep when due.
 """
 
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
@@ -149,8 +148,8 @@ class Consumer:
             log.warning("another member moved these partitions first; batch dropped")
             await self._assignment.resync()
             return True
-        except (DataError, IntegrityError):
-            await self._apply_one_by_one(items)
+        except (DataError, IntegrityError) as exc:
+            await self._isolate_refused(items, exc)
             return True
         except MAYBE_TRANSIENT as exc:
             # An outage, not data: retry the same batch, never drop or dead-letter it.
@@ -191,6 +190,7 @@ class Consumer:
                 conn,
                 records,
                 loyal_min_orders=self._loyal_min_orders,
+                policy=self._sweeper.policy,
                 now=now,
                 partitions=telemetry_partitions(items),
             )
@@ -215,14 +215,23 @@ class Consumer:
                 decoded.event.occurred_at if decoded else None,
             )
 
-    async def _apply_one_by_one(self, items: Sequence[Item]) -> None:
-        """Isolate the record that violates a constraint: apply each alone."""
-        for item in items:
+    async def _isolate_refused(self, items: Sequence[Item], exc: DBAPIError) -> None:
+        """Halve a batch the database refused (``exc``) until each refused record is alone,
+        then dead-letter it with its epoch (without, it is dropped as stale: lost). The
+        reason names the error's class only: its message may quote the record's values."""
+        if len(items) == 1:
+            item = items[0]
+            where = {"topic": item.raw.topic, "partition": item.raw.partition}
+            log.warning("database refused a record; dead-lettered", extra=where)
+            reason = f"database refused the record: {type(exc.orig).__name__}"
+            await self._apply([Item(item.raw, None, reason, item.epoch)])
+            return
+        half = len(items) // 2
+        for part in (items[:half], items[half:]):
             try:
-                await self._apply([item])
-            except (DataError, IntegrityError) as exc:
-                reason = f"database refused the record: {exc.orig!r}"[:1000]
-                await self._apply([Item(item.raw, None, reason)])
+                await self._apply(part)
+            except (DataError, IntegrityError) as refused:
+                await self._isolate_refused(part, refused)
 
     def _moves(self, items: Sequence[Item]) -> Moves:
         """Per partition: (the offset the database should hold now, the new one)."""

@@ -14,7 +14,8 @@ from basewatch_projector.projection import customers as store
 from basewatch_projector.projection.installations import load_installations, save_installations
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.customer import merge_traits
-from basewatch_projector.rules.installation import Installation, apply_telemetry
+from basewatch_projector.rules.installation import Fresh, Installation, apply_telemetry
+from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_signals
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.contract.money import to_micros
@@ -40,6 +41,7 @@ class _Batch:
     telemetry: dict[str, list[Telemetry]] = field(default_factory=lambda: defaultdict(list))
     identifies: dict[str, list[Identify]] = field(default_factory=lambda: defaultdict(list))
     ledger: list[dict[str, object]] = field(default_factory=list)
+    heard: dict[str, datetime] = field(default_factory=dict)  # heartbeat id -> received_at
     # Customers whose segment or status may have changed, and those an event names.
     stale: set[str] = field(default_factory=set)
     named: set[str] = field(default_factory=set)
@@ -50,13 +52,14 @@ async def apply_records(
     records: Sequence[Record],
     *,
     loyal_min_orders: int,
+    policy: Policy,
     now: datetime,
     partitions: Mapping[str, int] | None = None,
 ) -> Applied:
     """Apply ``records`` with a few multi-row statements; the caller owns the transaction."""
     applied = Applied()
     batch = _sort(records, applied.duplicates)
-    await _installations(conn, batch, applied, now, partitions or {})
+    await _installations(conn, batch, applied, now, partitions or {}, _fresh(batch, policy))
     # Lock order: installations (above), then customers, sorted.
     await store.touch_customers(conn, batch.stale | batch.identifies.keys() | batch.named, now)
     await _traits(conn, batch.identifies)
@@ -84,6 +87,8 @@ def _sort(records: Sequence[Record], duplicates: Counter[str]) -> _Batch:
         seen.add(event.event_id)
         if isinstance(event, Install | Heartbeat | Uninstall):
             batch.telemetry[event.installation_id].append(event)
+            if isinstance(event, Heartbeat):
+                batch.heard[event.event_id] = record.received_at
         elif isinstance(event, Identify):
             batch.identifies[event.customer_id].append(event)
         elif isinstance(event, Purchase):
@@ -93,12 +98,23 @@ def _sort(records: Sequence[Record], duplicates: Counter[str]) -> _Batch:
     return batch
 
 
+def _fresh(batch: _Batch, policy: Policy) -> Fresh:
+    """A heartbeat is fresh when its record arrived within its product's at_risk_after."""
+
+    def fresh(heartbeat: Heartbeat, product_id: str | None) -> bool:
+        at_risk_after, _ = policy.thresholds(product_id)
+        return batch.heard[heartbeat.event_id] - heartbeat.occurred_at < at_risk_after
+
+    return fresh
+
+
 async def _installations(
     conn: AsyncConnection,
     batch: _Batch,
     applied: Applied,
     now: datetime,
     partitions: Mapping[str, int],
+    fresh: Fresh,
 ) -> None:
     """Fold each installation's events into its row; note the customers that may change:
     the owners (old and new) of installations that appeared, changed status or owner. A
@@ -107,7 +123,7 @@ async def _installations(
     for inst_id, events in batch.telemetry.items():
         before = current.get(inst_id)
         after = apply_telemetry(
-            before or Installation(installation_id=inst_id, first_seen_at=now), events, now
+            before or Installation(installation_id=inst_id, first_seen_at=now), events, now, fresh
         )
         if inst_id in partitions:
             after.partition = partitions[inst_id]

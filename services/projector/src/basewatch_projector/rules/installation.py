@@ -8,7 +8,7 @@ holds against every activity that happened before it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import singledispatch
@@ -111,23 +111,39 @@ def _uninstall(event: Uninstall, inst: Installation) -> None:
     inst.uninstalled_at = later(inst.uninstalled_at, event.occurred_at)
 
 
+# Whether a heartbeat, with the installation's product as known once it is applied, says
+# something about use today (docs/signals.md): its record's received_at - occurred_at is
+# less than that product's at_risk_after.
+Fresh = Callable[[Heartbeat, str | None], bool]
+
+
 def apply_telemetry(
-    inst: Installation, events: Iterable[Install | Heartbeat | Uninstall], now: datetime
+    inst: Installation,
+    events: Iterable[Install | Heartbeat | Uninstall],
+    now: datetime,
+    fresh: Fresh,
 ) -> Installation:
     """Fold a batch's events for one installation and settle its status; ``inst`` is untouched.
 
-    New activity makes an at_risk or churned installation active again (reactivated);
-    the time-based moves to at_risk and churned belong to the churn sweep.
+    New activity makes an at_risk or churned installation active again (reactivated): an
+    install, or a heartbeat that is ``fresh``. A stale heartbeat still moves
+    last_heartbeat_at and the usage, and changes no status. The time-based moves to
+    at_risk and churned belong to the churn sweep.
     """
     before = inst.activity_at
     inst = replace(inst, attr_times=dict(inst.attr_times))
+    revived: datetime | None = None  # the latest activity that can end a silence
     for event in events:
         fold(event, inst)
+        if isinstance(event, Install) or (
+            isinstance(event, Heartbeat) and fresh(event, inst.product_id)
+        ):
+            revived = later(revived, event.occurred_at)
     status: str
     if inst.is_uninstalled:
         status = InstallationStatus.UNINSTALLED
     elif inst.status == InstallationStatus.UNINSTALLED or (
-        inst.status in _SILENT and later(before, inst.activity_at) != before
+        inst.status in _SILENT and revived is not None and later(before, revived) != before
     ):
         status = InstallationStatus.ACTIVE
     else:
