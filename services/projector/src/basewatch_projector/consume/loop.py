@@ -71,8 +71,7 @@ class Consumer:
         self._batch_max = batch_max_records
         self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
-        self._clock = clock
-        self._keys = keys  # opens sealed personal fields (docs/erasure.md)
+        self._clock, self._keys = clock, keys  # keys: opens sealed personal fields
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing)
         self._assignment = Assignment(
@@ -119,8 +118,7 @@ class Consumer:
         for tp in self._kafka.assignment():
             self.lag.fetched(tp, self._kafka.highwater(tp))
         raws = [(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records]
-        items = await decode_fetched(raws, self._keys)
-        return self._holding.admit(items, epochs, boundary)
+        return self._holding.admit(await decode_fetched(raws, self._keys), epochs, boundary)
 
     def _standing(self) -> Standing:
         return Standing(
