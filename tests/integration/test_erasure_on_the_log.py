@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app as create_projector
+from basewatch_projector.settings import Settings as ProjectorSettings
 from basewatch_shared.contract.events import Identify
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.keyring.ring import ERASED, record_key
 from basewatch_shared.topics import Topics
 from tests.support.ingest import IngestFactory
 from tests.support.kafka import key_ring, read_records
-from tests.support.keys import ERASE_AUTH, INGEST_AUTH
+from tests.support.keys import ERASE_AUTH, INGEST_AUTH, READ_AUTH
+from tests.support.polling import eventually
+from tests.support.services import serve
 
 EMAIL = "grace.hopper@example.org"
 
@@ -94,3 +102,34 @@ async def test_a_customer_erased_before_their_first_identify_never_gets_a_key(
     assert b"sealed" not in event.value and b"traits" not in event.value
     keys = [r for r in everything if r.topic == topics.keys]
     assert {r.key for r in keys} == {record_key("c9", ERASED)}  # no key was ever minted
+
+
+async def test_a_projector_started_after_the_erasure_counts_the_customer_without_traits(
+    ingest_with: IngestFactory,
+    topics: Topics,
+    kafka_bootstrap: str,
+    migrated: AsyncEngine,
+    projector_settings: Callable[..., ProjectorSettings],
+) -> None:
+    async with ingest_with() as ingest:
+        for event in (identify("e1", "c1"), purchase("e2", "c1"), identify("e3", "kept")):
+            sent = await ingest.post("/v1/events", json=event, headers=INGEST_AUTH)
+            assert sent.status_code == 202, sent.text
+        erased = await ingest.post("/v1/customers/c1/erase", headers=ERASE_AUTH)
+        assert erased.status_code == 202, erased.text
+
+    # A replay from offset 0 into an empty database: the key is gone before it starts.
+    async with serve(create_projector(projector_settings())) as projector:
+
+        async def customer(customer_id: str) -> httpx.Response:
+            return await projector.get(f"/v1/customers/{customer_id}", headers=READ_AUTH)
+
+        found = await eventually(
+            lambda: customer("c1"), lambda r: r.status_code == 200 and r.json()["orders"] == 1
+        )
+        assert not found.json()["traits"]
+        assert found.json()["revenue"] == {"EUR": "19.99"}
+        kept = await eventually(lambda: customer("kept"), lambda r: r.status_code == 200)
+        assert kept.json()["traits"]["email"] == EMAIL
+    # Applied without the personal fields, never dead-lettered (nor the erasure record).
+    assert not await read_records(kafka_bootstrap, [topics.deadletter], within=2)
