@@ -114,9 +114,13 @@ class Keys:
             reader = await self._ready_reader()
             await reader.caught_up()  # every key minted before this request is known
             producer = self._broker.producer
-            await self._send(producer, reader, customer_id, ERASED, ERASED_VALUE)
-            for kid in self.ring.kids(customer_id):
-                await self._send(producer, reader, customer_id, kid, None)
+            kids = self.ring.kids(customer_id)
+            last = await self._send(producer, reader, customer_id, ERASED, ERASED_VALUE)
+            for kid in kids:
+                last = await self._send(producer, reader, customer_id, kid, None)
+            # This replica seals nothing more with the key once it answers; the others
+            # may until they read the marker, but what they seal then opens for no one.
+            await reader.read_past(*last)
 
     async def _mint(self, reader: KeysReader, customer_id: str) -> None:
         kid = secrets.token_hex(8)
