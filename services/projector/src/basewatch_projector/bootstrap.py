@@ -28,6 +28,7 @@ from basewatch_projector.history.recorder import Recorder
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.opening import open_engine, reaching_database, why
 from basewatch_projector.outbox import Outbox
+from basewatch_projector.projection.known import Known
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import OnSignals, Row
 from basewatch_projector.settings import Settings
@@ -165,7 +166,7 @@ class _Wiring:
     stored: OnSignals
 
 
-def _sweeper(w: _Wiring) -> Sweeper:
+def _sweeper(w: _Wiring, known: Known) -> Sweeper:
     return Sweeper(
         w.engine,
         policy=policy_of(w.settings),
@@ -174,6 +175,7 @@ def _sweeper(w: _Wiring) -> Sweeper:
         telemetry_topic=w.topics.telemetry,
         metrics=w.metrics,
         on_signals=w.stored,
+        known=known,
     )
 
 
@@ -181,7 +183,8 @@ async def _consumer(
     w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer, keys: KeysReader
 ) -> Consumer:
     """The consume loop with the history recorder and the churn sweeper it drives."""
-    sweeper = _sweeper(w)
+    known = Known(w.settings.state_cache_installations)
+    sweeper = _sweeper(w, known)
     interval = w.settings.history_interval
     recorder = Recorder(
         w.engine,
@@ -204,6 +207,7 @@ async def _consumer(
         recorder=recorder,
         sweeper=sweeper,
         on_signals=w.stored,
+        known=known,
         keys=keys,
     )
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from basewatch_projector.churn.sweep import SweepResult, sweep
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.projection.installations import installations_by_status
+from basewatch_projector.projection.known import Known
 from basewatch_projector.rules.clock import PartitionPosition, churn_clock
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import OnSignals
@@ -44,7 +45,9 @@ class Sweeper:
         telemetry_topic: str,
         metrics: Metrics,
         on_signals: OnSignals,
+        known: Known | None = None,
     ) -> None:
+        self._known = known
         self._engine, self.policy, self._loyal_min_orders = engine, policy, loyal_min_orders
         self._every, self._topic = every.total_seconds(), telemetry_topic
         self._metrics, self._on_signals = metrics, on_signals
@@ -54,7 +57,7 @@ class Sweeper:
         self, conn: AsyncConnection, partitions: Collection[int], clock: datetime, now: datetime
     ) -> SweepResult:
         """Sweep ``partitions`` on ``clock`` in the caller's transaction."""
-        return await sweep(
+        result = await sweep(
             conn,
             partitions=partitions,
             clock=clock,
@@ -62,6 +65,9 @@ class Sweeper:
             policy=self.policy,
             loyal_min_orders=self._loyal_min_orders,
         )
+        if result.signals and self._known is not None:
+            self._known.forget()  # rows moved: the consume loop's cached states are old
+        return result
 
     def due(self) -> bool:
         """Whether the periodic sweep is due."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from basewatch_projector.projection.offsets import Moves
+from basewatch_projector.rules.clock import PartitionPosition
 from basewatch_shared.contract.erasure import Erasure, decode_erasure, is_erasure
 from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
-from basewatch_shared.contract.records import Record, RecordError, decode_record
+from basewatch_shared.contract.records import Record, RecordError, decode_records
 from basewatch_shared.contract.sealed import DataKeys
 from basewatch_shared.keyring.reader import KeysReader
 from basewatch_shared.keyring.ring import KeyNotKnown, KeyRing
@@ -30,36 +32,56 @@ class Item:
     erasure: Erasure | None = None  # an erasure record (docs/erasure.md), not an event
 
 
-def decode(raw: KafkaRecord, epoch: int = 0, keys: DataKeys | None = None) -> Item:
-    """Decode a Kafka record; a failure is data for the dead-letter topic, not a crash.
+def decode_all(raws: Iterable[tuple[KafkaRecord, int]], keys: DataKeys | None = None) -> list[Item]:
+    """Decode fetched (record, epoch) pairs with one call of the shared trusted decoder.
+    A record that fails is data for the dead-letter topic (its reason names the field),
+    not a crash. Sealed personal fields open with ``keys`` (KeyNotKnown: a key not read
+    yet); erasure records are told apart by their header."""
+    pairs = list(raws)
+    if any(raw.headers and is_erasure(raw.headers) for raw, _ in pairs):
+        return _with_erasures(pairs, keys)
+    decoded = decode_records([raw.value or b"" for raw, _ in pairs], keys)
+    return [
+        Item(raw, None, str(result), epoch)
+        if isinstance(result, RecordError)
+        else Item(raw, result, None, epoch)
+        for (raw, epoch), result in zip(pairs, decoded, strict=True)
+    ]
 
-    KeyNotKnown when its personal fields are sealed with a key ``keys`` has not read yet.
-    """
-    if raw.headers and is_erasure(raw.headers):
-        return _erasure(raw, epoch)
+
+def _with_erasures(pairs: list[tuple[KafkaRecord, int]], keys: DataKeys | None) -> list[Item]:
+    """decode_all of a fetch that holds erasure records: the events among them in one call."""
+    events = [(raw, epoch) for raw, epoch in pairs if not (raw.headers and is_erasure(raw.headers))]
+    decoded = iter(decode_all(events, keys))
+    return [
+        _erasure(raw, epoch) if raw.headers and is_erasure(raw.headers) else next(decoded)
+        for raw, epoch in pairs
+    ]
+
+
+def _erasure(raw: KafkaRecord, epoch: int) -> Item:
     try:
-        return Item(raw, decode_record(raw.value or b"", keys), None, epoch)
-    except RecordError as exc:
+        return Item(raw, None, None, epoch, decode_erasure(raw.value or b""))
+    except ValueError as exc:
         return Item(raw, None, str(exc), epoch)
 
 
 async def decode_fetched(
     fetched: Sequence[tuple[KafkaRecord, int]], keys: KeysReader | None
 ) -> list[Item]:
-    """Decode fetched records with the customers' keys (docs/erasure.md).
+    """decode_all with the customers' keys (docs/erasure.md).
 
     Ingest writes a key before any record sealed with it, so a key not read yet is read
-    once the keys topic is caught up; a key still unknown then was never on the log
-    (or is gone), and the record is applied without its personal fields.
+    once the keys topic is caught up; a key still unknown then was never on the log (or
+    is gone), and the record is applied without its personal fields.
     """
-    ring = keys.ring if keys is not None else None
+    if keys is None:
+        return decode_all(fetched)
     try:
-        return [decode(raw, epoch, ring) for raw, epoch in fetched]
+        return decode_all(fetched, keys.ring)
     except KeyNotKnown:
-        assert keys is not None
         await keys.caught_up()
-    lenient = _Lenient(keys.ring)
-    return [decode(raw, epoch, lenient) for raw, epoch in fetched]
+    return decode_all(fetched, _Lenient(keys.ring))
 
 
 class _Lenient:
@@ -75,13 +97,6 @@ class _Lenient:
             return None
 
 
-def _erasure(raw: KafkaRecord, epoch: int) -> Item:
-    try:
-        return Item(raw, None, None, epoch, decode_erasure(raw.value or b""))
-    except ValueError as exc:
-        return Item(raw, None, str(exc), epoch)
-
-
 def telemetry_partitions(items: Sequence[Item]) -> dict[str, int]:
     """installation_id -> the partition its events arrive on."""
     return {
@@ -90,3 +105,13 @@ def telemetry_partitions(items: Sequence[Item]) -> dict[str, int]:
         if item.decoded is not None
         and isinstance(item.decoded.event, Install | Heartbeat | Uninstall)
     }
+
+
+def offset_moves(items: Sequence[Item], positions: Mapping[Any, PartitionPosition]) -> Moves:
+    """Per partition: (the offset the database should hold now, the new one)."""
+    moves: Moves = {}
+    for item in items:
+        tp = (item.raw.topic, item.raw.partition)
+        expected = positions[tp].committed
+        moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
+    return moves
