@@ -53,6 +53,7 @@ from basewatch_projector.storage.tables import (
 )
 from basewatch_shared.contract.vocabulary import IN_USE
 from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.ports import free_port
@@ -307,6 +308,7 @@ async def projector_process(schema: str) -> AsyncIterator[Get]:
             "BASEWATCH_TOPIC_PREFIX": topics.prefix,
             "BASEWATCH_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
             "BASEWATCH_API_KEYS": f"bench:read:{hash_key(READ_KEY)}",
+            "BASEWATCH_MASTER_KEY": new_master_key(),
             "BASEWATCH_LOG_LEVEL": "WARNING",
         }
         command = [str(Path(sys.executable).parent / "basewatch"), "projector", "--port", str(port)]
