@@ -7,24 +7,21 @@ PostgreSQL); timestamps are UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-import orjson
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
-    DateTime,
-    Dialect,
     Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
 )
-from sqlalchemy.types import TypeDecorator
+
+from basewatch_projector.storage.types import Json, UtcDateTime
+
+__all__ = ["Json", "UtcDateTime", "metadata"]  # the column types, for the migrations
 
 metadata = MetaData(
     naming_convention={
@@ -33,44 +30,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every dialect. SQLite has no timestamp type:
-    stored as naive UTC text (sorts correctly, all UTC), read back with ``tzinfo=UTC``."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite text from an aggregate such as MAX()
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Json(TypeDecorator[Any]):
-    """A JSON document stored as text, encoded and decoded with orjson: the asyncpg JSON
-    codec cost more per value than the rest of a row, and nothing queries inside them."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else orjson.dumps(value).decode()
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else orjson.loads(value)
 
 
 Id = String(128)
@@ -247,4 +206,42 @@ movements_pending = Table(
     Column("product_id", Id, nullable=False),
     Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("base", "kind", "product_id"),
+)
+
+# GET /v1/movements per step: per base and scope (every product, or one), the moves per
+# kind summed from the first through each boundary with moves; a step's moves are the
+# difference of two such rows (history/totals.py).
+movement_totals = Table(
+    "movement_totals",
+    metadata,
+    Column("base", String(16), nullable=False),
+    Column("every", Boolean, nullable=False),
+    Column("product_id", Id, nullable=False),
+    Column("bucket", UtcDateTime, nullable=False),
+    Column("kinds", Json, nullable=False),
+    PrimaryKeyConstraint("base", "every", "product_id", "bucket"),
+)
+
+# GET /v1/sales: the purchases' deltas by occurred_at, pending until the next sample
+# sums them into sales_totals per product through each history boundary (by occurred_at).
+sales_pending = Table(
+    "sales_pending",
+    metadata,
+    Column("product_id", Id, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("orders", BigInteger, nullable=False),
+    Column("lines", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    Column("low", BigInteger, nullable=False),
+    PrimaryKeyConstraint("product_id", "currency", "occurred_at"),
+)
+sales_totals = Table(
+    "sales_totals",
+    metadata,
+    Column("product_id", Id, nullable=False),
+    Column("bucket", UtcDateTime, nullable=False),
+    Column("sums", Json, nullable=False),  # {"units", "orders", "revenue": {cur: [h, l, n]}}
+    PrimaryKeyConstraint("product_id", "bucket"),
 )
