@@ -84,7 +84,7 @@ async def _add_from(conn: AsyncConnection, product: str, deltas: dict[datetime, 
     first = min(deltas)
     (before,) = await last_at(conn, t.sums, t.bucket, [t.product_id == product], [first - _US])
     query = select(t.bucket, t.sums).where(t.product_id == product, t.bucket >= first)
-    stored: dict[datetime, Sums] = dict(await conn.execute(query))
+    stored: dict[datetime, Sums] = dict((await conn.execute(query)).all())
     old, added, rows = before or zero(), zero(), []
     for bucket in sorted(stored.keys() | deltas.keys()):
         old = stored.get(bucket, old)

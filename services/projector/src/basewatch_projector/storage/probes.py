@@ -41,5 +41,5 @@ async def last_at(
     last = (
         select(value).where(*where, bucket <= t.c.at).order_by(bucket.desc()).limit(1)
     ).scalar_subquery()
-    found: dict[int, Any] = dict(await conn.execute(select(t.c.k, last)))
+    found: dict[int, Any] = dict((await conn.execute(select(t.c.k, last))).all())
     return [found.get(k + 1) for k in range(len(times))]
