@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.history.cohorts import sample_cohorts
 from basewatch_projector.history.movements import hold_pending, settle
 from basewatch_projector.history.sales import settle_sales
 from basewatch_projector.storage.bulk import insert_of, upsert
@@ -141,6 +142,7 @@ async def sample(
     await write(conn, bucket, previous, await counts(conn))
     await settle(conn, bucket)
     await settle_sales(conn, interval)
+    await sample_cohorts(conn, bucket)
 
 
 async def settled_through(conn: AsyncConnection) -> datetime | None:

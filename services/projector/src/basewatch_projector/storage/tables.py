@@ -1,9 +1,6 @@
-"""The projector's tables (docs/tables.md), as SQLAlchemy Core.
-
-Core rather than the ORM: the projector writes set-based multi-row upserts, and the
-read API selects plain rows. Money is integer micro-units (exact on both SQLite and
-PostgreSQL); timestamps are UTC.
-"""
+"""The projector's tables (docs/tables.md), as SQLAlchemy Core: the projector writes
+set-based multi-row upserts, the read API selects plain rows. Money is integer
+micro-units (exact on both SQLite and PostgreSQL); timestamps are UTC."""
 
 from __future__ import annotations
 
@@ -194,23 +191,20 @@ movements = Table(
     Column("base", String(16), nullable=False),
     Column("bucket", UtcDateTime, nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("product_id", Id, nullable=False),
-    Column("value", BigInteger, nullable=False),
+    *(Column("product_id", Id, nullable=False), Column("value", BigInteger, nullable=False)),
     PrimaryKeyConstraint("base", "bucket", "kind", "product_id"),
 )
 movements_pending = Table(
     "movements_pending",
     metadata,
-    Column("base", String(16), nullable=False),
-    Column("kind", String(16), nullable=False),
+    *(Column(name, String(16), nullable=False) for name in ("base", "kind")),
     Column("product_id", Id, nullable=False),
     Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("base", "kind", "product_id"),
 )
 
-# GET /v1/movements per step: per base and scope (every product, or one), the moves per
-# kind summed from the first through each boundary with moves; a step's moves are the
-# difference of two such rows (history/totals.py).
+# Per base and scope (every product, or one), the moves per kind summed through each
+# boundary with moves; a step's moves are the difference of two rows (history/movements.py).
 movement_totals = Table(
     "movement_totals",
     metadata,
@@ -218,30 +212,39 @@ movement_totals = Table(
     Column("every", Boolean, nullable=False),
     Column("product_id", Id, nullable=False),
     Column("bucket", UtcDateTime, nullable=False),
-    Column("kinds", Json, nullable=False),
+    Column("kinds", Json, nullable=False),  # {kind: moves through bucket}
     PrimaryKeyConstraint("base", "every", "product_id", "bucket"),
 )
 
-# GET /v1/sales: the purchases' deltas by occurred_at, pending until the next sample
-# sums them into sales_totals per product through each history boundary (by occurred_at).
+# GET /v1/sales: deltas by occurred_at, pending until the next sample sums them into
+# sales_totals per product through each history boundary (history/sales.py).
 sales_pending = Table(
     "sales_pending",
     metadata,
     Column("product_id", Id, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
-    Column("units", BigInteger, nullable=False),
-    Column("orders", BigInteger, nullable=False),
-    Column("lines", BigInteger, nullable=False),
-    Column("high", BigInteger, nullable=False),
-    Column("low", BigInteger, nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in ("units", "orders", "lines")),
+    *(Column(name, BigInteger, nullable=False) for name in ("high", "low")),
     PrimaryKeyConstraint("product_id", "currency", "occurred_at"),
 )
 sales_totals = Table(
     "sales_totals",
     metadata,
-    Column("product_id", Id, nullable=False),
-    Column("bucket", UtcDateTime, nullable=False),
+    *(Column("product_id", Id, nullable=False), Column("bucket", UtcDateTime, nullable=False)),
     Column("sums", Json, nullable=False),  # {"units", "orders", "revenue": {cur: [h, l, n]}}
     PrimaryKeyConstraint("product_id", "bucket"),
+)
+
+# GET /v1/cohorts: per cohort (the period it started in) and period since, the counts at
+# the last history sample in that period: size, in use (or active), bought again.
+cohort_cells = Table(
+    "cohort_cells",
+    metadata,
+    *(Column(name, String(16), nullable=False) for name in ("base", "period")),
+    Column("every", Boolean, nullable=False),
+    Column("product_id", Id, nullable=False),
+    *(Column(name, String(10), nullable=False) for name in ("cohort", "at")),  # YYYY-MM-DD
+    *(Column(name, BigInteger, nullable=False) for name in ("size", "value", "again")),
+    PrimaryKeyConstraint("base", "period", "every", "product_id", "cohort", "at"),
 )

@@ -1,5 +1,7 @@
-"""Running totals for GET /v1/movements and /v1/sales, and the installed base as one
-series: ``movement_totals``, ``sales_pending``, ``sales_totals``, history ``in_use``.
+"""Running totals for GET /v1/movements and /v1/sales, the installed base as one
+series, and cohorts per sample: ``movement_totals``, ``sales_pending``,
+``sales_totals``, history ``in_use``, ``cohort_cells`` (filled by the samples from
+now on: the periods before have no cells).
 
 Filled from what is there: the ``in_use`` series from the installations' samples (active
 plus at_risk, per product and in all, a row where it changes), the running totals from
@@ -56,6 +58,17 @@ def upgrade() -> None:
         sa.Column("bucket", UtcDateTime, nullable=False),
         sa.Column("sums", Json, nullable=False),
         sa.PrimaryKeyConstraint("product_id", "bucket", name="pk_sales_totals"),
+    )
+    op.create_table(
+        "cohort_cells",
+        *(sa.Column(name, sa.String(16), nullable=False) for name in ("base", "period")),
+        sa.Column("every", sa.Boolean, nullable=False),
+        sa.Column("product_id", sa.String(128), nullable=False),
+        *(sa.Column(name, sa.String(10), nullable=False) for name in ("cohort", "at")),
+        *(sa.Column(name, sa.BigInteger, nullable=False) for name in ("size", "value", "again")),
+        sa.PrimaryKeyConstraint(
+            "base", "period", "every", "product_id", "cohort", "at", name="pk_cohort_cells"
+        ),
     )
     conn = op.get_bind()
     _fill_in_use(conn)
@@ -158,6 +171,7 @@ def _fill_movement_totals(conn: Any) -> None:
 def downgrade() -> None:
     """Drop what 0006 added."""
     op.execute("DELETE FROM history WHERE metric = 'in_use'")
+    op.drop_table("cohort_cells")
     op.drop_table("sales_totals")
     op.drop_table("sales_pending")
     op.drop_table("movement_totals")
