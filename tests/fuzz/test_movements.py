@@ -22,6 +22,7 @@ from basewatch_projector.history.samples import claim, sample
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.storage.tables import (
+    cohort_cells,
     customers,
     history,
     history_progress,
@@ -42,6 +43,7 @@ from tests.support.strategies import NOW, T0, as_dict, deliveries, histories
 STEP = timedelta(hours=1)
 POLICY = Policy(at_risk_after=timedelta(minutes=1), churn_after=timedelta(minutes=2))
 TABLES = (
+    cohort_cells,
     movement_totals,
     sales_pending,
     sales_totals,

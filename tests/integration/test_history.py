@@ -217,6 +217,10 @@ async def _replay(settings: Settings, engine: AsyncEngine) -> dict[str, dict[str
         sales = await api.get("/v1/sales", params=params, headers=READ_AUTH)
         assert sales.status_code == 200, sales.text
         answers["sales"] = sales.json()
+        for base in ("installations", "customers"):
+            cohorts = await api.get(f"/v1/cohorts?base={base}&period=week", headers=READ_AUTH)
+            assert cohorts.status_code == 200, cohorts.text
+            answers[f"cohorts.{base}"] = cohorts.json()
         return answers
 
 
@@ -250,6 +254,12 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
     for base, expected in MOVEMENTS.items():
         assert _flat(first[f"movements.{base}"]) == expected
     assert first["sales"]["products"] == [SALES]
+    # The cohorts as the samples counted them: i1, i2, i3 installed, none in use at the
+    # latest sample (i3 churned at T+8h20m); c1 and c2 bought.
+    cohorts = [c for c in first["cohorts.installations"]["cohorts"] if c["size"]]
+    assert (sum(c["size"] for c in cohorts), sum(c["in_use"][-1] for c in cohorts)) == (3, 0)
+    buyers = [c for c in first["cohorts.customers"]["cohorts"] if c["size"]]
+    assert sum(c["size"] for c in buyers) == 2
     # The sizes are the history's.
     assert first["movements.customers"]["sizes"] == first["retained"]["series"][0]["values"]
     assert first["movements.installations"]["sizes"] == _in_use(first["installations"])
