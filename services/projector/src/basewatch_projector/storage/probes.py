@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.storage.bulk import is_postgres
-from basewatch_projector.storage.types import UtcDateTime
+from basewatch_projector.storage.columns import UtcDateTime
 
 
 def _listed(conn: AsyncConnection, name: str, items: Sequence[Any], kind: Any) -> Any:

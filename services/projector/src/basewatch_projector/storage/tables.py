@@ -1,35 +1,31 @@
-"""The projector's tables (docs/tables.md), as SQLAlchemy Core: the projector writes
-set-based multi-row upserts, the read API selects plain rows. Money is integer
-micro-units (exact on both SQLite and PostgreSQL); timestamps are UTC."""
+"""The projector's tables (docs/tables.md), as SQLAlchemy Core.
+
+Core rather than the ORM: the projector writes set-based multi-row upserts, and the
+read API selects plain rows. Money is integer micro-units (exact on both SQLite and
+PostgreSQL); timestamps are UTC.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
 )
 
-from basewatch_projector.storage.types import Json, UtcDateTime
-
-__all__ = ["Json", "UtcDateTime", "metadata"]  # the column types, for the migrations
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from basewatch_projector.storage.columns import Id, Json, UtcDateTime, metadata
+from basewatch_projector.storage.rollups import (
+    cohort_cells,
+    movement_totals,
+    sales_pending,
+    sales_totals,
 )
 
-
-Id = String(128)
+__all__ = ["cohort_cells", "metadata", "movement_totals", "sales_pending", "sales_totals"]
 
 customers = Table(
     "customers",
@@ -49,6 +45,9 @@ customers = Table(
     Column("status", String(16), nullable=False),
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Set by the customer's first erasure (docs/erasure.md): from then on the row is a
+    # pseudonymous id, its traits empty, and no later event writes any.
+    Column("erased_at", UtcDateTime),
     Index(None, "segment", "customer_id"),
     Index(None, "segment", "status", "installations_in_use"),
     Index(None, "status", "customer_id"),
@@ -191,60 +190,34 @@ movements = Table(
     Column("base", String(16), nullable=False),
     Column("bucket", UtcDateTime, nullable=False),
     Column("kind", String(16), nullable=False),
-    *(Column("product_id", Id, nullable=False), Column("value", BigInteger, nullable=False)),
+    Column("product_id", Id, nullable=False),
+    Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("base", "bucket", "kind", "product_id"),
 )
 movements_pending = Table(
     "movements_pending",
     metadata,
-    *(Column(name, String(16), nullable=False) for name in ("base", "kind")),
+    Column("base", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
     Column("product_id", Id, nullable=False),
     Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("base", "kind", "product_id"),
 )
 
-# Per base and scope (every product, or one), the moves per kind summed through each
-# boundary with moves; a step's moves are the difference of two rows (history/movements.py).
-movement_totals = Table(
-    "movement_totals",
+# Every erasure request the projector applied (GET /v1/erasures, ordered by position):
+# one row per erasure_id, so a redelivered erasure record is recorded once.
+erasures = Table(
+    "erasures",
     metadata,
-    Column("base", String(16), nullable=False),
-    Column("every", Boolean, nullable=False),
-    Column("product_id", Id, nullable=False),
-    Column("bucket", UtcDateTime, nullable=False),
-    Column("kinds", Json, nullable=False),  # {kind: moves through bucket}
-    PrimaryKeyConstraint("base", "every", "product_id", "bucket"),
-)
-
-# GET /v1/sales: deltas by occurred_at, pending until the next sample sums them into
-# sales_totals per product through each history boundary (history/sales.py).
-sales_pending = Table(
-    "sales_pending",
-    metadata,
-    Column("product_id", Id, nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    *(Column(name, BigInteger, nullable=False) for name in ("units", "orders", "lines")),
-    *(Column(name, BigInteger, nullable=False) for name in ("high", "low")),
-    PrimaryKeyConstraint("product_id", "currency", "occurred_at"),
-)
-sales_totals = Table(
-    "sales_totals",
-    metadata,
-    *(Column("product_id", Id, nullable=False), Column("bucket", UtcDateTime, nullable=False)),
-    Column("sums", Json, nullable=False),  # {"units", "orders", "revenue": {cur: [h, l, n]}}
-    PrimaryKeyConstraint("product_id", "bucket"),
-)
-
-# GET /v1/cohorts: per cohort (the period it started in) and period since, the counts at
-# the last history sample in that period: size, in use (or active), bought again.
-cohort_cells = Table(
-    "cohort_cells",
-    metadata,
-    *(Column(name, String(16), nullable=False) for name in ("base", "period")),
-    Column("every", Boolean, nullable=False),
-    Column("product_id", Id, nullable=False),
-    *(Column(name, String(10), nullable=False) for name in ("cohort", "at")),  # YYYY-MM-DD
-    *(Column(name, BigInteger, nullable=False) for name in ("size", "value", "again")),
-    PrimaryKeyConstraint("base", "period", "every", "product_id", "cohort", "at"),
+    Column(
+        "position",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("erasure_id", Id, nullable=False, unique=True),
+    Column("customer_id", Id, nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("source", Id, nullable=False),  # the name of the key that asked
+    Column("applied_at", UtcDateTime, nullable=False),
 )

@@ -1,4 +1,6 @@
-"""Column types of the projector's tables, the same on SQLite and PostgreSQL."""
+"""The column types every table shares (docs/tables.md): UTC timestamps and JSON
+documents that read back the same on SQLite and PostgreSQL, and ids.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Dialect, Text
+from sqlalchemy import DateTime, Dialect, MetaData, String, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -46,3 +48,16 @@ class Json(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else orjson.loads(value)
+
+
+Id = String(128)
+
+
+# Every table's, so that the migrations and their check see them all.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)

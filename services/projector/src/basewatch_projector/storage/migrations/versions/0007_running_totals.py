@@ -8,8 +8,8 @@ plus at_risk, per product and in all, a row where it changes), the running total
 ``movements``, and the whole purchase ledger as pending sales (the next history sample
 sums them at its interval's boundaries).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from basewatch_projector.projection.sales import FIELDS, sale_deltas
-from basewatch_projector.storage.tables import Json, UtcDateTime
+from basewatch_projector.storage.columns import Json, UtcDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -169,7 +169,7 @@ def _fill_movement_totals(conn: Any) -> None:
 
 
 def downgrade() -> None:
-    """Drop what 0006 added."""
+    """Drop what 0007 added."""
     op.execute("DELETE FROM history WHERE metric = 'in_use'")
     op.drop_table("cohort_cells")
     op.drop_table("sales_totals")
