@@ -164,3 +164,20 @@ async def test_all_time_sums_are_the_products_and_bad_ranges_are_problems(
         response = await client.get("/v1/sales", params=params, headers=READ_AUTH)
         assert response.status_code == 422, (params, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_batch_of_the_default_size_of_distinct_orders_applies(
+    migrated: AsyncEngine,
+) -> None:
+    # 5,000 orders in one batch (BASEWATCH_BATCH_MAX_RECORDS' default): the ledger's earlier
+    # lines were once looked up with a tuple IN that exceeded PostgreSQL's stack depth.
+    rows = [
+        ("p1", f"c{n % 700}", f"big-{n}", 1, "1", "EUR", "2026-11-01T03:00:00Z")
+        for n in range(5000)
+    ]
+    async with migrated.begin() as conn:
+        await apply_records(conn, _records(rows, 0), loyal_min_orders=2, policy=POLICY, now=NOW)
+    transport = httpx.ASGITransport(app=projector_app(migrated))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        body = await _sales(client, **HOURS)
+    assert sum(sum(p["orders"]) for p in body["products"]) == 5000

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.storage.bulk import insert_of
+from basewatch_projector.storage.bulk import any_of, insert_of
 from basewatch_projector.storage.tables import purchases, sales_pending
 
 _SPLIT: Final = 10**9  # api/revenue.py: each part stays far below 2^63 when summed
@@ -58,14 +58,18 @@ async def _earlier(
     conn: AsyncConnection, orders: Iterable[Order], new_ids: set[str]
 ) -> dict[Order, Line]:
     """Each order's first line of its product among the ledger rows before this batch."""
+    # Two array parameters, filtered to the exact orders here: a tuple IN over a batch's
+    # thousands of orders exceeded PostgreSQL's stack depth (every batch failed, forever).
+    wanted = set(orders)
     p = purchases.c
     query = select(p.customer_id, p.order_id, p.product_id, p.occurred_at, p.event_id, p.currency)
-    query = query.where(tuple_(p.product_id, p.customer_id, p.order_id).in_(
-        [(product, customer, order) for customer, order, product in orders]
-    ))  # fmt: skip
+    query = query.where(
+        any_of(conn, p.customer_id, {customer for customer, _, _ in wanted}),
+        any_of(conn, p.order_id, {order for _, order, _ in wanted}),
+    )
     found: dict[Order, Line] = {}
     for customer, order, product, at, event_id, currency in await conn.execute(query):
-        if event_id in new_ids:
+        if event_id in new_ids or (customer, order, product) not in wanted:
             continue
         key, line = (customer, order, product), (at, event_id, currency)
         found[key] = min(found.get(key, line), line)
