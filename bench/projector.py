@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from sqlalchemy import text
 
 from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.migrate import migrate
+from basewatch_shared.contract.money import canonical
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
@@ -95,7 +97,7 @@ def generate(
                         "customer_id": cid,
                         "order_id": f"o-{c}-{k}",
                         "product_id": f"prod-{c % 5}",
-                        "amount": f"{rng.randint(100, 99999) / 100:.2f}",
+                        "amount": str(canonical(Decimal(rng.randint(100, 99999)).scaleb(-2))),
                         "currency": rng.choice(["EUR", "USD", "GBP"]),
                         "quantity": 1,
                     }
