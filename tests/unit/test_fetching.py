@@ -57,11 +57,11 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What happened, in order: a slice decoded, or one await of the batch being applied."""
     happened: list[str] = []
 
-    def decode_all(raws: list[tuple[Any, int]]) -> list[Item]:
+    async def decode_fetched(raws: list[tuple[Any, int]], keys: object) -> list[Item]:
         happened.append("decode")
         return [Item(raw, None, "x", epoch) for raw, epoch in raws]
 
-    monkeypatch.setattr(fetching, "decode_all", decode_all)
+    monkeypatch.setattr(fetching, "decode_fetched", decode_fetched)
     return happened
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection.customers import refresh_customers
+from basewatch_projector.projection.movements import Moves, add_pending
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_kind, signal_row
@@ -70,7 +71,13 @@ async def sweep(
         return result
     await _transition(conn, moves, clock, now, result)
     owners = {row.customer_id for row, _ in moves if row.customer_id}
-    changes = await refresh_customers(conn, owners, loyal_min_orders, now)
+    moved: Moves = Counter(
+        ("installations", "churned", row.product_id or "")
+        for row, target in moves
+        if target == InstallationStatus.CHURNED and row.status in IN_USE
+    )
+    changes = await refresh_customers(conn, owners, loyal_min_orders, now, moved)
+    await add_pending(conn, moved)
     customer_rows = customer_signals(changes, clock, now)
     await store_signals(conn, customer_rows)
     result.signals.extend(customer_rows)

@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from basewatch_projector.consume.decode import Item, KafkaRecord, decode_all
+from basewatch_projector.consume.decode import Item, KafkaRecord, decode_fetched
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.rebalance import Assignment
+from basewatch_shared.keyring.reader import KeysReader
 
 # Records decoded between two awaits of the batch being applied (about 3 ms of CPU).
 SLICE: Final = 400
@@ -44,20 +45,21 @@ class Fetcher:
         lag: LagTracker,
         *,
         max_records: int,
+        keys: KeysReader | None = None,
     ) -> None:
         self._kafka, self._assignment, self._lag = consumer, assignment, lag
-        self._max = max_records
+        self._max, self._keys = max_records, keys
 
     async def fetch(self, wait_ms: int) -> Fetched:
         """The next records, waiting up to ``wait_ms`` for some."""
         raws, epochs = await self._poll(wait_ms)
-        return Fetched(decode_all(raws), epochs)
+        return Fetched(await decode_fetched(raws, self._keys), epochs)
 
     async def fetch_while(self, applying: Coroutine[Any, Any, None]) -> Fetched:
         """The records fetched now, decoded while ``applying`` runs (awaited here; what
         it raises propagates)."""
         raws, epochs = await self._poll(0)
-        decoding = asyncio.create_task(_decode_in_slices(raws))
+        decoding = asyncio.create_task(_decode_in_slices(raws, self._keys))
         try:
             await applying
         except BaseException:
@@ -76,10 +78,12 @@ class Fetcher:
         return raws, epochs
 
 
-async def _decode_in_slices(raws: Sequence[tuple[KafkaRecord, int]]) -> list[Item]:
+async def _decode_in_slices(
+    raws: Sequence[tuple[KafkaRecord, int]], keys: KeysReader | None
+) -> list[Item]:
     items: list[Item] = []
     for start in range(0, len(raws), SLICE):
         if start:
             await asyncio.sleep(0)  # the batch being applied goes on if it can
-        items += decode_all(raws[start : start + SLICE])
+        items += await decode_fetched(raws[start : start + SLICE], keys)
     return items

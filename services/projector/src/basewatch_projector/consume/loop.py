@@ -41,6 +41,7 @@ from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_shared.contract.records import Record
+from basewatch_shared.keyring.reader import KeysReader
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector.consumer")
@@ -67,6 +68,7 @@ class Consumer:
         on_signals: OnSignals,
         known: Known,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: KeysReader | None = None,
     ) -> None:
         self._kafka, self._engine, self._topics = consumer, engine, topics
         self._group, self._loyal_min_orders = group, loyal_min_orders
@@ -85,7 +87,9 @@ class Consumer:
             metrics=metrics,
             known=known,
         )
-        self._fetcher = Fetcher(consumer, self._assignment, lag, max_records=batch_max_records)
+        self._fetcher = Fetcher(  # keys: opens sealed personal fields
+            consumer, self._assignment, lag, max_records=batch_max_records, keys=keys
+        )
 
     def subscribe(self) -> None:
         """Subscribe to the customers and telemetry topics with our rebalance listener."""

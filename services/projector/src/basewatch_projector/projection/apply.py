@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.projection import customers as store
 from basewatch_projector.projection.installations import load_installations, save_installations
 from basewatch_projector.projection.known import Known
+from basewatch_projector.projection.movements import add_pending, installation_moves
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.customer import merge_traits
 from basewatch_projector.rules.installation import Fresh, Installation, apply_telemetry
@@ -70,7 +71,11 @@ async def apply_records(
     await store.touch_customers(conn, batch.stale | batch.identifies.keys() | batch.named, now)
     await _traits(conn, batch.identifies)
     applied.duplicates["purchase"] += await store.insert_purchases(conn, batch.ledger)
-    applied.customers = await store.refresh_customers(conn, batch.stale, loyal_min_orders, now)
+    moves = installation_moves(applied.installations)
+    applied.customers = await store.refresh_customers(
+        conn, batch.stale, loyal_min_orders, now, moves
+    )
+    await add_pending(conn, moves)
     # A customer's change happens on the pipeline's clock (the batch's latest receive
     # time), not the wall clock: a replay then dates it in the past, where it belongs.
     at = max((record.received_at for record in records), default=now)
