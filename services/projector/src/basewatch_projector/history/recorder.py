@@ -171,6 +171,6 @@ class Recorder:
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await self._sweeper.sweep(conn, telemetry, bucket, at.now)
-            await sample(conn, bucket, previous)
+            await sample(conn, bucket, previous, self.interval)
         self.pending = bucket + self.interval
         return result.signals
