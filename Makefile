@@ -75,6 +75,7 @@ bench: install $(PEER_VENV)/.installed
 	$(PY) -m bench.ingest
 	$(PY) -m bench.projector
 	$(PY) -m bench.read_api
+	$(PY) -m bench.replay
 
 ## soak: the end-to-end fault scenarios, histories ten times bigger and more faults (PostgreSQL at 127.0.0.1:5432)
 soak: install

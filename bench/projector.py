@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from sqlalchemy import text
 
 from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.migrate import migrate
+from basewatch_shared.contract.money import canonical
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.keyring.master import new_master_key
@@ -56,16 +58,23 @@ def _ts(seconds: float) -> str:
 
 
 def generate(
-    n_events: int, n_installations: int, seed: int = 7
+    n_events: int, n_installations: int, seed: int = 7, received_over: float = 0
 ) -> Iterator[tuple[str, str, bytes]]:
-    """Yield (topic kind, key, value) in a realistic mix; heartbeats fill the rest."""
+    """Yield (topic kind, key, value) in a realistic mix; heartbeats fill the rest.
+
+    Every record is received at one time, or (``received_over`` seconds) one after
+    another evenly over that long, in the order produced."""
     rng = random.Random(seed)
     n_customers = n_installations // 2
-    received = _ts(86400 * 3)
-    envelope = {"received_at": received, "source": "bench"}
+    envelope = {"received_at": _ts(86400 * 3), "source": "bench"}
     sent = 0
+    produced = 0
 
     def record(event: dict[str, Any]) -> bytes:
+        nonlocal produced
+        if received_over:
+            envelope["received_at"] = _ts(86400 * 3 + produced * received_over / n_events)
+            produced += 1
         return orjson.dumps(event | envelope, option=orjson.OPT_SORT_KEYS)
 
     for c in range(n_customers):
@@ -96,7 +105,7 @@ def generate(
                         "customer_id": cid,
                         "order_id": f"o-{c}-{k}",
                         "product_id": f"prod-{c % 5}",
-                        "amount": f"{rng.randint(100, 99999) / 100:.2f}",
+                        "amount": str(canonical(Decimal(rng.randint(100, 99999)).scaleb(-2))),
                         "currency": rng.choice(["EUR", "USD", "GBP"]),
                         "quantity": 1,
                     }
@@ -154,7 +163,9 @@ def generate(
         )
 
 
-async def preload(bootstrap: str, topics: Topics, n_events: int, n_installations: int) -> int:
+async def preload(
+    bootstrap: str, topics: Topics, n_events: int, n_installations: int, received_over: float = 0
+) -> int:
     """Produce the backlog in broker batches; return how many records were produced."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_batch_size=512 * 1024, linger_ms=5
@@ -176,7 +187,7 @@ async def preload(bootstrap: str, topics: Topics, n_events: int, n_installations
         futures.append(await producer.send_batch(batch, topic, partition=partition))
 
     try:
-        for kind, key, value in generate(n_events, n_installations):
+        for kind, key, value in generate(n_events, n_installations, received_over=received_over):
             topic = topics.customers if kind == "customers" else topics.telemetry
             kb = key.encode()
             bucket = pending[(topic, partitioner(kb, parts, parts))]
@@ -219,8 +230,11 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_projector(bootstrap: str, topics: Topics, total: int, port: int) -> dict[str, float]:
-    """Start the projector process; time it until every record is applied."""
+async def run_projector(
+    bootstrap: str, topics: Topics, total: int, port: int, **settings: str
+) -> dict[str, float]:
+    """Start the projector process (``settings``: more of its environment); time it until
+    every record is applied."""
     schema = await fresh_schema()
     group = f"bench-{uuid.uuid4().hex[:8]}"
     env = dict(
@@ -238,6 +252,7 @@ async def run_projector(bootstrap: str, topics: Topics, total: int, port: int) -
         BASEWATCH_AT_RISK_AFTER="3650d",
         BASEWATCH_CHURN_AFTER="3651d",
         BASEWATCH_BATCH_MAX_RECORDS=os.environ.get("BASEWATCH_BATCH_MAX_RECORDS", "5000"),
+        **settings,
     )
     engine = create_engine(PG_URL, schema=schema)
     started = time.monotonic()

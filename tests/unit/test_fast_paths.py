@@ -1,7 +1,7 @@
 """The contract's fast paths give what its models give, byte for byte and error for error.
 
 Ingest's ``EventIntake`` reads client events with ``native.CLIENT_EVENT`` and encodes
-them itself; the projector's ``decode_record`` reads records with ``native.RECORDED``.
+them itself; the projector's ``decode_record`` reads records with ``recorded.read``.
 The reference is the models: ``EVENT_ADAPTER``, ``corrected`` and ``encode_record`` for
 what ingest writes, the full check for what the projector reads. Compared over the
 contract tests' events, the fuzzers' events (schemathesis, positive and negative, from
@@ -27,12 +27,11 @@ from basewatch_ingest.settings import Settings
 from basewatch_shared.contract.errors import error_list
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.intake import EventIntake
-from basewatch_shared.contract.recorded import RECORDED
+from basewatch_shared.contract.recorded import read
 from basewatch_shared.contract.records import (
     Record,
     RecordError,
     _checked,
-    _split,
     corrected,
     decode_record,
     decode_records,
@@ -297,9 +296,7 @@ def test_records_decode_as_the_full_check_decodes_them(raw: Any) -> None:
     value = recorded(raw)
     if value is not None:
         assert_decoded_alike(value)
-        assert RECORDED.validate_python(
-            _split(value, None)[:3]
-        )  # canonical: the fast path reads it
+        assert read(value)  # canonical: the fast path reads it
 
 
 @EXAMPLES
@@ -309,7 +306,7 @@ def test_generated_records_take_the_fast_path(raw: dict[str, Any]) -> None:
     if value is not None:
         assert_decoded_alike(value)
         if len(value) <= 8192:
-            assert RECORDED.validate_python(_split(value, None)[:3])
+            assert read(value)
 
 
 @EXAMPLES
@@ -329,3 +326,28 @@ def test_a_batch_decodes_each_record_or_says_why_not() -> None:
     assert decoded[:2] == [decode_record(v) for v in values[:2]]
     assert decoded[3:] == [decode_record(v) for v in values[3:]]
     assert decode_records(values[3:]) == decoded[3:]
+
+
+HEARTBEAT_RECORD = (
+    b'{"event_id":"e1","installation_id":"i1","occurred_at":"2026-11-01T03:00:00Z",'
+    b'"received_at":"2026-11-04T00:00:00Z","source":"s","type":"heartbeat",'
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        HEARTBEAT_RECORD + b'"usage":{"n":18446744073709551616}}',  # beyond int64: not a float
+        HEARTBEAT_RECORD + b'"usage":{"n":-1e400}}',
+        HEARTBEAT_RECORD + b'"usage":{"n":1.5e300}}',
+        HEARTBEAT_RECORD + b'"properties":{"p":-9223372036854775809}}',
+        HEARTBEAT_RECORD + b'"installation_id":"i2"}',  # a key twice
+        HEARTBEAT_RECORD + b'"usage":{"n":1,"n":2.5}}',
+        HEARTBEAT_RECORD + b'"source":"t"}',
+        HEARTBEAT_RECORD + b'"type":"uninstall"}',
+        HEARTBEAT_RECORD[:-1] + b"}\n",
+        HEARTBEAT_RECORD + b'"version":"\\ud800"}',  # a lone surrogate
+    ],
+)
+def test_records_read_from_bytes_decode_as_the_full_check_decodes_them(value: bytes) -> None:
+    assert_decoded_alike(value)

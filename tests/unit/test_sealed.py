@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from basewatch_shared.contract import records
 from basewatch_shared.contract.events import Identify
 from basewatch_shared.contract.intake import EventIntake
 from basewatch_shared.contract.records import RecordError, decode_record, decode_records
@@ -120,3 +121,20 @@ def test_a_key_wrapped_by_another_master_key_does_not_open() -> None:
     assert "hidden" in repr(other)
     with pytest.raises(ValueError, match="32 bytes"):
         parse_master_key("c2hvcnQ=")
+
+
+def test_sealed_records_take_the_one_fast_path_open_or_withheld(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ring, _ = ring_with("c1")
+    value = EventIntake(RECEIVED, "app", keys=ring).take(identify()).value
+
+    def full_check(value: bytes, keys: object) -> None:
+        raise AssertionError("a sealed record ingest wrote left to the full check")
+
+    monkeypatch.setattr(records, "_checked", full_check)
+    event = decode_record(value, ring).event
+    assert isinstance(event, Identify) and event.traits is not None
+    assert event.traits.email == EMAIL
+    ring.apply(record_key("c1", ERASED), ERASED_VALUE)
+    assert decode_record(value, ring).withheld

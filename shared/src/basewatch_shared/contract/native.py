@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import TypeAdapter
-from pydantic_core import CoreSchema, SchemaValidator
+from pydantic_core import CoreSchema, PydanticCustomError, SchemaValidator
 from pydantic_core import core_schema as cs
 
 from basewatch_shared.contract.events import (
@@ -97,9 +97,21 @@ def timestamp_schema(pattern: str) -> CoreSchema:
 
 
 def _finite_float(ge: float | None = None) -> CoreSchema:
-    # is-instance first: a float schema, even strict, would take an int and make it a float.
+    # A float schema, even strict, would take an int and make it a float: is-instance
+    # first. From JSON (records) is-instance cannot be asked; a Python check instead, run
+    # only for what reaches it (floats, and ints beyond int64 that the schema before this
+    # one refused and the models refuse too).
     finite = cs.float_schema(allow_inf_nan=False, strict=True, ge=ge)
-    return cs.chain_schema([cs.is_instance_schema(float), finite])
+    return cs.json_or_python_schema(
+        json_schema=cs.no_info_before_validator_function(_not_an_int, finite),
+        python_schema=cs.chain_schema([cs.is_instance_schema(float), finite]),
+    )
+
+
+def _not_an_int(value: Any) -> Any:
+    if isinstance(value, int):
+        raise PydanticCustomError("float_type", "an integer beyond int64")
+    return value
 
 
 def _int64(minimum: int = INT64_MIN) -> CoreSchema:

@@ -4,10 +4,11 @@ Each batch is one transaction that applies the records and moves the stored offs
 with a compare-and-set (``projection/offsets.py``); Kafka offsets are committed
 afterwards, best effort, for standard lag tools. Per turn of the loop:
 
-1. fetch, decode, and hold back what belongs after the pending history boundary;
-2. apply the rest in one transaction; a record the database refuses goes to the
-   dead-letter topic; an outage is retried with the partitions paused while polling
-   (membership kept); a bug propagates (the projector exits rather than retry forever);
+1. hold back what belongs after the pending history boundary (``holding.py``);
+2. apply the rest in one transaction, while the next fetch is decoded (``fetching.py``);
+   a record the database refuses goes to the dead-letter topic; an outage is retried
+   with the partitions paused while polling (membership kept); a bug propagates (the
+   projector exits rather than retry forever);
 3. sample the history boundaries this instance has passed, then sweep when due.
 """
 
@@ -25,12 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
-from basewatch_projector.consume.decode import (
-    Item,
-    decode_fetched,
-    offset_moves,
-    telemetry_partitions,
-)
+from basewatch_projector.consume.decode import Item, offset_moves, telemetry_partitions
+from basewatch_projector.consume.fetching import Fetched, Fetcher
 from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
@@ -75,10 +72,9 @@ class Consumer:
     ) -> None:
         self._kafka, self._engine, self._topics = consumer, engine, topics
         self._group, self._loyal_min_orders = group, loyal_min_orders
-        self._batch_max = batch_max_records
         self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
-        self._clock, self._known, self._keys = clock, known, keys  # keys: sealed fields
+        self._clock, self._known = clock, known
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing)
         self._assignment = Assignment(
@@ -91,6 +87,9 @@ class Consumer:
             metrics=metrics,
             known=known,
         )
+        self._fetcher = Fetcher(  # keys: opens sealed personal fields
+            consumer, self._assignment, lag, max_records=batch_max_records, keys=keys
+        )
 
     def subscribe(self) -> None:
         """Subscribe to the customers and telemetry topics with our rebalance listener."""
@@ -101,10 +100,16 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in flight finishes or rolls back whole."""
+        fetched: Fetched | None = None  # decoded while the batch before was applied
         while not stop.is_set():
-            items = await self._fetch()
+            if fetched is None:
+                ready = self._holding.ready(self._recorder.pending)
+                fetched = await self._fetcher.fetch(wait_ms=0 if ready else 200)
+            # Cut at the pending boundary now, after the sample of the batch before.
+            items = self._holding.admit(fetched.items, fetched.epochs, self._recorder.pending)
+            fetched = None
             if items:
-                await self._process(items, stop)
+                fetched = await self._fetcher.fetch_while(self._process(items, stop))
             self.lag.export()
             async with self._assignment.lock:
                 await self._recorder.tick(self._standing())
@@ -115,18 +120,6 @@ class Consumer:
                     await self._sweeper.sweep_owned(
                         owned, positions, self._clock(), self._recorder.bound
                     )
-
-    async def _fetch(self) -> list[Item]:
-        """The next records to apply: fetched, decoded, cut at the pending boundary."""
-        boundary = self._recorder.pending
-        fetched = await self._kafka.getmany(
-            timeout_ms=0 if self._holding.ready(boundary) else 200, max_records=self._batch_max
-        )
-        epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
-        for tp in self._kafka.assignment():
-            self.lag.fetched(tp, self._kafka.highwater(tp))
-        raws = [(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records]
-        return self._holding.admit(await decode_fetched(raws, self._keys), epochs, boundary)
 
     def _standing(self) -> Standing:
         return Standing(
