@@ -4,11 +4,13 @@ Each batch is one transaction that applies the records and moves the stored offs
 with a compare-and-set (``projection/offsets.py``); Kafka offsets are committed
 afterwards, best effort, for standard lag tools. Per turn of the loop:
 
-1. fetch, decode, and hold back what belongs after the pending history boundary;
+1. fetch, decode, and hold back what belongs after the pending history boundary or a
+   partition's next silence deadline (``churn/cut.py``);
 2. apply the rest in one transaction; a record the database refuses goes to the
    dead-letter topic; an outage is retried with the partitions paused while polling
    (membership kept); a bug propagates (the projector exits rather than retry forever);
-3. sample the history boundaries this instance has passed, then sweep when due.
+3. sample the history boundaries this instance has passed, then sweep the partitions
+   whose clocks reached a deadline (or all, when the periodic sweep is due).
 """
 
 from __future__ import annotations
@@ -98,19 +100,19 @@ class Consumer:
             self.lag.export()
             async with self._assignment.lock:
                 await self._recorder.tick(self._standing())
-            if self._sweeper.due():
-                async with self._assignment.lock:
-                    owned = self._kafka.assignment()
-                    positions = self.lag.positions()
-                    await self._sweeper.sweep_owned(
-                        owned, positions, self._clock(), self._recorder.bound
-                    )
+            async with self._assignment.lock:
+                at = self._standing()
+                await self._sweeper.catch_up(
+                    at.owned, at.positions, at.held, at.now, self._recorder.bound
+                )
 
     async def _fetch(self) -> list[Item]:
-        """The next records to apply: fetched, decoded, cut at the pending boundary."""
+        """The next records to apply: fetched, decoded, cut at the pending boundary and
+        at each partition's next deadline."""
         boundary = self._recorder.pending
+        ready = self._holding.ready(self._sweeper.cut(boundary, self.lag.positions()))
         fetched = await self._kafka.getmany(
-            timeout_ms=0 if self._holding.ready(boundary) else 200, max_records=self._batch_max
+            timeout_ms=0 if ready else 200, max_records=self._batch_max
         )
         epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
         for tp in self._kafka.assignment():
@@ -118,7 +120,8 @@ class Consumer:
         items = [
             decode(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
         ]
-        return self._holding.admit(items, epochs, boundary)
+        cut = self._sweeper.cut(boundary, self.lag.positions())
+        return self._holding.admit(items, epochs, cut)
 
     def _standing(self) -> Standing:
         return Standing(
@@ -197,21 +200,8 @@ class Consumer:
         elapsed = asyncio.get_running_loop().time() - started
         self._metrics.observe_batch(records, applied.duplicates, elapsed)
         self._on_signals(applied.signals)
-        self._note_applied(items, moves)
-
-    def _note_applied(self, items: Sequence[Item], moves: Moves) -> None:
-        last: dict[tuple[str, int], Record] = {}
-        for item in items:
-            if item.decoded is not None:
-                last[(item.raw.topic, item.raw.partition)] = item.decoded
-        for tp, (_, new) in moves.items():
-            decoded = last.get(tp)
-            self.lag.applied(
-                tp,
-                new,
-                decoded.received_at if decoded else self._clock(),
-                decoded.event.occurred_at if decoded else None,
-            )
+        self.lag.note_applied(items, moves)
+        self._sweeper.touched((after for _, after in applied.installations), self.lag.positions())
 
     async def _isolate_refused(self, items: Sequence[Item], exc: DBAPIError) -> None:
         """Halve a batch the database refused (``exc``) until each refused record is alone,

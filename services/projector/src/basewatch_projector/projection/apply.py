@@ -13,8 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.projection import customers as store
 from basewatch_projector.projection.installations import load_installations, save_installations
 from basewatch_projector.projection.signals import store_signals
+from basewatch_projector.rules.causes import customer_times
 from basewatch_projector.rules.customer import merge_traits
-from basewatch_projector.rules.installation import Fresh, Installation, apply_telemetry
+from basewatch_projector.rules.installation import (
+    Fresh,
+    Installation,
+    apply_telemetry,
+    first_revival,
+)
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_signals
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
@@ -32,6 +38,8 @@ class Applied:
     customers: list[tuple[str, str, str]] = field(default_factory=list)
     duplicates: Counter[str] = field(default_factory=Counter)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    # Per installation brought back: when (rules/installation.py first_revival).
+    revived: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,12 +73,13 @@ async def apply_records(
     await _traits(conn, batch.identifies)
     applied.duplicates["purchase"] += await store.insert_purchases(conn, batch.ledger)
     applied.customers = await store.refresh_customers(conn, batch.stale, loyal_min_orders, now)
-    # A customer's change happens on the pipeline's clock (the batch's latest receive
-    # time), not the wall clock: a replay then dates it in the past, where it belongs.
+    # A change is dated by the events that caused it (never the wall clock, nor how the
+    # records were grouped into batches): a replay gives the live run's times.
     at = max((record.received_at for record in records), default=now)
-    applied.signals = installation_signals(applied.installations, None, now) + customer_signals(
-        applied.customers, at, now
-    )
+    when = customer_times(applied.installations, applied.revived, at)
+    applied.signals = installation_signals(
+        applied.installations, applied.revived, now
+    ) + customer_signals(applied.customers, when, now)
     await store_signals(conn, applied.signals)
     return applied
 
@@ -127,6 +136,9 @@ async def _installations(
         )
         if inst_id in partitions:
             after.partition = partitions[inst_id]
+        revived = first_revival(before, events, after.product_id, fresh)
+        if revived is not None:
+            applied.revived[inst_id] = revived
         applied.installations.append((before, after))
         owners = {c.customer_id for c in (before, after) if c and c.customer_id}
         if before is None or (before.status, before.customer_id) != (

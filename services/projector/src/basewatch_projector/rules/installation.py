@@ -152,3 +152,23 @@ def apply_telemetry(
         inst.status, inst.status_changed_at = status, now
     inst.silent_since = inst.activity_at
     return inst
+
+
+def first_revival(
+    before: Installation | None,
+    events: Iterable[Install | Heartbeat | Uninstall],
+    product_id: str | None,
+    fresh: Fresh,
+) -> datetime | None:
+    """When a batch's events brought an installation back: the ``occurred_at`` of the
+    first of them, in log order, that ends a silence (an install, or a fresh heartbeat,
+    later than the activity before the batch). The same whatever the batches: a later
+    heartbeat in the same batch does not move it."""
+    activity = before.activity_at if before is not None else None
+    for event in events:
+        reviving = isinstance(event, Install) or (
+            isinstance(event, Heartbeat) and fresh(event, product_id)
+        )
+        if reviving and (activity is None or event.occurred_at > activity):
+            return event.occurred_at
+    return None
