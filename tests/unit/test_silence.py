@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from basewatch_projector.churn.cut import Cut
-from basewatch_projector.rules.causes import customer_times
+from basewatch_projector.rules.causes import customer_times, left_use
 from basewatch_projector.rules.clock import PartitionPosition
 from basewatch_projector.rules.installation import Installation, first_revival
 from basewatch_projector.rules.policy import Policy
@@ -99,13 +99,22 @@ def test_a_revival_is_dated_by_the_first_event_that_ended_the_silence() -> None:
 
 
 def test_a_customer_change_is_dated_by_the_installation_change_that_caused_it() -> None:
-    gone = Installation("i1", T0, status="active", customer_id="c1", last_heartbeat_at=T0)
-    left = Installation("i1", T0, status="uninstalled", customer_id="c1", uninstalled_at=T0 + 3 * S)
     back_before = Installation("i2", T0, status="churned", customer_id="c2")
     back = Installation("i2", T0, status="active", customer_id="c2", last_heartbeat_at=T0 + 9 * S)
+    new = Installation("i3", T0, status="active", customer_id="c3", installed_at=T0 + 2 * S)
     when = customer_times(
-        [(gone, left), (back_before, back)], {"i2": T0 + 7 * S}, fallback=T0 + 99 * S
+        [(back_before, back), (None, new)],
+        {"i2": T0 + 7 * S},
+        {"c1": T0 + 3 * S},
+        fallback=T0 + 99 * S,
     )
+    assert when("c2", "active") == T0 + 7 * S  # its first fresh heartbeat, not the last
+    assert when("c3", "active") == T0 + 2 * S
     assert when("c1", "lapsed") == T0 + 3 * S
-    assert when("c2", "active") == T0 + 7 * S
-    assert when("c3", "lapsed") == T0 + 99 * S
+    assert when("c4", "lapsed") == T0 + 99 * S
+
+
+def test_an_installation_left_use_at_its_uninstall_or_its_churn_deadline() -> None:
+    assert left_use(POLICY, "uninstalled", T0, T0 + S, None) == T0 + S
+    assert left_use(POLICY, "churned", T0, None, None) == T0 + 8 * S
+    assert left_use(POLICY, "active", T0, None, None) is None

@@ -59,6 +59,7 @@ class Sweeper:
     ) -> None:
         self._engine, self.policy, self._loyal_min_orders = engine, policy, loyal_min_orders
         self._every, self._delay, self._topic = every.total_seconds(), ingest_delay, telemetry_topic
+        self._window = every
         self._metrics, self._on_signals = metrics, on_signals
         self._next = 0.0  # loop time of the next periodic sweep
 
@@ -107,6 +108,7 @@ class Sweeper:
             now=now,
             policy=self.policy,
             loyal_min_orders=self._loyal_min_orders,
+            window=self._window,
         )
         result.swept = {p: until for p, (_, until) in clocks.items()}
         return result

@@ -22,21 +22,21 @@ churn. An operator releases the hold with ``basewatch churn release``.
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.churn.deadlines import earliest_deadlines
-from basewatch_projector.projection.customers import refresh_customers
+from basewatch_projector.churn.guard import Move, guard
+from basewatch_projector.projection.customers import lapse_times, refresh_customers
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_kind, signal_row
-from basewatch_projector.rules.silence import Step, steps
+from basewatch_projector.rules.silence import steps
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import churn_control, installations
 from basewatch_shared.contract.vocabulary import IN_USE, InstallationStatus
@@ -59,7 +59,6 @@ class SweepResult:
 # Per partition: (the clock its last sweep ran on, None if none since it was assigned;
 # the clock to sweep it on now).
 Clocks = Mapping[int, tuple[datetime | None, datetime]]
-Move = tuple[Any, list[Step]]
 
 
 async def sweep(
@@ -69,18 +68,19 @@ async def sweep(
     now: datetime,
     policy: Policy,
     loyal_min_orders: int,
+    window: timedelta,
 ) -> SweepResult:
     """Apply the silence transitions of each partition in ``clocks`` up to its clock;
-    the caller commits."""
+    the caller commits. ``window``: how close deadlines are one wave for the guard."""
     result = SweepResult()
     if not clocks:
         return result
     moves = await _due(conn, clocks, policy)
     if moves:
-        moves, result.held = await _guard(conn, moves, clocks.keys(), policy, now)
+        moves, result.held = await guard(conn, moves, clocks.keys(), policy, now, window)
     if moves:
         await _transition(conn, moves, now, result)
-        await _customers(conn, moves, now, loyal_min_orders, result)
+        await _customers(conn, moves, now, (policy, loyal_min_orders), result)
     until = {p: to for p, (_, to) in clocks.items()}
     result.deadlines = await earliest_deadlines(conn, until, policy)
     return result
@@ -146,67 +146,18 @@ async def _customers(
     conn: AsyncConnection,
     moves: list[Move],
     now: datetime,
-    loyal_min_orders: int,
+    context: tuple[Policy, int],
     result: SweepResult,
 ) -> None:
     """The owners' new statuses; a customer lapses when its last installation in use
-    churned: at that installation's deadline (the latest of its churns in this sweep)."""
-    churned: dict[str, datetime] = {}
-    for row, path in moves:
-        status, deadline = path[-1]
-        if row.customer_id and status == InstallationStatus.CHURNED:
-            churned[row.customer_id] = max(deadline, churned.get(row.customer_id, deadline))
+    churned: when the last of its installations left use (rules/causes.py)."""
+    policy, loyal_min_orders = context
     owners = {row.customer_id for row, _ in moves if row.customer_id}
     changes = await refresh_customers(conn, owners, loyal_min_orders, now)
-    rows = customer_signals(changes, lambda cid, _: churned.get(cid, now), now)
+    lapses = await lapse_times(conn, [cid for cid, _, _ in changes], policy)
+    rows = customer_signals(changes, lambda cid, _: lapses.get(cid, now), now)
     await store_signals(conn, rows)
     result.signals.extend(rows)
-
-
-async def _guard(
-    conn: AsyncConnection,
-    moves: list[Move],
-    partitions: Collection[int],
-    policy: Policy,
-    now: datetime,
-) -> tuple[list[Move], int]:
-    """Hold the transitions of a product (or all) that look like an outage, not churn."""
-    released = await conn.scalar(select(churn_control.c.hold_released_until))
-    if released is not None and released > now:
-        return moves, 0
-    population = await _in_use_by_product(conn, partitions)
-    leaving = Counter(row.product_id for row, _ in moves)
-    total_in_use = sum(population.values())
-    if policy.mass(len(moves), total_in_use):
-        held_products = set(leaving)
-    else:
-        held_products = {p for p, n in leaving.items() if policy.mass(n, population.get(p, 0))}
-    kept = [(row, t) for row, t in moves if row.product_id not in held_products]
-    held = len(moves) - len(kept)
-    if held:
-        log.error(
-            "churn transitions held: mass silence looks like an outage",
-            extra={
-                "held": held,
-                "products": sorted(str(p) for p in held_products),
-                "in_use": total_in_use,
-                "partitions": sorted(partitions),
-            },
-        )
-    return kept, held
-
-
-async def _in_use_by_product(
-    conn: AsyncConnection, partitions: Collection[int]
-) -> dict[str | None, int]:
-    """How many installations of ``partitions`` are in use, per product."""
-    i = installations.c
-    rows = await conn.execute(
-        select(i.product_id, func.count())
-        .where(any_of(conn, i.partition, partitions), i.status.in_(IN_USE))
-        .group_by(i.product_id)
-    )
-    return {product: int(n) for product, n in rows}
 
 
 async def release_hold(conn: AsyncConnection, until: datetime, now: datetime) -> None:

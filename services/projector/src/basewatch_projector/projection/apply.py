@@ -26,6 +26,7 @@ from basewatch_projector.rules.signals import customer_signals, installation_sig
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.contract.money import to_micros
 from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import CustomerStatus
 
 Telemetry = Install | Heartbeat | Uninstall
 
@@ -76,7 +77,9 @@ async def apply_records(
     # A change is dated by the events that caused it (never the wall clock, nor how the
     # records were grouped into batches): a replay gives the live run's times.
     at = max((record.received_at for record in records), default=now)
-    when = customer_times(applied.installations, applied.revived, at)
+    lapsed = [cid for cid, _, status in applied.customers if status == CustomerStatus.LAPSED]
+    lapses = await store.lapse_times(conn, lapsed, policy)
+    when = customer_times(applied.installations, applied.revived, lapses, at)
     applied.signals = installation_signals(
         applied.installations, applied.revived, now
     ) + customer_signals(applied.customers, when, now)
