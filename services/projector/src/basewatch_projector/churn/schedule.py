@@ -62,6 +62,7 @@ class Sweeper:
         self._window = every
         self._metrics, self._on_signals = metrics, on_signals
         self._next = 0.0  # loop time of the next periodic sweep
+        self._retry = 0.0  # after a failed sweep: no sweep before this loop time
 
     def cut(self, boundary: datetime | None, positions: Positions) -> Cut:
         """Where the next fetch's records must wait (one Cut per decision)."""
@@ -134,10 +135,10 @@ class Sweeper:
         clocks = self._clocks(owned, positions, held, now, bound)
         loop = asyncio.get_running_loop()
         passed = any(
-            positions[tp].deadline is None or until >= positions[tp].deadline  # type: ignore[operator]
+            (deadline := positions[tp].deadline) is None or until >= deadline
             for tp, (_, until) in clocks.items()
         )
-        if not clocks or not (passed or loop.time() >= self._next):
+        if not clocks or loop.time() < self._retry or not (passed or loop.time() >= self._next):
             return
         self._next = loop.time() + self._every
         self._metrics.churn_clock_lag.set(
@@ -151,6 +152,7 @@ class Sweeper:
             if not transient(exc):
                 raise
             log.warning("churn sweep failed; next sweep retries", extra={"error": repr(exc)})
+            self._retry = self._next  # not at every turn of the loop meanwhile
             return
         self.settle(positions, result)
         self._metrics.held.set(result.held)
