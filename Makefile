@@ -25,6 +25,14 @@ $(VENV)/.installed: requirements.lock shared/pyproject.toml services/ingest/pypr
 
 install: $(VENV)/.installed
 
+# The benchmarks' peer (Quix Streams) in a venv of its own: it pins pydantic below the
+# services' version, so it never shares theirs. bench/peer/requirements.lock pins it.
+PEER_VENV := .venv-peer
+$(PEER_VENV)/.installed: bench/peer/requirements.lock | $(UV)
+	$(UV) venv --quiet --allow-existing $(PEER_VENV)
+	$(UV) pip sync --quiet --python $(PEER_VENV)/bin/python bench/peer/requirements.lock
+	touch $@
+
 ## system-deps: Debian packages the tests need (promtool, chromium, chromedriver), when missing
 system-deps:
 	bash tests/system-deps.sh
@@ -63,7 +71,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 ## bench: the benchmarks (each starts its own broker; PostgreSQL at 127.0.0.1:5432)
-bench: install
+bench: install $(PEER_VENV)/.installed
 	$(PY) -m bench.ingest
 	$(PY) -m bench.projector
 	$(PY) -m bench.read_api
@@ -76,6 +84,8 @@ soak: install
 lock: | $(UV)
 	$(UV) lock
 	$(UV) export --frozen --no-emit-workspace --all-groups --no-header --quiet -o requirements.lock
+	$(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header \
+		bench/peer/requirements.in -o bench/peer/requirements.lock
 
 clean:
-	rm -rf $(VENV) .tools .basewatch .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEER_VENV) .tools .basewatch .mypy_cache .ruff_cache .pytest_cache

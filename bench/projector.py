@@ -6,8 +6,11 @@ Pre-loads a backlog (mostly heartbeats over the installations, some identifies,
 installs, purchases and uninstalls) on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS),
 starts `basewatch projector` as its own process against a fresh PostgreSQL schema,
 and prints events/s, the time to catch up and the projector's peak RSS. In the same
-run a baseline applies a slice of the same backlog naively: one statement per event,
-each in its own transaction. Then it measures read API latency on the loaded tables.
+run, over the same backlog: the Quix Streams peer (bench/quix_peer.py, its PostgreSQL
+upsert sink), the database's limit (raw asyncpg, coalesced ``unnest`` upserts; see
+bench/peers.py), and a baseline that applies a slice naively, one statement per event,
+each in its own transaction; then the ratios. It also measures read API latency on the
+loaded tables.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
+from bench.peers import coalesced, run_limit, run_quix
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PARTITIONS = 6
@@ -409,6 +413,9 @@ async def main() -> None:
             f"({args.installations:,} installations, {PARTITIONS} partitions)"
         )
         result = await run_projector(bootstrap, topics, total, args.port)
+        quix = await run_quix(bootstrap, topics, total)
+        batch = int(os.environ.get("BASEWATCH_BATCH_MAX_RECORDS", "5000"))
+        limit = await run_limit(coalesced(generate(args.events, args.installations), batch), total)
         baseline = await run_baseline(bootstrap, topics, args.baseline_events)
     finally:
         if broker is not None:
@@ -419,9 +426,25 @@ async def main() -> None:
     print(f"  time to catch up              {result['catch_up_s']:>12.1f} s")
     print(f"  peak RSS                      {result['peak_rss_mb']:>12.0f} MB")
     print(f"  mean batch                    {result['mean_batch']:>12.0f} records")
+    print("Quix Streams 3.28 peer (its PostgreSQL upsert sink, at-least-once), same backlog")
+    print(f"  events/s (from process start) {quix['events_per_s']:>12,.0f}")
+    print(f"  events/s (while applying)     {quix['apply_events_per_s']:>12,.0f}")
+    print(f"  rows written                  {quix['rows']:>12,.0f}")
+    print(f"limit: raw asyncpg, coalesced unnest upserts in slices of {batch:,} events")
+    print(f"  events/s                      {limit['events_per_s']:>12,.0f}")
+    print(f"  rows/s                        {limit['rows_per_s']:>12,.0f}")
     print(f"baseline (one statement per event, auto-commit), {args.baseline_events:,} events")
     print(f"  events/s                      {baseline:>12,.0f}")
     print(f"  speed-up                      {result['events_per_s'] / baseline:>12.1f} x")
+    print("ratios (projector / other, this run)")
+    for label, key in (
+        ("from process start", "events_per_s"),
+        ("while applying", "apply_events_per_s"),
+    ):
+        print(
+            f"  {label:<19} to Quix {result[key] / quix[key]:>6.2f} x"
+            f"   to the limit {result[key] / limit['events_per_s']:>6.2f} x"
+        )
     for name in ("customer", "summary"):
         if f"{name}_p99_ms" in result:
             print(

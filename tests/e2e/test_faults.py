@@ -182,11 +182,16 @@ async def test_database_outage_during_load_is_retried_without_a_rebalance(stack:
     phases = _phases(checker, 1, 1)
     outages: list[str] = []
 
+    async def retries_so_far() -> float:
+        return await projector_metric(projector, "basewatch_projector_batch_retries_total")
+
     def outage(name: str) -> Callable[[], Coroutine[Any, Any, None]]:
         async def cut() -> None:  # while the phase is sent: the projector has work
+            before = await retries_so_far()
             await proxy.cut()
             outages.append(name)
-            await asyncio.sleep(2.5)
+            # Down until a batch of this phase failed on it and waits for its retry.
+            await eventually(retries_so_far, lambda n: n > before, within=60)
             await proxy.restore()
 
         return cut
@@ -195,7 +200,7 @@ async def test_database_outage_during_load_is_retried_without_a_rebalance(stack:
         faults.at(name, outage(name))
     try:
         report = await faults.run()
-        retries = await projector_metric(projector, "basewatch_projector_batch_retries_total")
+        retries = await retries_so_far()
         rebalances = await projector_metric(projector, "basewatch_projector_rebalances_total")
         dead = await projector_metric(
             projector, "basewatch_projector_events_total", outcome="dead_lettered"
@@ -232,8 +237,12 @@ async def test_broker_frozen_during_load_gives_503_and_loses_nothing(
         await faults.mid_phase()
         before = checker.ledger.refused["503"]
         broker.freeze()
-        try:
-            await asyncio.sleep(2.5)
+        try:  # frozen until a delivery of this phase was answered 503
+            await eventually(
+                lambda: asyncio.sleep(0, checker.ledger.refused["503"]),
+                lambda n: n > before,
+                within=60,
+            )
         finally:
             broker.thaw()
         during.append(checker.ledger.refused["503"] - before)

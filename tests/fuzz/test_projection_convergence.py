@@ -17,6 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.projection.known import Known
 from basewatch_projector.storage.tables import customers, installations, purchases, signals
 from basewatch_shared.contract.events import Event
 from basewatch_shared.contract.records import Record
@@ -29,11 +30,16 @@ RECEIVED = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
 async def applied(engine: AsyncEngine, batches: Sequence[Sequence[Event]]) -> dict[str, Any]:
-    """The tables after applying each batch in a transaction of its own; then empty them."""
+    """The tables after applying each batch in a transaction of its own, installation
+    states cached between batches as the consume loop does; then empty them."""
+    known = Known(limit=1000)
     for batch in batches:
         async with engine.begin() as conn:
             records = [Record(event=event, received_at=RECEIVED, source="test") for event in batch]
-            await apply_records(conn, records, loyal_min_orders=2, policy=POLICY, now=NOW)
+            done = await apply_records(
+                conn, records, loyal_min_orders=2, policy=POLICY, now=NOW, known=known
+            )
+        known.remember((after for _, after in done.installations), NOW)
     tables = await snapshot(engine)
     async with engine.begin() as conn:  # the next example starts from empty tables
         for table in (signals, purchases, installations, customers):

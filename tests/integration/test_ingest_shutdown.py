@@ -38,6 +38,10 @@ def ingest_process(
         "BASEWATCH_TOPIC_PREFIX": private_kafka.topics.prefix,
         "BASEWATCH_API_KEYS": KEYS,
         "BASEWATCH_LOG_LEVEL": "WARNING",
+        # The requests wait on a frozen broker through the stop: give them (and the
+        # graceful window, produce timeout + margin) a minute, far beyond what a loaded
+        # machine takes between freeze and thaw; 5 s made them answer 503 under load.
+        "BASEWATCH_PRODUCE_TIMEOUT": "60s",
     }
     log = (tmp_path / "ingest.log").open("wb")
     proc = subprocess.Popen(
@@ -105,7 +109,7 @@ async def test_sigterm_lets_requests_in_flight_finish_and_keeps_their_events(
                     return True
             return False
 
-        await eventually(refuses_connections, bool, within=5)
+        await eventually(refuses_connections, bool, within=30)
         private_kafka.broker.thaw()
         async with asyncio.timeout(15):
             responses = await asyncio.gather(*pending)

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector import bootstrap
+from basewatch_projector import bootstrap, opening
 from basewatch_projector.app import create_app
 from basewatch_projector.errors import CannotStart
 from basewatch_projector.settings import Settings
@@ -80,7 +80,7 @@ class Opened:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.engines: list[tuple[AsyncEngine, Any]] = []  # with the pool it started with
         self.clients: list[AIOKafkaProducer | AIOKafkaConsumer] = []
-        monkeypatch.setattr(bootstrap, "create_engine", self._record(create_engine))
+        monkeypatch.setattr(opening, "create_engine", self._record(create_engine))
         monkeypatch.setattr(bootstrap, "AIOKafkaProducer", self._client(AIOKafkaProducer))
         monkeypatch.setattr(bootstrap, "AIOKafkaConsumer", self._client(AIOKafkaConsumer))
 

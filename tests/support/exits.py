@@ -16,11 +16,14 @@ BASEWATCH = str(Path(sys.executable).with_name("basewatch"))
 
 async def run_service(service: str, env: dict[str, str], within: float = 60) -> tuple[int, str]:
     """``basewatch SERVICE`` with only ``env`` (and test keys); its exit code and stderr."""
+    return await run_command([service, "--port", str(free_port())], env, within)
+
+
+async def run_command(args: list[str], env: dict[str, str], within: float = 60) -> tuple[int, str]:
+    """``basewatch ARGS...`` with only ``env`` (and test keys); its exit code and stderr."""
     proc = await asyncio.create_subprocess_exec(
         BASEWATCH,
-        service,
-        "--port",
-        str(free_port()),
+        *args,
         env={"PATH": "/usr/bin:/bin", "BASEWATCH_API_KEYS": TEST_KEYS, **env},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,

@@ -23,6 +23,7 @@ LAYERS = {
     "errors": 0,
     "settings": 0,
     "metrics": 1,
+    "opening": 1,
     "projection": 2,
     "outbox": 2,
     "churn": 3,

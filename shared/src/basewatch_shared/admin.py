@@ -31,21 +31,35 @@ def keys_command(sub: Subparsers) -> None:
 def run_topics_create(args: argparse.Namespace) -> int:
     """Create whichever topics do not exist yet; existing ones are left as they are."""
     # Imported here: aiokafka is not needed to build the ``basewatch`` parser.
+    from basewatch_shared.logs import configure_logging, quiet
     from basewatch_shared.settings import CommonSettings, parse_duration
-    from basewatch_shared.topics import Topics, create_topics
+    from basewatch_shared.startup import CannotStart, read_settings, refuse
+    from basewatch_shared.topics import BrokerUnavailableError, Topics, create_topics
 
-    settings = CommonSettings()
-    topics = Topics(settings.topic_prefix)
-    created = asyncio.run(
-        create_topics(
-            settings.kafka_bootstrap_servers,
-            topics,
-            args.partitions,
-            args.replication_factor,
-            timeout_s=args.timeout,
-            deadletter_retention=parse_duration(args.deadletter_retention),
-        )
-    )
+    configure_logging()
+    try:
+        settings = read_settings(CommonSettings, keys=False)
+        try:
+            topics = Topics(settings.topic_prefix)
+            retention = parse_duration(args.deadletter_retention)
+        except ValueError as exc:
+            raise CannotStart(str(exc)) from None
+        try:
+            with quiet("aiokafka"):  # its own lines would repeat what CannotStart says
+                created = asyncio.run(
+                    create_topics(
+                        settings.kafka_bootstrap_servers,
+                        topics,
+                        args.partitions,
+                        args.replication_factor,
+                        timeout_s=args.timeout,
+                        deadletter_retention=retention,
+                    )
+                )
+        except BrokerUnavailableError as exc:
+            raise CannotStart(str(exc)) from None
+    except CannotStart as exc:
+        return refuse("topics create", exc)
     for name in topics.all:
         print(f"{name}: {'created' if name in created else 'exists'}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from basewatch_shared.connection_limits import ServerLimits, limited
 from basewatch_shared.settings import CommonSettings
+from basewatch_shared.startup import CannotStart
 
 
 class _Server(uvicorn.Server):
@@ -44,8 +46,10 @@ def serve(app: FastAPI, settings: CommonSettings, port: int, graceful_s: int = 1
 
     The app's lifespan runs here rather than inside uvicorn, so an error that stops the
     start (or the stop) reaches the caller as itself, to be told in one line, instead of
-    as a traceback uvicorn logs; the port is bound only once the start succeeded.
+    as a traceback uvicorn logs. The port is bound first (one in use is CannotStart, before
+    anything is opened) and listens only once the start succeeded.
     """
+    sock = bind(settings.host, port)
     config = server_config(
         app,
         ServerLimits.of(settings),
@@ -55,12 +59,30 @@ def serve(app: FastAPI, settings: CommonSettings, port: int, graceful_s: int = 1
         lifespan="off",
     )
     server = _Server(config)
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(app, server))
+    with sock, asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(app, server, sock))
 
 
-async def _serve(app: FastAPI, server: _Server) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (not listening yet); CannotStart if it cannot."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CannotStart(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise CannotStart(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+async def _serve(app: FastAPI, server: _Server, sock: socket.socket) -> None:
     # A signal during the start is kept and stops the server as soon as it runs.
     with server.capture_signals():
         async with app.router.lifespan_context(app):
-            await server.serve()
+            await server.serve(sockets=[sock])

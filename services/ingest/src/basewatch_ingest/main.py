@@ -43,17 +43,17 @@ def run(args: argparse.Namespace) -> int:
     configure_logging()  # until the settings say which level
     try:
         settings = read_settings(Settings)
-    except CannotStart as exc:
+        configure_logging(settings.log_level)
+        app = create_app(settings)
+        tune_gc()
+        serve(
+            app,
+            settings,
+            args.port if args.port is not None else settings.port,
+            graceful_s=math.ceil(settings.produce_timeout.total_seconds()) + SHUTDOWN_MARGIN_S,
+        )
+    except CannotStart as exc:  # a bad setting, a port in use: one line
         return refuse("ingest", exc)
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    tune_gc()
-    serve(
-        app,
-        settings,
-        args.port if args.port is not None else settings.port,
-        graceful_s=math.ceil(settings.produce_timeout.total_seconds()) + SHUTDOWN_MARGIN_S,
-    )
     return 0
 
 

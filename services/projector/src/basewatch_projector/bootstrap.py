@@ -17,7 +17,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
@@ -27,11 +26,12 @@ from basewatch_projector.consume.loop import Consumer
 from basewatch_projector.errors import CannotStart
 from basewatch_projector.history.recorder import Recorder
 from basewatch_projector.metrics import Metrics
+from basewatch_projector.opening import open_engine, reaching_database, why
 from basewatch_projector.outbox import Outbox
+from basewatch_projector.projection.known import Known
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import OnSignals, Row
 from basewatch_projector.settings import Settings
-from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import NotMigrated, check_migrated
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_projector.tasks import Tasks
@@ -95,21 +95,14 @@ async def _open(
 
 async def _database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
     """The engine, on a database at the newest migration."""
-    try:
-        engine = create_engine(settings.database_url, schema=settings.database_schema)
-    except ValueError as exc:  # a URL of another kind of database
-        raise CannotStart(str(exc)) from None
+    engine, where = open_engine(settings)
     stack.push_async_callback(engine.dispose)
-    where = normalize_url(settings.database_url).render_as_string(hide_password=True)
-    try:
-        with quiet("alembic"):  # a check, not a migration: nothing to report on the way
-            await check_migrated(engine)
-    except NotMigrated as exc:
-        raise CannotStart(str(exc)) from None
-    except MAYBE_TRANSIENT as exc:
-        if not transient(exc):
-            raise
-        raise CannotStart(f"cannot reach the database at {where}: {_why(exc)}") from None
+    with reaching_database(where):
+        try:
+            with quiet("alembic"):  # a check, not a migration: nothing to report on the way
+                await check_migrated(engine)
+        except NotMigrated as exc:
+            raise CannotStart(str(exc)) from None
     return engine
 
 
@@ -151,7 +144,7 @@ async def _start(
         if not transient(exc):
             raise
         where = settings.kafka_bootstrap_servers
-        raise CannotStart(f"cannot reach the broker at {where}: {_why(exc)}") from None
+        raise CannotStart(f"cannot reach the broker at {where}: {why(exc)}") from None
 
 
 @dataclass(frozen=True)
@@ -166,7 +159,7 @@ class _Wiring:
     stored: OnSignals
 
 
-def _sweeper(w: _Wiring) -> Sweeper:
+def _sweeper(w: _Wiring, known: Known) -> Sweeper:
     return Sweeper(
         w.engine,
         policy=policy_of(w.settings),
@@ -176,12 +169,14 @@ def _sweeper(w: _Wiring) -> Sweeper:
         telemetry_topic=w.topics.telemetry,
         metrics=w.metrics,
         on_signals=w.stored,
+        known=known,
     )
 
 
 async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer) -> Consumer:
     """The consume loop with the history recorder and the churn sweeper it drives."""
-    sweeper = _sweeper(w)
+    known = Known(w.settings.state_cache_installations)
+    sweeper = _sweeper(w, known)
     interval = w.settings.history_interval
     recorder = Recorder(
         w.engine,
@@ -204,6 +199,7 @@ async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProdu
         recorder=recorder,
         sweeper=sweeper,
         on_signals=w.stored,
+        known=known,
     )
 
 
@@ -230,10 +226,3 @@ def policy_of(settings: Settings) -> Policy:
         hold_above=settings.hold_churn_above,
         hold_min=settings.hold_min_transitions,
     )
-
-
-def _why(exc: BaseException) -> str:
-    """The error in one line: the driver's own error rather than SQLAlchemy's wrapping."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    name, text = type(cause).__name__, str(cause)
-    return " ".join((text if text.startswith(name) else f"{name}: {text}").split())

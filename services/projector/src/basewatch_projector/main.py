@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,26 +38,44 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> str | None:
-    from basewatch_projector.storage.engine import create_engine
+    from basewatch_projector.opening import open_engine, reaching_database
     from basewatch_projector.storage.migrate import current_revision, migrate
 
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    engine, where = open_engine(settings)
     try:
-        await migrate(engine)
-        return await current_revision(engine)
+        with reaching_database(where):
+            await migrate(engine)
+            return await current_revision(engine)
     finally:
         await engine.dispose()
 
 
 def run_migrate(_args: argparse.Namespace) -> int:
     """Bring the database up to the newest migration (safe to run again)."""
+    return _operate("migrate", _run_migrate)
+
+
+def _run_migrate(settings: Settings) -> None:
+    from basewatch_shared.logs import quiet
+
+    with quiet("alembic"):  # its lines, from its import on; the outcome is printed below
+        revision = asyncio.run(_migrate(settings))
+    print(f"database migrated to revision {revision}")
+
+
+def _operate(command: str, action: Callable[[Settings], None]) -> int:
+    """Run an operator's command on the settings; a failure to start is one line, exit 1."""
     from basewatch_projector.settings import Settings
     from basewatch_shared.logs import configure_logging
+    from basewatch_shared.startup import CannotStart, read_settings, refuse
 
-    settings = Settings()
-    configure_logging(settings.log_level)
-    revision = asyncio.run(_migrate(settings))
-    print(f"database migrated to revision {revision}")
+    configure_logging()  # until the settings say which level
+    try:
+        settings = read_settings(Settings, keys=False)
+        configure_logging(settings.log_level)
+        action(settings)
+    except CannotStart as exc:
+        return refuse(command, exc)
     return 0
 
 
@@ -75,13 +94,14 @@ def migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def _release(settings: Settings, for_: timedelta) -> datetime:
     from basewatch_projector.churn.sweep import release_hold
-    from basewatch_projector.storage.engine import create_engine
+    from basewatch_projector.opening import open_engine, reaching_database
 
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    engine, where = open_engine(settings)
     now = datetime.now(UTC)
     try:
-        async with engine.begin() as conn:
-            await release_hold(conn, now + for_, now)
+        with reaching_database(where):
+            async with engine.begin() as conn:
+                await release_hold(conn, now + for_, now)
     finally:
         await engine.dispose()
     return now + for_
@@ -89,18 +109,22 @@ async def _release(settings: Settings, for_: timedelta) -> datetime:
 
 def run_release(args: argparse.Namespace) -> int:
     """Let held churn transitions through: the silence was real churn, not an outage."""
-    from basewatch_projector.settings import Settings
-    from basewatch_shared.logs import configure_logging
+
+    def release(settings: Settings) -> None:
+        until = asyncio.run(_release(settings, args.for_))
+        print(
+            f"mass-silence hold released until {until.isoformat()}; the next sweeps apply "
+            "the held transitions"
+        )
+
+    return _operate("churn release", release)
+
+
+def duration(text: str) -> timedelta:
+    """A command-line duration (30s, 15m, 3d, 1h30m); argparse names it when bad."""
     from basewatch_shared.settings import parse_duration
 
-    settings = Settings()
-    configure_logging(settings.log_level)
-    until = asyncio.run(_release(settings, parse_duration(args.for_)))
-    print(
-        f"mass-silence hold released until {until.isoformat()}; the next sweeps apply "
-        "the held transitions"
-    )
-    return 0
+    return parse_duration(text)
 
 
 def churn_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -109,6 +133,10 @@ def churn_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     actions = parser.add_subparsers(dest="churn_command", metavar="ACTION", required=True)
     release = actions.add_parser("release", help="release a mass-silence hold")
     release.add_argument(
-        "--for", dest="for_", default="1h", help="how long the guard stays off (default 1h)"
+        "--for",
+        dest="for_",
+        type=duration,
+        default="1h",
+        help="how long the guard stays off (default 1h)",
     )
     release.set_defaults(handler=run_release)

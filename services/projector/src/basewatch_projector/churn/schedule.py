@@ -30,6 +30,7 @@ from basewatch_projector.churn.cut import Cut
 from basewatch_projector.churn.sweep import SweepResult, sweep
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.projection.installations import installations_by_status
+from basewatch_projector.projection.known import Known
 from basewatch_projector.rules.clock import PartitionPosition, partition_clock
 from basewatch_projector.rules.installation import Installation
 from basewatch_projector.rules.policy import Policy
@@ -56,7 +57,9 @@ class Sweeper:
         telemetry_topic: str,
         metrics: Metrics,
         on_signals: OnSignals,
+        known: Known | None = None,
     ) -> None:
+        self._known = known
         self._engine, self.policy, self._loyal_min_orders = engine, policy, loyal_min_orders
         self._every, self._delay, self._topic = every.total_seconds(), ingest_delay, telemetry_topic
         self._window = every
@@ -112,6 +115,9 @@ class Sweeper:
             window=self._window,
         )
         result.swept = {p: until for p, (_, until) in clocks.items()}
+        if result.signals and self._known is not None:
+            # The rows it moved: the consume loop's cached states of them are old.
+            self._known.drop(row["installation_id"] for row in result.signals)
         return result
 
     def settle(self, positions: Positions, result: SweepResult) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
+from basewatch_projector.projection.offsets import Moves
+from basewatch_projector.rules.clock import PartitionPosition
 from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
-from basewatch_shared.contract.records import Record, RecordError, decode_record
+from basewatch_shared.contract.records import Record, RecordError, decode_records
 
 KafkaRecord: TypeAlias = ConsumerRecord  # [bytes, bytes]; aiokafka ships no types
 
@@ -24,12 +26,18 @@ class Item:
     epoch: int = 0
 
 
-def decode(raw: KafkaRecord, epoch: int = 0) -> Item:
-    """Decode a Kafka record; a failure is data for the dead-letter topic, not a crash."""
-    try:
-        return Item(raw, decode_record(raw.value or b""), None, epoch)
-    except RecordError as exc:
-        return Item(raw, None, str(exc), epoch)
+def decode_all(raws: Iterable[tuple[KafkaRecord, int]]) -> list[Item]:
+    """Decode fetched (record, epoch) pairs with one call of the shared trusted decoder.
+    A record that fails is data for the dead-letter topic (its reason names the field),
+    not a crash."""
+    pairs = list(raws)
+    decoded = decode_records([raw.value or b"" for raw, _ in pairs])
+    return [
+        Item(raw, None, str(result), epoch)
+        if isinstance(result, RecordError)
+        else Item(raw, result, None, epoch)
+        for (raw, epoch), result in zip(pairs, decoded, strict=True)
+    ]
 
 
 def telemetry_partitions(items: Sequence[Item]) -> dict[str, int]:
@@ -40,3 +48,13 @@ def telemetry_partitions(items: Sequence[Item]) -> dict[str, int]:
         if item.decoded is not None
         and isinstance(item.decoded.event, Install | Heartbeat | Uninstall)
     }
+
+
+def offset_moves(items: Sequence[Item], positions: Mapping[Any, PartitionPosition]) -> Moves:
+    """Per partition: (the offset the database should hold now, the new one)."""
+    moves: Moves = {}
+    for item in items:
+        tp = (item.raw.topic, item.raw.partition)
+        expected = positions[tp].committed
+        moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
+    return moves

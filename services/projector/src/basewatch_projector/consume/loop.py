@@ -27,7 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
-from basewatch_projector.consume.decode import Item, decode, telemetry_partitions
+from basewatch_projector.consume.decode import (
+    Item,
+    decode_all,
+    offset_moves,
+    telemetry_partitions,
+)
 from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
@@ -36,6 +41,7 @@ from basewatch_projector.errors import FencedError
 from basewatch_projector.history.recorder import Recorder, Standing
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
@@ -64,6 +70,7 @@ class Consumer:
         recorder: Recorder,
         sweeper: Sweeper,
         on_signals: OnSignals,
+        known: Known,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kafka, self._engine, self._topics = consumer, engine, topics
@@ -71,7 +78,7 @@ class Consumer:
         self._batch_max = batch_max_records
         self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
-        self._clock = clock
+        self._clock, self._known = clock, known
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing)
         self._assignment = Assignment(
@@ -82,6 +89,7 @@ class Consumer:
             pausing=self._pausing,
             holding=self._holding,
             metrics=metrics,
+            known=known,
         )
 
     def subscribe(self) -> None:
@@ -117,9 +125,9 @@ class Consumer:
         epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
         for tp in self._kafka.assignment():
             self.lag.fetched(tp, self._kafka.highwater(tp))
-        items = [
-            decode(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
-        ]
+        items = decode_all(
+            (raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
+        )
         cut = self._sweeper.cut(boundary, self.lag.positions())
         return self._holding.admit(items, epochs, cut)
 
@@ -178,7 +186,7 @@ class Consumer:
                 return
             await self._dead_letters.send([i for i in items if i.error is not None])
             records = [i.decoded for i in items if i.decoded is not None]
-            moves = self._moves(items)
+            moves = offset_moves(items, self.lag.positions())
             await self._commit(items, records, moves)
         await self._commit_kafka(moves)
 
@@ -194,10 +202,12 @@ class Consumer:
                 policy=self._sweeper.policy,
                 now=now,
                 partitions=telemetry_partitions(items),
+                known=self._known,
             )
             if not await advance_offsets(conn, self._group, moves, now):
                 raise FencedError("offsets moved by another member")
         elapsed = asyncio.get_running_loop().time() - started
+        self._known.remember((after for _, after in applied.installations), now)
         self._metrics.observe_batch(records, applied.duplicates, elapsed)
         self._on_signals(applied.signals)
         self.lag.note_applied(items, moves)
@@ -220,16 +230,6 @@ class Consumer:
                 await self._apply(part)
             except (DataError, IntegrityError) as refused:
                 await self._isolate_refused(part, refused)
-
-    def _moves(self, items: Sequence[Item]) -> Moves:
-        """Per partition: (the offset the database should hold now, the new one)."""
-        positions = self.lag.positions()
-        moves: Moves = {}
-        for item in items:
-            tp = (item.raw.topic, item.raw.partition)
-            expected = positions[tp].committed
-            moves[tp] = (expected, max(moves.get(tp, (expected, -1))[1], item.raw.offset + 1))
-        return moves
 
     async def _commit_kafka(self, moves: Moves) -> None:
         offsets = {TopicPartition(t, p): new for (t, p), (_, new) in moves.items()}

@@ -22,6 +22,7 @@ from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
 from basewatch_projector.metrics import Metrics
+from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.offsets import load_offsets
 
 log = logging.getLogger("basewatch.projector.consumer")
@@ -40,10 +41,11 @@ class Assignment:
         pausing: Pausing,
         holding: Holding,
         metrics: Metrics,
+        known: Known,
     ) -> None:
         self._consumer, self._engine, self._group = consumer, engine, group
         self._lag, self._metrics = lag, metrics
-        self._pausing, self._holding = pausing, holding
+        self._pausing, self._holding, self._known = pausing, holding, known
         self.lock = asyncio.Lock()  # held while a batch is applied or partitions move
         self._epoch: dict[TopicPartition, int] = {}
 
@@ -70,6 +72,7 @@ class Assignment:
             self._lag.revoked(revoked)
             self._pausing.forget(revoked)
             self._holding.forget(revoked)
+            self._known.forget()
             for tp in revoked:
                 self._epoch.pop(tp, None)
         if revoked:
@@ -85,7 +88,9 @@ class Assignment:
             await self.rewind(chosen)
 
     async def rewind(self, partitions: Iterable[TopicPartition]) -> None:
-        """Position partitions at their stored offsets (the caller holds the lock)."""
+        """Position partitions at their stored offsets (the caller holds the lock); the
+        cached installation states go too (they may be ahead of those offsets)."""
+        self._known.forget()
         positions = self._lag.positions()
         for tp in partitions:
             self._epoch[tp] = self._epoch.get(tp, 0) + 1

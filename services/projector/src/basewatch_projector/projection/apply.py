@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection import customers as store
 from basewatch_projector.projection.installations import load_installations, save_installations
+from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.causes import customer_times
 from basewatch_projector.rules.customer import merge_traits
@@ -23,6 +24,7 @@ from basewatch_projector.rules.installation import (
 )
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_signals
+from basewatch_projector.storage.bulk import is_postgres
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.contract.money import to_micros
 from basewatch_shared.contract.records import Record
@@ -64,11 +66,15 @@ async def apply_records(
     policy: Policy,
     now: datetime,
     partitions: Mapping[str, int] | None = None,
+    known: Known | None = None,
 ) -> Applied:
-    """Apply ``records`` with a few multi-row statements; the caller owns the transaction."""
+    """Apply ``records`` with a few multi-row statements; the caller owns the transaction.
+    Installations in ``known`` (PostgreSQL) are folded without a read (projection/known.py)."""
     applied = Applied()
     batch = _sort(records, applied.duplicates)
-    await _installations(conn, batch, applied, now, partitions or {}, _fresh(batch, policy))
+    cached = known.take(batch.telemetry.keys()) if known is not None and is_postgres(conn) else {}
+    fresh = _fresh(batch, policy)
+    await _installations(conn, batch, applied, now, partitions or {}, fresh, cached)
     # Lock order: installations (above), then customers, sorted.
     await store.touch_customers(conn, batch.stale | batch.identifies.keys() | batch.named, now)
     await _traits(conn, batch.identifies)
@@ -127,11 +133,13 @@ async def _installations(
     now: datetime,
     partitions: Mapping[str, int],
     fresh: Fresh,
+    cached: Mapping[str, tuple[Installation, datetime]],
 ) -> None:
     """Fold each installation's events into its row; note the customers that may change:
     the owners (old and new) of installations that appeared, changed status or owner. A
     heartbeat that only moves last_heartbeat_at touches no customer at all."""
-    current = await load_installations(conn, batch.telemetry.keys())
+    current = {i: state for i, (state, _) in cached.items()}
+    current.update(await load_installations(conn, batch.telemetry.keys() - cached.keys()))
     for inst_id, events in batch.telemetry.items():
         before = current.get(inst_id)
         after = apply_telemetry(
@@ -156,7 +164,8 @@ async def _installations(
         batch.named.update(
             e.customer_id for e in events if e.customer_id and e.customer_id not in owners
         )
-    await save_installations(conn, (after for _, after in applied.installations), now)
+    expected = {i: at for i, (_, at) in cached.items()}
+    await save_installations(conn, (after for _, after in applied.installations), now, expected)
 
 
 async def _traits(conn: AsyncConnection, identifies: Mapping[str, list[Identify]]) -> None:

@@ -97,3 +97,33 @@ def _unnest_upsert(
         f"AS u({', '.join(columns)}) "
         f"ON CONFLICT ({', '.join(keys)}) {conflict}"
     )
+
+
+async def guarded_update(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str, guard: str
+) -> int:
+    """PostgreSQL: update ``rows`` (by ``key``) in one statement where ``guard`` still holds
+    each row's ``expected`` value; return how many rows it updated."""
+    if not rows:
+        return 0
+    columns = tuple(c for c in rows[0] if c != "expected")
+    sql = _guarded(table, columns, key, guard)
+    params = {f"p{i}": _pg_column(table, c, rows) for i, c in enumerate(columns)}
+    params["expected"] = [r["expected"] for r in rows]
+    result = await conn.execute(sql, params)
+    return int(result.rowcount)
+
+
+@lru_cache(maxsize=8)
+def _guarded(table: Table, columns: tuple[str, ...], key: str, guard: str) -> Any:
+    arrays = [
+        f"CAST(:p{i} AS {table.c[name].type.compile(dialect=_PG)}[])"
+        for i, name in enumerate(columns)
+    ]
+    arrays.append(f"CAST(:expected AS {table.c[guard].type.compile(dialect=_PG)}[])")
+    updates = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
+    return text(
+        f"UPDATE {table.name} AS t SET {updates} "
+        f"FROM unnest({', '.join(arrays)}) AS u({', '.join(columns)}, expected) "
+        f"WHERE t.{key} = u.{key} AND t.{guard} = u.expected"
+    )
