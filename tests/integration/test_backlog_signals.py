@@ -189,4 +189,4 @@ async def test_a_backlog_gives_exactly_the_signals_of_the_real_silences(
     assert seen == want
     async with migrated.connect() as conn:
         rows = await conn.execute(select(installations.c.installation_id, installations.c.status))
-        assert dict(rows.tuples().all()) == dict.fromkeys(load.ids, "uninstalled")
+        assert {r.installation_id: r.status for r in rows} == dict.fromkeys(load.ids, "uninstalled")
