@@ -118,3 +118,11 @@ def test_an_installation_left_use_at_its_uninstall_or_its_churn_deadline() -> No
     assert left_use(POLICY, "uninstalled", T0, T0 + S, None) == T0 + S
     assert left_use(POLICY, "churned", T0, None, None) == T0 + 8 * S
     assert left_use(POLICY, "active", T0, None, None) is None
+
+
+def test_after_an_uninstall_the_first_activity_after_it_brings_it_back() -> None:
+    gone = Installation(
+        "i1", T0, status="uninstalled", last_heartbeat_at=T0, uninstalled_at=T0 + 5 * S
+    )
+    events = [_heartbeat(1, T0 + 3 * S), _heartbeat(2, T0 + 6 * S), _heartbeat(3, T0 + 7 * S)]
+    assert first_revival(gone, events, None, lambda heartbeat, product: False) == T0 + 6 * S

@@ -162,13 +162,17 @@ def first_revival(
 ) -> datetime | None:
     """When a batch's events brought an installation back: the ``occurred_at`` of the
     first of them, in log order, that ends a silence (an install, or a fresh heartbeat,
-    later than the activity before the batch). The same whatever the batches: a later
-    heartbeat in the same batch does not move it."""
-    activity = before.activity_at if before is not None else None
+    later than the activity before the batch; after an uninstall, any activity after
+    it). The same whatever the batches: a later heartbeat in the same batch does not
+    move it."""
+    floor = before.activity_at if before is not None else None
+    uninstalled = before is not None and before.status == InstallationStatus.UNINSTALLED
+    if uninstalled:  # any activity after the uninstall brings it back
+        floor = later(floor, before.uninstalled_at if before is not None else None)
     for event in events:
         reviving = isinstance(event, Install) or (
-            isinstance(event, Heartbeat) and fresh(event, product_id)
+            isinstance(event, Heartbeat) and (uninstalled or fresh(event, product_id))
         )
-        if reviving and (activity is None or event.occurred_at > activity):
+        if reviving and (floor is None or event.occurred_at > floor):
             return event.occurred_at
     return None
