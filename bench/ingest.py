@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from bench.loadgen import Outcome, build_request, closed_loop, open_loop
@@ -79,6 +80,7 @@ def _servers(bootstrap: str, processes: int) -> Iterator[list[Server]]:
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "BASEWATCH_KAFKA_IDEMPOTENCE": "false",
         "BASEWATCH_API_KEYS": f"bench:ingest:{hash_key(KEY)}",
+        "BASEWATCH_MASTER_KEY": new_master_key(),
         "BASEWATCH_LOG_LEVEL": "WARNING",
         # The benchmark measures throughput, not the rate limiter.
         "BASEWATCH_RATE_LIMIT_EVENTS": "1e9",

@@ -40,6 +40,7 @@ from basewatch_projector.storage.engine import create_engine
 from basewatch_projector.storage.migrate import migrate
 from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from bench.peers import coalesced, run_limit, run_quix
@@ -231,6 +232,7 @@ async def run_projector(bootstrap: str, topics: Topics, total: int, port: int) -
         BASEWATCH_CONSUMER_GROUP=group,
         BASEWATCH_KAFKA_IDEMPOTENCE="false",
         BASEWATCH_API_KEYS=f"bench:read:{hash_key(READ_KEY)}",
+        BASEWATCH_MASTER_KEY=new_master_key(),
         BASEWATCH_LOG_LEVEL="WARNING",
         # The backlog's heartbeats are weeks old: no churn sweep work during the measurement.
         BASEWATCH_AT_RISK_AFTER="3650d",

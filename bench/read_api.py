@@ -8,8 +8,10 @@ change it) with multi-row inserts, in the shape the projection gives them. Then 
 ``basewatch projector`` as its own process (uvicorn, its consumer on an embedded broker
 with empty topics) and times requests one after another over one keep-alive
 connection: one customer, a customers page, an installations page with filters, one
-product, the summary. ``--in-process`` calls the app through httpx's ASGI transport
-instead, without HTTP and without the consumer. Prints p50/p95/p99 in milliseconds.
+product, the summary, and a year of daily steps of movements and sales (a year of
+hourly history samples and movements loaded beside), and the cohorts. ``--in-process``
+calls the app through httpx's ASGI transport instead, without HTTP and without the
+consumer. Prints p50/p95/p99 in milliseconds.
 """
 
 from __future__ import annotations
@@ -37,12 +39,21 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.projection.movements import SIGNS
 from basewatch_projector.rules.customer import customer_status, segment
 from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import migrate
-from basewatch_projector.storage.tables import customers, installations, purchases
+from basewatch_projector.storage.tables import (
+    customers,
+    history,
+    history_progress,
+    installations,
+    movements,
+    purchases,
+)
 from basewatch_shared.contract.vocabulary import IN_USE
 from basewatch_shared.devtools.broker import EmbeddedBroker
+from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.ports import free_port
@@ -58,6 +69,11 @@ CURRENCIES = ["EUR", "USD", "GBP"]
 # Installation statuses as a fleet shows them some weeks after launch.
 STATUS_WEIGHTS = {"active": 70, "at_risk": 10, "churned": 12, "uninstalled": 8}
 GOALS_MS = {"one customer": 10.0, "summary": 50.0}  # p99, issue 4
+GOALS_MS |= dict.fromkeys(  # p99, issue 17
+    ["movements", "movements customers", "sales", "cohorts", "cohorts customers"], 50.0
+)
+YEAR = f"since={(NOW - timedelta(days=365)).isoformat()}&until={NOW.isoformat()}&step=1d"
+YEAR = YEAR.replace("+00:00", "Z")
 CHUNK = 5000
 # Not in the migrations (yet): --proposed-indexes adds them to measure what they change.
 PROPOSED_INDEXES = (
@@ -99,7 +115,40 @@ def generate(n_installations: int, seed: int = 4) -> dict[str, list[dict[str, An
         for cid in ids  # the last 10 % neither bought nor installed: suspects
     ]
     ledger = [p for ps in bought.values() for p in ps]
-    return {"customers": people, "installations": rows, "purchases": ledger}
+    return {"customers": people, "installations": rows, "purchases": ledger, **_past(rng)}
+
+
+def _past(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
+    """A year of hourly samples: each series and each kind of movement changes every
+    hour (more rows than the compact history writes for a steady base)."""
+    samples: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    first = NOW - timedelta(days=366)
+    for hour in range(366 * 24):
+        bucket = first + timedelta(hours=hour)
+        for product in PRODUCTS:
+            for status in STATUS_WEIGHTS:
+                labels = {"product_id": product, "status": status}
+                samples.append(_sample("installations", labels, bucket, rng.randint(0, 20_000)))
+            for kind in SIGNS["installations"]:
+                moved.append(_moved("installations", kind, product, bucket, rng.randint(0, 30)))
+        samples.append(_sample("retained", {}, bucket, rng.randint(0, 40_000)))
+        for kind in SIGNS["customers"]:
+            moved.append(_moved("customers", kind, "", bucket, rng.randint(0, 30)))
+    progress = {"id": 1, "first_bucket": first, "settled_through": NOW, "latest": []}
+    return {
+        "history": samples,
+        "movements": moved,
+        "history_progress": [progress | {"updated_at": NOW}],
+    }
+
+
+def _sample(metric: str, labels: dict[str, str], bucket: datetime, value: int) -> dict[str, Any]:
+    return {"metric": metric, "labels": labels, "bucket": bucket, "value": value}
+
+
+def _moved(base: str, kind: str, product: str, bucket: datetime, n: int) -> dict[str, Any]:
+    return {"base": base, "kind": kind, "product_id": product, "bucket": bucket, "value": n}
 
 
 def _purchase(rng: random.Random, customer_id: str, k: int) -> dict[str, Any]:
@@ -164,8 +213,9 @@ async def load(
     engine: AsyncEngine, data: dict[str, list[dict[str, Any]]], indexes: tuple[str, ...]
 ) -> None:
     """Multi-row inserts in chunks, extra ``indexes``, then VACUUM ANALYZE for the planner."""
+    tables = (customers, installations, purchases, history, history_progress, movements)
     async with engine.begin() as conn:
-        for table in (customers, installations, purchases):
+        for table in tables:
             rows = data[table.name]
             for start in range(0, len(rows), CHUNK):
                 await conn.execute(insert(table), rows[start : start + CHUNK])
@@ -173,7 +223,7 @@ async def load(
             await conn.exec_driver_sql(statement)
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in (customers, installations, purchases):
+        for table in tables:
             await conn.exec_driver_sql(f"VACUUM ANALYZE {table.name}")
 
 
@@ -258,6 +308,7 @@ async def projector_process(schema: str) -> AsyncIterator[Get]:
             "BASEWATCH_TOPIC_PREFIX": topics.prefix,
             "BASEWATCH_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
             "BASEWATCH_API_KEYS": f"bench:read:{hash_key(READ_KEY)}",
+            "BASEWATCH_MASTER_KEY": new_master_key(),
             "BASEWATCH_LOG_LEVEL": "WARNING",
         }
         command = [str(Path(sys.executable).parent / "basewatch"), "projector", "--port", str(port)]
@@ -371,6 +422,19 @@ async def run_all(get: Get, n_customers: int, n: int) -> dict[str, list[float]]:
             get, lambda k: f"/v1/products/{PRODUCTS[k % len(PRODUCTS)]}", n // 2
         ),
         "summary": await measure(get, lambda k: "/v1/summary", n // 2),
+        "movements": await measure(
+            get, lambda k: f"/v1/movements?base=installations&{YEAR}", n // 4
+        ),
+        "movements customers": await measure(
+            get, lambda k: f"/v1/movements?base=customers&{YEAR}", n // 4
+        ),
+        "sales": await measure(get, lambda k: f"/v1/sales?{YEAR}", n // 4),
+        "cohorts": await measure(
+            get, lambda k: "/v1/cohorts?base=installations&period=month", n // 4
+        ),
+        "cohorts customers": await measure(
+            get, lambda k: "/v1/cohorts?base=customers&period=week", n // 4
+        ),
     }
 
 
@@ -406,7 +470,8 @@ async def main() -> None:
             print(
                 f"loaded {len(data['customers']):,} customers, "
                 f"{len(data['installations']):,} installations, "
-                f"{len(data['purchases']):,} purchases in {time.perf_counter() - started:.1f} s"
+                f"{len(data['purchases']):,} purchases, {len(data['history']):,} history "
+                f"samples in {time.perf_counter() - started:.1f} s"
             )
             serve = in_process(engine) if args.in_process else projector_process(schema)
             async with serve as get:

@@ -13,6 +13,7 @@ tree alone.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pytest
 from selenium import webdriver
 from selenium.webdriver import Chrome
@@ -41,6 +43,7 @@ pytestmark = pytest.mark.slow
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "page.png"
 README_DEMO_SECONDS = 120  # enough demo for churn, reactivations and a history with a shape
 WIDTH = 1400
+CHARTS = 5  # three of history, two of movements
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 READ = {"Authorization": f"Bearer {DEV_READ_KEY}"}
 T = TypeVar("T")
@@ -253,22 +256,23 @@ def test_the_page_shows_the_bases_as_the_api_does(
     browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
     _until(
         lambda: _charts_drawn(browser),
-        lambda c: c["canvases"] == 3 and min(c["points"]) >= 3 and c["signals"] > 0,
+        lambda c: c["canvases"] == CHARTS and min(c["points"]) >= 3 and c["signals"] > 0,
         within=60,
-        what="three charts with history, and the first churn signals",
+        what="the charts with history, and the first churn signals",
     )
 
     # Kept in this browser: a reload opens the dashboard without asking again.
     browser.refresh()
     _until(
         lambda: _charts_drawn(browser),
-        lambda c: c["canvases"] == 3,
+        lambda c: c["canvases"] == CHARTS,
         within=15,
         what="the dashboard opens again with the remembered key",
     )
 
     with stack.paused():
         _page_equals_summary(stack, browser)
+        _trends_equal_the_api(stack, browser)
 
     screenshot = tmp_path / "page.png"
     if os.environ.get("BASEWATCH_README_SCREENSHOT"):
@@ -337,3 +341,95 @@ def _fresh_numbers(browser: Chrome, since_ms: float) -> dict[str, int | None]:
         what="the page refreshes",
     )
     return shown
+
+
+# ---- the trends: movements, cohorts, units sold ----------------------------------------
+
+_TRENDS = """
+const section = document.getElementById('trends');
+const shown = {};
+for (const el of section.querySelectorAll('[data-testid]')) {
+  if (!el.dataset.testid.startsWith('chart.')) shown[el.dataset.testid] = el.textContent;
+}
+return [Number(section.dataset.requestedAt || 0), section.dataset.queries || '{}', shown];
+"""
+
+
+def _signed(text: str) -> int | None:
+    digits = re.sub(r"[^\d-]", "", text.replace("\u2212", "-"))
+    return int(digits) if digits not in ("", "-") else None
+
+
+def _trend_numbers(answers: dict[str, Any]) -> dict[str, int | None]:
+    """Every number the trend views may show, by data-testid, from the API's answers."""
+    found: dict[str, int | None] = {}
+    for base in ("installations", "customers"):
+        got = answers[f"movements.{base}"]
+        for kind in got["movements"]:
+            found[f"movements.{base}.{kind['kind']}"] = sum(kind["values"])
+        found[f"movements.{base}.net"] = sum(got["net"])
+        found[f"movements.{base}.size"] = next(
+            (v for v in reversed(got["sizes"]) if v is not None), None
+        )
+    for cohort in answers["cohorts"]["cohorts"]:
+        found[f"cohorts.{cohort['start']}.size"] = cohort["size"]
+        for k, n in enumerate(cohort["in_use"]):
+            found[f"cohorts.{cohort['start']}.{k}"] = n
+    for product in answers["sales"]["products"]:
+        for k, n in enumerate(product["units"]):
+            found[f"sales.{product['product_id']}.{k}"] = n
+        found[f"sales.{product['product_id']}.total"] = sum(product["units"])
+    return found
+
+
+def _requested_since(started: float, read: list[Any]) -> bool:
+    return bool(read[0] >= started)
+
+
+def _trends_equal_the_api(stack: Stack, browser: Chrome) -> None:
+    """Each number of the movements charts, the cohort table and the units sold equals
+    the API's answer to the queries the page made (data-queries), read before the page
+    requested its own and after it showed them; the queries hold for a whole step, so a
+    pair of reads with the same queries and the same answers brackets the page's."""
+    deadline = time.monotonic() + 120
+    with httpx.Client(base_url=stack.projector, headers=READ) as api:
+
+        def answers(queries: dict[str, Any]) -> dict[str, Any]:
+            return {
+                name: api.get(f"/{path}", params=params).json()
+                for name, (path, params) in queries.items()
+            }
+
+        while True:
+            _, queries, _ = browser.execute_script(_TRENDS)
+            started = time.time() * 1000
+            before = answers(orjson.loads(queries))
+            browser.find_element(By.ID, "refresh").click()
+            _, queries_after, shown = _until(
+                lambda: browser.execute_script(_TRENDS),
+                functools.partial(_requested_since, started),
+                within=15,
+                what="the trends refresh",
+            )
+            # Only complete steps are shown: the first sales and moves appear once the
+            # step they happened in is over (at most a step, 35 s in the demo, later).
+            if queries_after == queries and _every_view_shows(shown):
+                after = answers(orjson.loads(queries_after))
+                if after == before:
+                    break
+            assert time.monotonic() < deadline, ("the trends never held still", sorted(shown))
+    expected = _trend_numbers(after)
+    page = {testid: _signed(text) for testid, text in shown.items()}
+    differ = {
+        t: {"page": page[t], "api": expected.get(t)} for t in page if page[t] != expected.get(t)
+    }
+    assert differ == {}
+    assert page["movements.installations.new"]
+
+
+def _every_view_shows(shown: dict[str, str]) -> bool:
+    """Both bases' moves, an installation cohort and a product's units sold are shown."""
+    return all(
+        any(t.startswith(prefix) for t in shown)
+        for prefix in ("movements.installations.", "movements.customers.", "cohorts.", "sales.")
+    ) and _signed(shown.get("movements.installations.new", "")) not in (None, 0)

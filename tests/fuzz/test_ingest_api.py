@@ -2,8 +2,8 @@
 
 Every phase that runs per operation (examples, coverage, fuzzing), positive and
 negative data, every check: no 5xx, every answer documented and matching its schema,
-valid input accepted and invalid input refused; with the ingest key, with a key of
-another scope, and with none.
+valid input accepted and invalid input refused; with the ingest key, the erase key
+(POST /v1/customers/{customer_id}/erase), a key of another scope, and with none.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from basewatch_ingest.settings import Settings
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.ingest import ingest_settings_for
 from tests.support.kafka import TEST_PARTITIONS, KafkaBackend
-from tests.support.keys import INGEST_AUTH, READ_AUTH
+from tests.support.keys import ERASE_AUTH, INGEST_AUTH, READ_AUTH
 from tests.support.live import live
 from tests.support.profiles import BACKGROUND_RANDOM, FUZZ, REFUSALS, REFUSED
 
@@ -126,6 +126,13 @@ def ingest_url(kafka_backend: KafkaBackend) -> Iterator[str]:
 @FUZZ
 def test_with_the_ingest_key(case: Case[Any], ingest_url: str) -> None:
     _call(case, ingest_url, INGEST_AUTH)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@FUZZ
+def test_with_the_erase_key(case: Case[Any], ingest_url: str) -> None:
+    _call(case, ingest_url, ERASE_AUTH)
 
 
 @refused.parametrize()

@@ -109,6 +109,30 @@ SIGNALS = {
     "customer.reactivated": [0] * 7,
 }
 
+# GET /v1/movements at the same times: the installed base (active + at_risk) and the
+# retained customers (bought, not lapsed). i1, i2, i3 new; i1 uninstalled; i2 churned;
+# c1 and c2 new (first purchases), c1 lapsed when i1 is uninstalled.
+MOVEMENTS = {
+    "installations": {
+        "opening": N,
+        "sizes": [N, 1, 2, 1, 1, 2, 1],
+        "new": [0, 1, 1, 0, 0, 1, 0],
+        "reactivated": [0] * 7,
+        "churned": [0, 0, 0, 0, 0, 0, 1],
+        "uninstalled": [0, 0, 0, 1, 0, 0, 0],
+        "relabelled": [0] * 7,
+        "net": [0, 1, 1, -1, 0, 1, -1],
+    },
+    "customers": {
+        "opening": N,
+        "sizes": [N, 1, 2, 1, 1, 1, 1],
+        "new": [0, 1, 1, 0, 0, 0, 0],
+        "reactivated": [0] * 7,
+        "lapsed": [0, 0, 0, 1, 0, 0, 0],
+        "net": [0, 1, 1, -1, 0, 0, 0],
+    },
+}
+
 
 def _z(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
@@ -120,6 +144,43 @@ async def _history(api: httpx.AsyncClient, metric: str, step: str = "1h") -> dic
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def _movements(api: httpx.AsyncClient, base: str, **more: str) -> dict[str, Any]:
+    params = {"base": base, "since": _z(TIMES[0]), "until": _z(TIMES[-1]), "step": "1h", **more}
+    response = await api.get("/v1/movements", params=params, headers=READ_AUTH)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    before = body["opening"] or 0
+    for size, net in zip(body["sizes"], body["net"], strict=True):  # the identity
+        assert before + net == (size or 0), body
+        before = size or 0
+    return body
+
+
+def _flat(movements: dict[str, Any]) -> dict[str, Any]:
+    """A movements answer as {"opening", "sizes", each kind, "net"}."""
+    kinds = {m["kind"]: m["values"] for m in movements["movements"]}
+    return {
+        "opening": movements["opening"],
+        "sizes": movements["sizes"],
+        **kinds,
+        "net": movements["net"],
+    }
+
+
+def _in_use(installations: dict[str, Any], product: str | None = None) -> list[int | None]:
+    """The installed base from a GET /v1/history answer: active + at_risk."""
+    found = [
+        s["values"]
+        for s in installations["series"]
+        if s["labels"]["status"] in ("active", "at_risk")
+        and product in (None, s["labels"]["product_id"])
+    ]
+    return [
+        None if all(v[k] is None for v in found) else sum(v[k] or 0 for v in found)
+        for k in range(len(TIMES))
+    ]
 
 
 async def _settled(engine: AsyncEngine) -> datetime | None:
@@ -134,7 +195,16 @@ async def _replay(settings: Settings, engine: AsyncEngine) -> dict[str, dict[str
         await eventually(
             lambda: _settled(engine), lambda s: s is not None and s >= T + 12 * H, within=30
         )
-        return {m: await _history(api, m) for m in ("customers", "installations", "signals")}
+        answers = {
+            m: await _history(api, m) for m in ("customers", "retained", "installations", "signals")
+        }
+        for base in ("customers", "installations"):
+            answers[f"movements.{base}"] = await _movements(api, base)
+        for product in ("p1", "p2"):
+            answers[f"movements.{product}"] = await _movements(
+                api, "installations", product_id=product
+            )
+        return answers
 
 
 async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
@@ -164,10 +234,17 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
         for s in first["installations"]["series"]
     } == INSTALLATIONS
     assert {s["labels"]["kind"]: s["values"] for s in first["signals"]["series"]} == SIGNALS
+    for base, expected in MOVEMENTS.items():
+        assert _flat(first[f"movements.{base}"]) == expected
+    # The sizes are the history's.
+    assert first["movements.customers"]["sizes"] == first["retained"]["series"][0]["values"]
+    assert first["movements.installations"]["sizes"] == _in_use(first["installations"])
+    for product in ("p1", "p2"):
+        assert first[f"movements.{product}"]["sizes"] == _in_use(first["installations"], product)
     async with migrated.connect() as conn:
         stored = (await conn.execute(select(history).where(history.c.bucket <= TIMES[-1]))).all()
     # Compact: a row per change of a series, none for the hour in which nothing happened.
-    assert len(stored) == 16
+    assert len(stored) == 16 + 3  # retained: 1, 2, 1
     assert all(row.bucket != T + 4 * H or row.metric == "installations" for row in stored)
 
     # A second projector replays the same topics from offset 0 into an empty database,
@@ -251,6 +328,13 @@ async def test_steps_aggregate_and_bad_parameters_are_problems(
             assert response.status_code == 422, (params, response.text)
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["status"] == 422
+        for params in [
+            {"base": "customers", **b} for b in bad if b.get("metric") == "customers"
+        ] + [{}, {"base": "nope"}, {"base": "customers", "product_id": "p1"}]:
+            params.pop("metric", None)
+            response = await api.get("/v1/movements", params=params, headers=READ_AUTH)
+            assert response.status_code == 422, (params, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
         unauthorized = await api.get("/v1/history?metric=customers")
         assert unauthorized.status_code == 401
         schema = (await api.get("/openapi.json")).json()

@@ -14,7 +14,7 @@ from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.topics import Topics
 from tests.support.ingest import IngestFactory
-from tests.support.kafka import TEST_PARTITIONS, read_records
+from tests.support.kafka import TEST_PARTITIONS, key_ring, read_records
 from tests.support.keys import INGEST_AUTH, ROTATED_AUTH
 
 PARTITIONS = list(range(TEST_PARTITIONS))
@@ -94,6 +94,7 @@ async def test_accepted_events_are_on_the_broker_byte_for_byte(
     assert response.json() == {"accepted": 5, "rejected": []}
 
     records = await read_records(kafka_bootstrap, [topics.customers, topics.telemetry])
+    ring = await key_ring(kafka_bootstrap, topics)
     by_id = {decode_record(r.value).event.event_id: r for r in records}
     assert sorted(by_id) == ["e1", "e2", "e3", "e4", "e5"]
     partitioner = DefaultPartitioner()
@@ -102,12 +103,17 @@ async def test_accepted_events_are_on_the_broker_byte_for_byte(
         topic, key = expected_topic(topics, sent)
         assert (record.topic, record.key) == (topic, key)
         assert record.partition == partitioner(key, PARTITIONS, PARTITIONS)
-        decoded = decode_record(record.value)
+        decoded = decode_record(record.value, ring)
         assert decoded.source == "test-app"
         assert before <= decoded.received_at <= after
-        # The contract's encoding of the validated, skew-corrected event: same bytes.
+        # The contract's encoding of the validated, skew-corrected event: the same bytes,
+        # but for the personal fields of a customer's event, sealed with their key.
         event = corrected(EVENT_ADAPTER.validate_python(sent), decoded.received_at)
-        assert record.value == encode_record(event, decoded.received_at, "test-app")
+        assert decoded.event == event and not decoded.withheld
+        if "customer_id" in sent and ("traits" in sent or "properties" in sent):
+            assert b'"sealed":' in record.value and b"ada@example.com" not in record.value
+        else:
+            assert record.value == encode_record(event, decoded.received_at, "test-app")
 
 
 async def test_clock_skew_is_corrected_once_and_received_at_is_the_servers(

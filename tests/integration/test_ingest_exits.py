@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.exits import BASEWATCH, one_line, run_service
-from tests.support.keys import TEST_KEYS
+from tests.support.keys import MASTER_KEY, TEST_KEYS
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 
@@ -54,6 +54,7 @@ async def test_a_broker_that_is_down_is_said_once_while_ingest_serves() -> None:
     env = {
         "PATH": "/usr/bin:/bin",
         "BASEWATCH_API_KEYS": TEST_KEYS,
+        "BASEWATCH_MASTER_KEY": MASTER_KEY,
         "KAFKA_BOOTSTRAP_SERVERS": down,
         "BASEWATCH_LOG_LEVEL": "DEBUG",  # to see the attempts that go on quietly
     }

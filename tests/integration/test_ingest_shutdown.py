@@ -17,7 +17,7 @@ from basewatch_shared.contract.records import decode_record
 from basewatch_shared.devtools.processes import die_with_parent
 from tests.support.ingest import PrivateKafka
 from tests.support.kafka import read_records
-from tests.support.keys import INGEST_AUTH, KEYS
+from tests.support.keys import INGEST_AUTH, KEYS, MASTER_KEY
 from tests.support.metrics import metric
 from tests.support.polling import eventually
 from tests.support.ports import free_port
@@ -37,6 +37,7 @@ def ingest_process(
         "BASEWATCH_KAFKA_IDEMPOTENCE": "false",
         "BASEWATCH_TOPIC_PREFIX": private_kafka.topics.prefix,
         "BASEWATCH_API_KEYS": KEYS,
+        "BASEWATCH_MASTER_KEY": MASTER_KEY,
         "BASEWATCH_LOG_LEVEL": "WARNING",
         # The requests wait on a frozen broker through the stop: give them (and the
         # graceful window, produce timeout + margin) a minute, far beyond what a loaded

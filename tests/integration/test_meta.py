@@ -96,6 +96,16 @@ async def test_meta_gives_the_vocabulary_the_interval_and_the_products(
         "customer_statuses": list(CustomerStatus),
         "installation_statuses": list(InstallationStatus),
         "signal_kinds": list(SignalKind),
+        "movements": {
+            "installations": {
+                "new": 1,
+                "reactivated": 1,
+                "churned": -1,
+                "uninstalled": -1,
+                "relabelled": 1,
+            },
+            "customers": {"new": 1, "reactivated": 1, "lapsed": -1},
+        },
         "history_interval": "5s",
         "products": [
             {"product_id": "add-on", "versions": [], "more_versions": False},

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.keys import TEST_KEYS
+from tests.support.keys import MASTER_KEY, TEST_KEYS
 from tests.support.ports import free_port
 
 BASEWATCH = str(Path(sys.executable).with_name("basewatch"))
@@ -24,7 +24,12 @@ async def run_command(args: list[str], env: dict[str, str], within: float = 60) 
     proc = await asyncio.create_subprocess_exec(
         BASEWATCH,
         *args,
-        env={"PATH": "/usr/bin:/bin", "BASEWATCH_API_KEYS": TEST_KEYS, **env},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "BASEWATCH_API_KEYS": TEST_KEYS,
+            "BASEWATCH_MASTER_KEY": MASTER_KEY,
+            **env,
+        },
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,

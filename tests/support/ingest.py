@@ -13,7 +13,7 @@ from basewatch_ingest.settings import Settings
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
 from tests.support.kafka import TEST_PARTITIONS
-from tests.support.keys import KEYS
+from tests.support.keys import KEYS, MASTER_KEY
 
 # What the ``ingest_with`` fixture gives: ``async with ingest_with(**settings) as client``.
 IngestFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -29,6 +29,7 @@ def ingest_settings_for(
         "kafka_idempotence": idempotence,
         "topic_prefix": topics.prefix,
         "api_keys": KEYS,
+        "master_key": MASTER_KEY,
     }
     return Settings.model_validate(values | overrides)
 

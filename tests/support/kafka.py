@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
+from basewatch_shared.keyring.master import Master, parse_master_key
+from basewatch_shared.keyring.reader import KeysReader
+from basewatch_shared.keyring.ring import KeyRing
 from basewatch_shared.topics import Topics
 from tests.support.history import Out
+from tests.support.keys import MASTER_KEY
 
 TEST_PARTITIONS = 6
 
@@ -135,3 +139,14 @@ async def read_records(
                 raise AssertionError(f"partitions not read to their end within {within} s")
     finally:
         await consumer.stop()
+
+
+async def key_ring(bootstrap: str, topics: Topics) -> KeyRing:
+    """The customers' data keys as the test services' keys topic holds them now."""
+    ring = KeyRing(Master(parse_master_key(MASTER_KEY)))
+    reader = KeysReader(bootstrap, topics.keys, ring)
+    try:
+        await reader.start(timeout_s=10)
+    finally:
+        await reader.stop()
+    return ring

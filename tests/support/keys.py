@@ -14,12 +14,20 @@ READ_AUTH = {"Authorization": f"Bearer {READ_KEY}"}
 # valid at once) and one key with both scopes.
 ROTATED_KEY = "test-ingest-key-2026b"
 BOTH_KEY = "test-both-key"
+ERASE_KEY = "test-erase-key"  # the erase scope alone (docs/erasure.md)
+INGEST_ERASE_KEY = "test-ingest-erase-key"
 KEYS = ",".join(
     [
         TEST_KEYS,
         f"test-app-2026b:ingest:{hash_key(ROTATED_KEY)}",
         f"both:ingest+read:{hash_key(BOTH_KEY)}",
+        f"test-dpo:erase:{hash_key(ERASE_KEY)}",
+        f"test-dpo-app:ingest+erase:{hash_key(INGEST_ERASE_KEY)}",
     ]
 )
 ROTATED_AUTH = {"Authorization": f"Bearer {ROTATED_KEY}"}
 BOTH_AUTH = {"Authorization": f"Bearer {BOTH_KEY}"}
+ERASE_AUTH = {"Authorization": f"Bearer {ERASE_KEY}"}
+INGEST_ERASE_AUTH = {"Authorization": f"Bearer {INGEST_ERASE_KEY}"}
+# The master key of the test services (docs/erasure.md): public, like the keys above.
+MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLi4uLi4="

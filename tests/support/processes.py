@@ -12,7 +12,7 @@ from typing import Self
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.kafka import KafkaBackend
-from tests.support.keys import TEST_KEYS
+from tests.support.keys import MASTER_KEY, TEST_KEYS
 from tests.support.ports import free_port
 from tests.support.services import NO_CHURN, session_timeout
 
@@ -69,6 +69,7 @@ class ServiceProcess:
         self.env = {
             **os.environ,
             "BASEWATCH_API_KEYS": TEST_KEYS,
+            "BASEWATCH_MASTER_KEY": MASTER_KEY,
             "BASEWATCH_LOG_LEVEL": "WARNING",
             **env,
         }

@@ -16,7 +16,7 @@ from basewatch_projector.settings import Settings as ProjectorSettings
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.kafka import KafkaBackend
-from tests.support.keys import TEST_KEYS
+from tests.support.keys import MASTER_KEY, TEST_KEYS
 
 # Test histories happen in November 2026; churn tests set short thresholds.
 NO_CHURN = {"at_risk_after": "3650d", "churn_after": "3651d"}
@@ -46,6 +46,7 @@ def projector_settings_for(
         "kafka_idempotence": kafka.idempotence,
         "topic_prefix": topics.prefix,
         "api_keys": TEST_KEYS,
+        "master_key": MASTER_KEY,
         **database.settings(),
         "consumer_group": group,
         "consumer_session_timeout": session_timeout(kafka),
@@ -56,7 +57,9 @@ def projector_settings_for(
 
 def projector_app(engine: AsyncEngine, **overrides: Any) -> FastAPI:
     """The real app without its lifespan: the read API needs only the engine."""
-    settings = ProjectorSettings.model_validate({"api_keys": TEST_KEYS, **overrides})
+    settings = ProjectorSettings.model_validate(
+        {"api_keys": TEST_KEYS, "master_key": MASTER_KEY, **overrides}
+    )
     app = create_app(settings)
     served(app).engine = engine
     return app

@@ -24,7 +24,7 @@ def keys_command(sub: Subparsers) -> None:
     """Register ``basewatch keys new``."""
     new = add_action(sub, "keys", "make API keys", "new", "make a new key for a source app")
     new.add_argument("name", help="the key's name; it becomes the events' source")
-    new.add_argument("scopes", choices=["ingest", "read", "ingest+read"])
+    new.add_argument("scopes", choices=["ingest", "read", "ingest+read", "erase"])
     new.set_defaults(handler=run_keys_new)
 
 

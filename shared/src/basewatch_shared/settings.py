@@ -13,8 +13,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from basewatch_shared.keyring.master import Master, parse_master_key
 
 # How long ingest waits for the broker before it answers 503 (its BASEWATCH_PRODUCE_TIMEOUT
 # default): the projector's default for the longest time from receipt to the log.
@@ -55,6 +57,7 @@ class Scope(StrEnum):
 
     INGEST = "ingest"
     READ = "read"
+    ERASE = "erase"  # erasure requests (docs/erasure.md): given to few, on purpose
 
 
 class ApiKey(BaseModel):
@@ -77,7 +80,7 @@ def hash_key(secret: str) -> str:
 
 
 def parse_api_keys(value: Any) -> tuple[ApiKey, ...]:
-    """Parse ``name:scopes:sha256,...`` (scopes: ingest, read or ingest+read)."""
+    """Parse ``name:scopes:sha256,...`` (scopes: ingest, read, erase, joined with +)."""
     if isinstance(value, tuple | list):
         return tuple(value)
     if value is None or not str(value).strip():
@@ -101,7 +104,9 @@ def _parse_api_key(entry: str) -> ApiKey:
     try:
         scope_set = frozenset(Scope(s) for s in scopes.split("+"))
     except ValueError:
-        raise ValueError(f"API key {name!r}: scopes must be ingest, read or ingest+read") from None
+        raise ValueError(
+            f"API key {name!r}: scopes must be ingest, read or erase, joined with +"
+        ) from None
     if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
         raise ValueError(f"API key {name!r}: the third part must be a hex SHA-256")
     return ApiKey(name=name, scopes=scope_set, digest=bytes.fromhex(digest))
@@ -137,6 +142,8 @@ class CommonSettings(BaseSettings):
     kafka_idempotence: bool = True
     topic_prefix: str = Field(default="basewatch.", pattern=r"^[A-Za-z0-9._-]{0,200}$")
     api_keys: ApiKeys = ()
+    # Wraps the customers' data keys at rest (docs/erasure.md): 32 bytes, base64.
+    master_key: SecretStr | None = None
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     # What one client may hold of the server (connection_limits.py): 431, 408 or 503 beyond.
@@ -157,6 +164,13 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be host:port entries separated by commas, like kafka:9092")
         return ",".join(entries)
 
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_master_key(value.get_secret_value())
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -171,3 +185,13 @@ class CommonSettings(BaseSettings):
                 "no API keys configured: set BASEWATCH_API_KEYS=name:scopes:sha256 "
                 "(sha256 = hex SHA-256 of the key; `basewatch keys new NAME SCOPES` makes one)"
             )
+        self.master()
+
+    def master(self) -> Master:
+        """The master key that wraps data keys; MissingKeys when none is configured."""
+        if self.master_key is None:
+            raise MissingKeys(
+                "no master key configured: set BASEWATCH_MASTER_KEY to 32 random bytes, "
+                "base64 (`openssl rand -base64 32`); keep it out of every backup of Kafka"
+            )
+        return Master(parse_master_key(self.master_key.get_secret_value()))

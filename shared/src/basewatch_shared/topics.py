@@ -15,13 +15,23 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 DEFAULT_PREFIX = "basewatch."
-_KINDS = ("customers", "telemetry", "signals", "deadletter")  # in contract order
+_KINDS = ("customers", "telemetry", "signals", "deadletter", "keys")  # in contract order
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")
 _MAX_TOPIC_LENGTH = 249
 _BACKOFF_S = (0.05, 1.0)  # first retry, longest retry
 # Long enough to look at a dead letter and replay it; not for ever, since it holds
 # whatever was refused (personal data included). The other topics keep the broker's.
 DEADLETTER_RETENTION = timedelta(days=14)
+# The keys topic is compacted: a tombstone (an erased key) removes the key from the log
+# once its segment closes (segment.ms) and the tombstone itself after delete.retention.ms.
+# Together about two hours on Apache Kafka (docs/erasure.md).
+KEYS_CONFIG = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(3600 * 1000),
+    "delete.retention.ms": str(3600 * 1000),
+    "min.compaction.lag.ms": "0",
+    "min.cleanable.dirty.ratio": "0.01",
+}
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +49,14 @@ class Topics:
     telemetry: str = field(init=False)  # install, heartbeat, uninstall, keyed by installation_id
     signals: str = field(init=False)  # churn signals
     deadletter: str = field(init=False)  # records the projector could not process
+    keys: str = field(init=False)  # customers' data keys, wrapped, compacted (docs/erasure.md)
 
     def __post_init__(self) -> None:
         for kind in _KINDS:  # frozen: each name is set once, here
             object.__setattr__(self, kind, f"{self.prefix}{kind}.v1")
         # Kafka refuses such names; the embedded broker accepts them, so check here.
-        if not _LEGAL.fullmatch(self.prefix) or len(self.deadletter) > _MAX_TOPIC_LENGTH:
+        longest = max(len(name) for name in self.all)
+        if not _LEGAL.fullmatch(self.prefix) or longest > _MAX_TOPIC_LENGTH:
             raise ValueError(
                 f"topic prefix {self.prefix!r} must be ASCII letters, digits, '.', '_' or '-', "
                 f"and make names of at most {_MAX_TOPIC_LENGTH} characters"
@@ -53,7 +65,7 @@ class Topics:
     @property
     def all(self) -> tuple[str, ...]:
         """Every topic, in contract order."""
-        return (self.customers, self.telemetry, self.signals, self.deadletter)
+        return (self.customers, self.telemetry, self.signals, self.deadletter, self.keys)
 
 
 async def wait_for_broker(bootstrap_servers: str, timeout_s: float) -> None:
@@ -84,7 +96,7 @@ async def create_topics(
             name,
             partitions,
             replication_factor,
-            topic_configs=retention if name == topics.deadletter else {},
+            topic_configs={topics.deadletter: retention, topics.keys: KEYS_CONFIG}.get(name, {}),
         )
         for name in topics.all
     ]

@@ -16,6 +16,7 @@ from basewatch_ingest.broker import Broker
 from basewatch_ingest.caps import capped
 from basewatch_ingest.errors import BrokerUnavailable
 from basewatch_ingest.intake import refusal, split_body, take
+from basewatch_ingest.keys import Keys
 from basewatch_ingest.metrics import Metrics
 from basewatch_ingest.openapi import (
     METRICS_RESPONSES,
@@ -63,6 +64,7 @@ class Ingest:
     broker: Broker
     publisher: Publisher
     metrics: Metrics
+    keys: Keys
 
 
 async def _ingest(request: Request) -> Ingest:
@@ -122,12 +124,15 @@ async def post_events(request: Request) -> JSONResponse:
     body = await read_limited(request.stream(), headers.get("content-encoding", ""))
     raw = split_body(body, ndjson=media == NDJSON)
     ingest.limiter.take(key.name, len(raw))
+    if missing := ingest.keys.missing(raw):  # a new customer's first personal fields
+        await ingest.keys.ensure(missing)
     intake = take(
         raw,
         topics=ingest.topics,
         source=key.name,
         received_at=datetime.now(UTC),
         max_future=ingest.max_future,
+        keys=ingest.keys.ring,
     )
     if intake.rejected_reasons:  # counted whether or not the broker then acknowledges
         ingest.metrics.count_events({}, intake.rejected_reasons)

@@ -13,7 +13,9 @@ from starlette.requests import ClientDisconnect
 
 from basewatch_ingest.api import Ingest, events_route, events_router, router
 from basewatch_ingest.broker import Broker, make_producer
+from basewatch_ingest.erase import erase_router
 from basewatch_ingest.errors import BrokerUnavailable, RateLimited
+from basewatch_ingest.keys import Keys
 from basewatch_ingest.metrics import Metrics
 from basewatch_ingest.middleware import InFlight, ObserveRequests
 from basewatch_ingest.openapi import install_openapi
@@ -21,6 +23,7 @@ from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
 from basewatch_ingest.shortcut import IngestApp, Shortcut
+from basewatch_shared.contract.sealed import KeyMissing
 from basewatch_shared.headers import APP_OPTIONS, SecurityHeaders, secure
 from basewatch_shared.problems import (
     ProblemError,
@@ -59,12 +62,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_keys = settings.api_keys
     translations: dict[type[Exception], Translation] = {
         BrokerUnavailable: _unavailable,
+        KeyMissing: _unavailable,
         RateLimited: _rate_limited,
         ClientDisconnect: _disconnected,
     }
     install_problem_handlers(app, translations)
     app.include_router(events_router)
     app.include_router(router)
+    app.include_router(erase_router)
     secure(app, settings.api_docs)
     app.add_middleware(ObserveRequests, metrics=metrics, in_flight=in_flight)
     # The events route's own way past FastAPI's layers, with the same observing and
@@ -85,6 +90,10 @@ async def _serving(
     broker = _broker(settings, topics, metrics)
     await broker.start()
     publisher = Publisher(broker, produce_timeout, metrics)
+    keys = Keys(
+        settings.kafka_bootstrap_servers, topics.keys, settings.master(), broker, produce_timeout
+    )
+    keys.start()
     limiter = RateLimiter(settings.rate_limit_events, settings.rate_limit_burst)
     log.info("ingest started", extra={"topics": [topics.customers, topics.telemetry]})
     try:
@@ -95,10 +104,12 @@ async def _serving(
             broker=broker,
             publisher=publisher,
             metrics=metrics,
+            keys=keys,
         )
     finally:
         log.info("ingest stopping", extra={"in_flight": in_flight.count})
         await _drain(in_flight, publisher, produce_timeout + 1)
+        await keys.stop()
         await broker.stop()  # the producer flushes what it was handed, then closes
         log.info("ingest stopped")
 
@@ -110,7 +121,7 @@ def _broker(settings: Settings, topics: Topics, metrics: Metrics) -> Broker:
             make_producer, settings.kafka_bootstrap_servers, settings.kafka_idempotence
         ),
         address=settings.kafka_bootstrap_servers,
-        topics=(topics.customers, topics.telemetry),
+        topics=(topics.customers, topics.telemetry, topics.keys),
         connect_timeout=settings.connect_timeout.total_seconds(),
         probe_timeout=settings.readiness_timeout.total_seconds(),
         metrics=metrics,

@@ -22,6 +22,7 @@ from basewatch_shared.contract.errors import error_list
 from basewatch_shared.contract.events import EVENT_TYPES
 from basewatch_shared.contract.intake import Accepted, EventIntake
 from basewatch_shared.contract.records import TopicKind
+from basewatch_shared.contract.sealed import SealingKeys
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.topics import Topics
 
@@ -132,11 +133,12 @@ def take(
     source: str,
     received_at: datetime,
     max_future: timedelta,
+    keys: SealingKeys | None = None,
 ) -> Intake:
     """Validate each raw event, correct its clock skew, encode the accepted ones."""
     intake = Intake()
     names: dict[TopicKind, str] = {"customers": topics.customers, "telemetry": topics.telemetry}
-    events = EventIntake(received_at, source, names)
+    events = EventIntake(received_at, source, names, keys)
     latest = received_at + max_future
     records, counts = intake.records, intake.accepted_types
     for index, raw in enumerate(raw_events):  # per event: one branch for each outcome

@@ -64,6 +64,11 @@ class Publisher:
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
+    @property
+    def timeout(self) -> float:
+        """Seconds a record may wait for the broker's acknowledgement."""
+        return self._timeout
+
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Produce ``records``; return once the broker acknowledged all of them."""
         if not records:

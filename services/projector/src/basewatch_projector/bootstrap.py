@@ -35,6 +35,8 @@ from basewatch_projector.settings import Settings
 from basewatch_projector.storage.migrate import NotMigrated, check_migrated
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_projector.tasks import Tasks
+from basewatch_shared.keyring.reader import KeysReader
+from basewatch_shared.keyring.ring import KeyRing
 from basewatch_shared.logs import quiet
 from basewatch_shared.topics import Topics
 
@@ -77,8 +79,11 @@ async def _open(
     await _start(producer, settings, stack)
     outbox = Outbox(engine, producer, settings.kafka_bootstrap_servers, topics.signals)
     wiring = _Wiring(settings, topics, engine, metrics, lag, _signals_stored(metrics, outbox))
+    # Every key on the keys topic read before the first record (docs/erasure.md).
+    keys = KeysReader(settings.kafka_bootstrap_servers, topics.keys, KeyRing(settings.master()))
+    await _start(keys, settings, stack)
     kafka = _kafka_consumer(settings)
-    consumer = await _consumer(wiring, kafka, producer)
+    consumer = await _consumer(wiring, kafka, producer, keys)
     consumer.subscribe()
     await _start(kafka, settings, stack)
     tasks = Tasks()
@@ -133,7 +138,9 @@ def _kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 async def _start(
-    client: AIOKafkaProducer | AIOKafkaConsumer, settings: Settings, stack: AsyncExitStack
+    client: AIOKafkaProducer | AIOKafkaConsumer | KeysReader,
+    settings: Settings,
+    stack: AsyncExitStack,
 ) -> None:
     """Start a Kafka client, stopped on the way out (``stop`` is safe after a failed start)."""
     stack.push_async_callback(client.stop)
@@ -173,7 +180,9 @@ def _sweeper(w: _Wiring, known: Known) -> Sweeper:
     )
 
 
-async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer) -> Consumer:
+async def _consumer(
+    w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProducer, keys: KeysReader
+) -> Consumer:
     """The consume loop with the history recorder and the churn sweeper it drives."""
     known = Known(w.settings.state_cache_installations)
     sweeper = _sweeper(w, known)
@@ -200,6 +209,7 @@ async def _consumer(w: _Wiring, kafka: AIOKafkaConsumer, producer: AIOKafkaProdu
         sweeper=sweeper,
         on_signals=w.stored,
         known=known,
+        keys=keys,
     )
 
 

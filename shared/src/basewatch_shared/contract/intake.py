@@ -11,9 +11,9 @@ this short cannot break them).
 What the fast path does not accept, the models judge: ``EVENT_ADAPTER``, ``corrected``
 and ``RecordEncoder``, the specification of a record's bytes. They raise the
 ValidationError whose messages clients see, or give the record. For what it accepts, the
-fast path gives the same bytes as they would (``tests/unit/test_fast_paths.py``). Erasure
-(issue 16) will transform the personal fields, ``traits`` and ``properties``, here,
-between reading and encoding, on both paths.
+fast path gives the same bytes as they would (``tests/unit/test_fast_paths.py``). Given
+a customer's keys, both paths seal the personal fields, ``traits`` and ``properties``,
+between reading and encoding (``sealed.protect``, docs/erasure.md).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from basewatch_shared.contract.records import (
     record_key,
     topic_kind,
 )
+from basewatch_shared.contract.sealed import SealingKeys, protect
 from basewatch_shared.contract.timestamps import in_utc, shifted
 
 # As RecordEncoder writes: keys sorted at every level; datetimes (all in UTC) with a Z and
@@ -120,13 +121,14 @@ def _checked_source(source: str) -> str:
 class EventIntake:
     """Takes the events of one request: received at one time, from one API key."""
 
-    __slots__ = ("_received_at", "_reference", "_sent", "_source", "_topics")
+    __slots__ = ("_keys", "_received_at", "_reference", "_sent", "_source", "_topics")
 
     def __init__(
         self,
         received_at: datetime,
         source: str,
         topics: Mapping[TopicKind, str] = TOPIC_KINDS,
+        keys: SealingKeys | None = None,
     ) -> None:
         # Checked once here, as RecordEncoder checks them, so that every record decodes.
         utc = None if received_at.utcoffset() is None else in_utc(received_at)
@@ -136,6 +138,7 @@ class EventIntake:
         self._source = _checked_source(source)
         self._reference: RecordEncoder | None = None  # built for the first event it judges
         self._topics = topics
+        self._keys = keys  # None: personal fields in clear (tests and tools, never ingest)
         # The events of a request usually share sent_at: its text, in UTC, and the skew.
         self._sent: tuple[object, datetime, timedelta] = ("", utc, timedelta(0))
 
@@ -171,6 +174,8 @@ class EventIntake:
         fields["occurred_at"] = occurred_at
         fields["received_at"] = self._received_at
         fields["source"] = self._source
+        if self._keys is not None:
+            protect(fields, self._keys)
         value = orjson.dumps(fields, option=_RECORD_OPTIONS)
         if len(value) > _SURELY_WITHIN:
             return None  # the models measure it
@@ -183,7 +188,7 @@ class EventIntake:
     def _by_the_models(self, raw: Any) -> Accepted:
         event = corrected(EVENT_ADAPTER.validate_python(raw), self._received_at)
         if self._reference is None:
-            self._reference = RecordEncoder(self._received_at, self._source)
+            self._reference = RecordEncoder(self._received_at, self._source, self._keys)
         value = self._reference.encode(event)
         topic = self._topics[topic_kind(event)]
         return Accepted(event.type, topic, record_key(event), value, event.occurred_at)

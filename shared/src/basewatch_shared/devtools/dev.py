@@ -28,6 +28,7 @@ from basewatch_shared.devtools.devkeys import (
     use_dev_keys_on_loopback_only,
 )
 from basewatch_shared.devtools.processes import die_with_parent
+from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.topics import Topics, create_topics
 
 # The demo's projector: silence of seconds is churn, swept and recorded every few
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     data.mkdir(parents=True, exist_ok=True)
     env.setdefault("BASEWATCH_LOG_LEVEL", "WARNING")
+    # The embedded broker starts empty, so a master key of this run alone loses nothing.
+    env.setdefault("BASEWATCH_MASTER_KEY", new_master_key())
     if args.demo:
         env.update(DEMO_ENV)
     # SIGTERM is handled like Ctrl-C: unwind, stopping whatever has been started so far.

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.deps import Conn, State
+from basewatch_projector.api.ranges import Since, Step, Until, invalid, step_range
 from basewatch_projector.history.series import (
     MAX_VALUES,
     UNSET,
@@ -17,21 +18,10 @@ from basewatch_projector.history.series import (
     gauges,
     signal_counts,
 )
-from basewatch_projector.history.steps import (
-    EPOCH,
-    MAX_POINTS,
-    default_step,
-    format_duration,
-    step_times,
-)
+from basewatch_projector.history.steps import format_duration
 from basewatch_shared.contract.scalars import Identifier
-from basewatch_shared.contract.timestamps import Timestamp
-from basewatch_shared.problems import ProblemError
-from basewatch_shared.settings import parse_duration
 
-Metric = Literal["customers", "installations", "signals"]
-DEFAULT_SPAN = timedelta(days=7)
-MAX_STEP = timedelta(days=3660)
+Metric = Literal["customers", "retained", "installations", "signals"]
 router = APIRouter()
 
 
@@ -52,47 +42,11 @@ class History(BaseModel):
     series: list[Series]
 
 
-def _invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422, "Invalid request", errors=[{"field": f"query.{field}", "message": message}]
-    )
-
-
-def _step(text: str, interval: timedelta) -> timedelta:
-    try:
-        step = parse_duration(text)
-    except (ValueError, OverflowError) as exc:
-        raise _invalid("step", str(exc)) from None
-    if step > MAX_STEP:
-        raise _invalid("step", f"must be at most {format_duration(MAX_STEP)}")
-    if step % interval:
-        raise _invalid("step", f"must be a multiple of the interval {format_duration(interval)}")
-    return step
-
-
-def _times(
-    since: datetime | None, until: datetime | None, step: str | None, interval: timedelta
-) -> tuple[timedelta, list[datetime]]:
-    """The step and the step boundaries the query asks for, or a 422 saying why not."""
-    try:
-        end = until or datetime.now(EPOCH.tzinfo)
-        start = since or end - DEFAULT_SPAN
-        if start > end:
-            raise _invalid("since", "must not be after until")
-        every = default_step(end - start, interval) if step is None else _step(step, interval)
-        if (end - start) // every + 1 > MAX_POINTS:
-            raise _invalid("step", f"more than {MAX_POINTS} times between since and until")
-        if start < EPOCH:
-            raise _invalid("since", "must not be before 1970-01-01T00:00:00Z")
-        return every, step_times(start, end, every)
-    except OverflowError:
-        raise _invalid("since", "the times are out of range") from None
-
-
 async def _gauges(
     conn: AsyncConnection,
     metric: Metric,
     times: list[datetime],
+    step: timedelta,
     product_id: str | None,
     per_product: bool,
 ) -> list[dict[str, Any]]:
@@ -104,9 +58,10 @@ async def _gauges(
             times,
             product_id=UNSET if product_id is None else product_id,
             per_product=per_product,
+            step=step,
         )
     except TooManyValues as exc:
-        raise _invalid(
+        raise invalid(
             "metric",
             f"{exc} at {len(times)} times: at most {MAX_VALUES:,} values; give product_id, "
             "per_product=false, a larger step or a shorter range",
@@ -118,18 +73,9 @@ async def get_history(
     state: State,
     conn: Conn,
     metric: Annotated[Metric, Query(description="which series")],
-    # RFC 3339 only, like events: pydantic's datetime would also read unix numbers.
-    since: Annotated[Timestamp | None, Query(description="default: until - 7 days")] = None,
-    until: Annotated[Timestamp | None, Query(description="default: now")] = None,
-    step: Annotated[
-        str | None,
-        Query(
-            max_length=32,
-            pattern=r"^([1-9][0-9]{0,9}[smhdw])+$",
-            description="like 1h, 5s, 1d; a multiple of the interval (default: the interval, "
-            f"or its smallest multiple that gives at most {MAX_POINTS} times)",
-        ),
-    ] = None,
+    since: Since = None,
+    until: Until = None,
+    step: Step = None,
     product_id: Annotated[
         Identifier | None,
         Query(description="installations: only this product's series (one per status)"),
@@ -142,7 +88,8 @@ async def get_history(
         ),
     ] = True,
 ) -> dict[str, Any]:
-    """The customer base by segment, the installed base by product and status, or the
+    """The customer base by segment, the retained customers (bought and not lapsed:
+    the base of GET /v1/movements?base=customers), the installed base by product and status, or the
     churn signals per kind, at each step boundary between ``since`` and ``until``.
 
     At most MAX_VALUES values (series times times): installations per product are as
@@ -150,12 +97,12 @@ async def get_history(
     (``per_product=false``), or take fewer times."""
     if metric != "installations" and (product_id is not None or not per_product):
         field = "product_id" if product_id is not None else "per_product"
-        raise _invalid(field, "applies to metric=installations only")
-    every, times = _times(since, until, step, state.history_interval)
+        raise invalid(field, "applies to metric=installations only")
+    every, times = step_range(since, until, step, state.history_interval)
     if metric == "signals":
         series = await signal_counts(conn, times, every)
     else:
-        series = await _gauges(conn, metric, times, product_id, per_product)
+        series = await _gauges(conn, metric, times, every, product_id, per_product)
     return {
         "metric": metric,
         "step": format_duration(every),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.api.deps import Conn, State
 from basewatch_projector.api.products import MAX_VERSIONS, nulls_last
 from basewatch_projector.history.steps import format_duration
+from basewatch_projector.projection.movements import SIGNS
 from basewatch_projector.storage.bulk import any_of
 from basewatch_projector.storage.tables import installations, purchases
 from basewatch_shared.contract.vocabulary import (
@@ -48,6 +49,10 @@ class Meta(BaseModel):
     customer_statuses: list[CustomerStatus]
     installation_statuses: list[InstallationStatus]
     signal_kinds: list[SignalKind]
+    movements: dict[str, dict[str, int]] = Field(
+        description="per base of GET /v1/movements, its kinds in order, each with its "
+        "sign in the net (1: into the base, -1: out of it)"
+    )
     history_interval: str = Field(
         description="how often this projector samples the bases (GET /v1/history)",
         examples=["1h"],
@@ -70,6 +75,7 @@ async def get_meta(state: State, conn: Conn) -> dict[str, Any]:
         "customer_statuses": list(CustomerStatus),
         "installation_statuses": list(InstallationStatus),
         "signal_kinds": list(SignalKind),
+        "movements": SIGNS,
         "history_interval": format_duration(state.history_interval),
         "products": [
             {

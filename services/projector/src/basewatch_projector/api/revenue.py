@@ -23,9 +23,11 @@ from basewatch_shared.contract.money import from_micros
 _SPLIT: Final = 10**9
 
 
-def revenue_sums() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """The two parts of the sum of ``purchases.amount_micros`` over a group (amounts >= 0)."""
-    micros = purchases.c.amount_micros
+def revenue_sums(
+    micros: ColumnElement[Any] = purchases.c.amount_micros,
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The two parts of the sum of ``micros`` (``purchases.amount_micros``, or the same
+    column of a subquery) over a group (amounts >= 0)."""
     return func.sum(micros // _SPLIT), func.sum(micros % _SPLIT)
 
 

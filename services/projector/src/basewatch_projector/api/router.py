@@ -5,14 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from basewatch_projector.api import (
+    cohorts,
     customers,
     health,
     history,
     installations,
     meta,
+    movements,
     ops,
     page,
     products,
+    sales,
     signals,
     summary,
 )
@@ -30,6 +33,9 @@ def routes() -> APIRouter:
             summary.router,
             signals.router,
             history.router,
+            movements.router,
+            sales.router,
+            cohorts.router,
             ops.router,
             meta.router,
         )

@@ -22,6 +22,7 @@ churn. An operator releases the hold with ``basewatch churn release``.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.churn.deadlines import earliest_deadlines
 from basewatch_projector.churn.guard import Move, guard
 from basewatch_projector.projection.customers import lapse_times, refresh_customers
+from basewatch_projector.projection.movements import Moves, add_pending
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_kind, signal_row
@@ -153,7 +155,14 @@ async def _customers(
     churned: when the last of its installations left use (rules/causes.py)."""
     policy, loyal_min_orders = context
     owners = {row.customer_id for row, _ in moves if row.customer_id}
-    changes = await refresh_customers(conn, owners, loyal_min_orders, now)
+    # The installations that left use (docs/tables.md, movements).
+    moved: Moves = Counter(
+        ("installations", "churned", row.product_id or "")
+        for row, path in moves
+        if path[-1][0] == InstallationStatus.CHURNED and row.status in IN_USE
+    )
+    changes = await refresh_customers(conn, owners, loyal_min_orders, now, moved)
+    await add_pending(conn, moved)
     lapses = await lapse_times(conn, [cid for cid, _, _ in changes], policy)
     rows = customer_signals(changes, lambda cid, _: lapses.get(cid, now), now)
     await store_signals(conn, rows)

@@ -29,7 +29,7 @@ from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
 from basewatch_projector.consume.decode import (
     Item,
-    decode_all,
+    decode_fetched,
     offset_moves,
     telemetry_partitions,
 )
@@ -46,6 +46,7 @@ from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_shared.contract.records import Record
+from basewatch_shared.keyring.reader import KeysReader
 from basewatch_shared.topics import Topics
 
 log = logging.getLogger("basewatch.projector.consumer")
@@ -72,13 +73,14 @@ class Consumer:
         on_signals: OnSignals,
         known: Known,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: KeysReader | None = None,
     ) -> None:
         self._kafka, self._engine, self._topics = consumer, engine, topics
         self._group, self._loyal_min_orders = group, loyal_min_orders
         self._batch_max = batch_max_records
         self.lag, self._metrics, self._dead_letters = lag, metrics, dead_letters
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
-        self._clock, self._known = clock, known
+        self._clock, self._known, self._keys = clock, known, keys  # keys: sealed fields
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing)
         self._assignment = Assignment(
@@ -125,11 +127,9 @@ class Consumer:
         epochs = self._assignment.epochs()  # taken before any await: the epoch of this fetch
         for tp in self._kafka.assignment():
             self.lag.fetched(tp, self._kafka.highwater(tp))
-        items = decode_all(
-            (raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records
-        )
+        raws = [(raw, epochs.get(tp, -1)) for tp, records in fetched.items() for raw in records]
         cut = self._sweeper.cut(boundary, self.lag.positions())
-        return self._holding.admit(items, epochs, cut)
+        return self._holding.admit(await decode_fetched(raws, self._keys), epochs, cut)
 
     def _standing(self) -> Standing:
         return Standing(

@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
-from basewatch_projector.history.samples import claim, counts, settled_through, write
+from basewatch_projector.history.samples import claim, sample, settled_through
 from basewatch_projector.history.steps import boundary_after, boundary_at_or_before, grace
 from basewatch_projector.rules.clock import PartitionPosition
 from basewatch_projector.rules.signals import OnSignals, Row
@@ -171,7 +171,7 @@ class Recorder:
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await self._sweeper.sweep(conn, at.positions, telemetry, bucket, at.now)
-            await write(conn, bucket, previous, await counts(conn))
+            await sample(conn, bucket, previous)
         self._sweeper.settle(at.positions, result)
         self.pending = bucket + self.interval
         return result.signals

@@ -29,8 +29,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.history.movements import hold_pending, settle
 from basewatch_projector.storage.bulk import insert_of, upsert
 from basewatch_projector.storage.tables import customers, history, history_progress, installations
+from basewatch_shared.contract.vocabulary import PAYING, CustomerStatus
 
 Labels = tuple[tuple[str, Any], ...]
 Key = tuple[str, Labels]  # (metric, labels in key order)
@@ -46,12 +48,18 @@ def changes(previous: Mapping[Key, int], current: Mapping[Key, int]) -> dict[Key
 
 
 async def counts(conn: AsyncConnection) -> dict[Key, int]:
-    """The current size of every series: customers by segment, installations by
-    product and status (two grouped counts over indexes)."""
+    """The current size of every series: customers by segment, the retained customers
+    (bought, not lapsed: ``projection/movements.py``), installations by product and
+    status (grouped counts over indexes)."""
     c, i = customers.c, installations.c
     found: dict[Key, int] = {}
-    for segment, n in await conn.execute(select(c.segment, func.count()).group_by(c.segment)):
-        found[("customers", (("segment", segment),))] = int(n)
+    by_segment = select(c.segment, c.status == CustomerStatus.LAPSED, func.count())
+    base = 0
+    for segment, lapsed, n in await conn.execute(by_segment.group_by(c.segment, c.status)):
+        key = ("customers", (("segment", segment),))
+        found[key] = found.get(key, 0) + int(n)
+        base += int(n) if segment in PAYING and not lapsed else 0
+    found[("retained", ())] = base
     by_product = select(i.product_id, i.status, func.count()).group_by(i.product_id, i.status)
     for product_id, status, n in await conn.execute(by_product):
         found[("installations", (("product_id", product_id), ("status", status)))] = int(n)
@@ -112,6 +120,14 @@ async def write(
         update(history_progress).where(history_progress.c.id == 1).values(latest=encode_latest(now))
     )
     return len(rows)
+
+
+async def sample(conn: AsyncConnection, bucket: datetime, previous: Mapping[Key, int]) -> None:
+    """Write the sample at ``bucket`` (claimed, swept) and settle the pending movements
+    at it: under the hold, the counts and the moves see the same committed batches."""
+    await hold_pending(conn)
+    await write(conn, bucket, previous, await counts(conn))
+    await settle(conn, bucket)
 
 
 async def settled_through(conn: AsyncConnection) -> datetime | None:

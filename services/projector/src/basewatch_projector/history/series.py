@@ -9,7 +9,7 @@ signals table by their time: the value at t is the number in (t - step, t].
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.steps import gauge, per_step
+from basewatch_projector.storage.instants import step_index
 from basewatch_projector.storage.tables import history, history_progress, signals
 from basewatch_shared.contract.vocabulary import InstallationStatus, Segment, SignalKind
 
@@ -45,19 +46,27 @@ async def gauges(
     *,
     product_id: Unset | str | None = UNSET,
     per_product: bool = True,
+    step: timedelta | None = None,
+    statuses: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The series of a sampled metric: the last row at or before times[0] and every
     row up to times[-1], carried forward.
 
     Installations may be narrowed to one product (``product_id``), or summed over the
-    products into one series per status (``per_product=False``). TooManyValues when the
-    series times the times would pass MAX_VALUES (products are what clients invent).
+    products into one series per status (``per_product=False``). ``step``, when the
+    times are its multiples: only the last row of each series in each step is read.
+    ``statuses``: only the installations' series of these statuses are read.
+    TooManyValues when the series times the times would pass MAX_VALUES (products are
+    what clients invent).
     """
     first = await conn.scalar(select(history_progress.c.first_bucket))
     keys = await _keys(conn, metric, times, product_id, per_product)
     values: dict[Labels, list[int | None]] = {}
-    only = None if isinstance(product_id, Unset) else [dict(key) for key in keys]
-    async for key, rows in _rows(conn, metric, times, only):
+    if statuses is not None:
+        keys = [key for key in keys if dict(key)["status"] in statuses]
+    chosen = statuses is not None or not isinstance(product_id, Unset)
+    only = [dict(key) for key in keys] if chosen else None
+    async for key, rows in _rows(conn, metric, times, only, step):
         series = gauge(times, first, rows)
         if per_product:
             values[key] = series
@@ -65,7 +74,7 @@ async def gauges(
         summed = (("status", dict(key)["status"]),)
         values[summed] = _add(values.get(summed), series)
     if not per_product:
-        keys = [(("status", s),) for s in InstallationStatus]
+        keys = [(("status", s),) for s in InstallationStatus if statuses is None or s in statuses]
     return [
         {"labels": dict(key), "values": values.get(key) or gauge(times, first, [])} for key in keys
     ]
@@ -90,6 +99,8 @@ async def _keys(
     """The series the answer holds, in order; TooManyValues past the bound."""
     if metric == "customers":
         return [(("segment", s),) for s in Segment]
+    if metric == "retained":
+        return [()]
     if not isinstance(product_id, Unset):
         return [(("product_id", product_id), ("status", s)) for s in InstallationStatus]
     bound = MAX_VALUES // max(1, len(times)) if per_product else None
@@ -112,6 +123,7 @@ async def _rows(
     metric: str,
     times: Sequence[datetime],
     only: list[dict[str, Any]] | None,
+    step: timedelta | None,
 ) -> AsyncIterator[tuple[Labels, list[tuple[datetime, int]]]]:
     """Per series with rows (those labelled ``only``, if given): the last row at or before
     times[0] and those after, one series at a time (never every row in memory)."""
@@ -136,8 +148,17 @@ async def _rows(
         select(h.labels, h.bucket, h.value)
         .where(h.metric == metric, h.bucket > times[0], h.bucket <= times[-1])
         .where(chosen)
-        .order_by(h.labels, h.bucket)
     )
+    if step is not None:  # gauge() reads only the last row of a series in each step
+        nth = func.row_number().over(
+            partition_by=(h.labels, step_index(conn, h.bucket, times[0], step)),
+            order_by=h.bucket.desc(),
+        )
+        ranked = within.add_columns(nth.label("nth")).subquery()
+        r = ranked.c
+        within = select(r.labels, r.bucket, r.value).where(r.nth == 1).order_by(r.labels, r.bucket)
+    else:
+        within = within.order_by(h.labels, h.bucket)
     current: Labels | None = None
     rows: list[tuple[datetime, int]] = []
     async for labels, bucket, value in await conn.stream(within):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from basewatch_projector.projection import customers as store
 from basewatch_projector.projection.installations import load_installations, save_installations
 from basewatch_projector.projection.known import Known
+from basewatch_projector.projection.movements import add_pending, installation_moves
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.causes import customer_times
 from basewatch_projector.rules.customer import merge_traits
@@ -79,7 +80,11 @@ async def apply_records(
     await store.touch_customers(conn, batch.stale | batch.identifies.keys() | batch.named, now)
     await _traits(conn, batch.identifies)
     applied.duplicates["purchase"] += await store.insert_purchases(conn, batch.ledger)
-    applied.customers = await store.refresh_customers(conn, batch.stale, loyal_min_orders, now)
+    moves = installation_moves(applied.installations)
+    applied.customers = await store.refresh_customers(
+        conn, batch.stale, loyal_min_orders, now, moves
+    )
+    await add_pending(conn, moves)
     # A change is dated by the events that caused it (never the wall clock, nor how the
     # records were grouped into batches): a replay gives the live run's times.
     at = max((record.received_at for record in records), default=now)

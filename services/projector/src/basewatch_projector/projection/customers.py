@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.projection.movements import Moves, customer_move
 from basewatch_projector.rules.causes import left_use
 from basewatch_projector.rules.customer import customer_status, segment
 from basewatch_projector.rules.policy import Policy
@@ -97,24 +98,31 @@ async def insert_purchases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]
 
 
 async def refresh_customers(
-    conn: AsyncConnection, ids: Collection[str], loyal_min_orders: int, now: datetime
+    conn: AsyncConnection,
+    ids: Collection[str],
+    loyal_min_orders: int,
+    now: datetime,
+    moves: Moves | None = None,
 ) -> list[tuple[str, str, str]]:
     """Recompute orders, purchase dates, segment and status from committed facts.
 
     Two grouped aggregates joined to the customers; returns the status changes as
-    (customer_id, old, new).
+    (customer_id, old, new), and counts the moves in and out of the base in ``moves``.
     """
     if not ids:
         return []
     updates: list[dict[str, Any]] = []
     changes: list[tuple[str, str, str]] = []
-    for cid, old_status, orders, first, last, n, used in await conn.execute(
+    for cid, old_status, old_orders, orders, first, last, n, used in await conn.execute(
         _facts(conn, sorted(ids))
     ):
         orders, n, used = orders or 0, n or 0, used or 0
         new_status = customer_status(orders, n, used)
         if new_status != old_status:
             changes.append((cid, old_status, new_status))
+        kind = customer_move(old_orders, old_status, orders, new_status)
+        if kind is not None and moves is not None:
+            moves["customers", kind, ""] += 1
         updates.append(
             {
                 "b_id": cid,
@@ -177,7 +185,7 @@ def _facts(conn: AsyncConnection, wanted: list[str]) -> Select[Any]:
     )
     c = customers.c
     return (
-        select(c.customer_id, c.status, bought.c.orders, bought.c.first, bought.c.last)
+        select(c.customer_id, c.status, c.orders, bought.c.orders, bought.c.first, bought.c.last)
         .add_columns(owns.c.n, owns.c.in_use)
         .outerjoin(bought, bought.c.customer_id == c.customer_id)
         .outerjoin(owns, owns.c.customer_id == c.customer_id)

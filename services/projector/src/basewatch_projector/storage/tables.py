@@ -36,11 +36,8 @@ metadata = MetaData(
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every dialect.
-
-    SQLite has no timestamp type: stored as naive UTC text, which sorts correctly
-    because every value is UTC; read back with ``tzinfo=UTC`` attached.
-    """
+    """A timezone-aware UTC timestamp on every dialect. SQLite has no timestamp type:
+    stored as naive UTC text (sorts correctly, all UTC), read back with ``tzinfo=UTC``."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -63,11 +60,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Json(TypeDecorator[Any]):
-    """A JSON document stored as text, encoded and decoded with orjson.
-
-    Text rather than the JSON type: the asyncpg JSON codec cost more per value than the
-    rest of a row, and nothing queries inside these documents.
-    """
+    """A JSON document stored as text, encoded and decoded with orjson: the asyncpg JSON
+    codec cost more per value than the rest of a row, and nothing queries inside them."""
 
     impl = Text
     cache_ok = True
@@ -207,9 +201,8 @@ churn_control = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# The bases over time (GET /v1/history): a series is (metric, labels), e.g. ("customers",
-# {"segment": "loyal"}). A row is written only when a sample differs from the series'
-# previous value, so the value at t is the latest row at or before t.
+# The bases over time (GET /v1/history): a series is (metric, labels); a row only when a
+# sample differs from the series' previous value: the value at t is the last row <= t.
 history = Table(
     "history",
     metadata,
@@ -229,8 +222,29 @@ history_progress = Table(
     Column("id", Integer, primary_key=True),
     Column("first_bucket", UtcDateTime, nullable=False),
     Column("settled_through", UtcDateTime, nullable=False),
-    # The values of the last sample, [[metric, labels, value], ...]: what the next sample
-    # is compared with (read under the claim's lock, so any instance can take the next).
+    # The last sample, [[metric, labels, value], ...], read under the claim's lock.
     Column("latest", Json, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# GET /v1/movements: moves in or out of a base per kind, product ("": none) and boundary;
+# pending until the next sample moves them to its boundary (projection/movements.py).
+movements = Table(
+    "movements",
+    metadata,
+    Column("base", String(16), nullable=False),
+    Column("bucket", UtcDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("product_id", Id, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("base", "bucket", "kind", "product_id"),
+)
+movements_pending = Table(
+    "movements_pending",
+    metadata,
+    Column("base", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("product_id", Id, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("base", "kind", "product_id"),
 )

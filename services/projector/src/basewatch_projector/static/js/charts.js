@@ -5,7 +5,8 @@ import { colour, label } from './vocabulary.js';
 const charts = {};
 
 // Draws `data` ([xs, ...one array per key]) in `plot`, reusing the metric's chart.
-export function plotChart(metric, plot, keys, data, { since, until, bars }) {
+// `signed`: values below zero too; `lines`: the keys drawn as a line among bars.
+export function plotChart(metric, plot, keys, data, { since, until, bars, signed = false, lines = [] }) {
   const signature = keys.join('|');
   let chart = charts[metric];
   if (chart && chart.signature === signature) {
@@ -15,7 +16,7 @@ export function plotChart(metric, plot, keys, data, { since, until, bars }) {
   }
   if (chart) chart.destroy();
   plot.replaceChildren();
-  chart = new uPlot(chartOptions(plot, keys, bars, since, until), data, plot);
+  chart = new uPlot(chartOptions(plot, keys, { bars, signed, lines, since, until }), data, plot);
   chart.signature = signature;
   charts[metric] = chart;
 }
@@ -54,7 +55,13 @@ const AXIS = {
   font: '11px system-ui, sans-serif',
 };
 
-function chartOptions(plot, keys, bars, since, until) {
+function yRange(bars, signed) {
+  const top = (max) => Math.max(bars ? 2 : 4, Math.ceil(max * 1.12));
+  if (!signed) return (u, min, max) => [0, top(max)];
+  return (u, min, max) => [Math.min(-2, Math.floor(min * 1.12)), top(max)];
+}
+
+function chartOptions(plot, keys, { bars, signed, lines, since, until }) {
   return {
     width: Math.max(260, plot.clientWidth || 380),
     height: 200,
@@ -62,20 +69,24 @@ function chartOptions(plot, keys, bars, since, until) {
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
     scales: {
       x: { time: true, min: since, max: until },
-      y: { range: (u, min, max) => [0, Math.max(bars ? 2 : 4, Math.ceil(max * 1.12))] },
+      y: { range: yRange(bars, signed) },
     },
     axes: [
       { ...AXIS, space: 70, values: (u, splits) => splits.map(timeLabel(u.scales.x.max - u.scales.x.min)) },
       { ...AXIS, ticks: { show: false }, size: 40 },
     ],
-    series: [{}, ...keys.map((key) => ({
-      label: label(key),
-      stroke: colour(key),
-      width: bars ? 0 : 2,
-      fill: bars ? colour(key) : undefined,
-      points: { show: false },
-      spanGaps: !bars,
-      paths: bars ? uPlot.paths.bars({ size: [0.7, 40], gap: 1 }) : undefined,
-    }))],
+    series: [{}, ...keys.map((key) => {
+      const bar = bars && !lines.includes(key);
+      return {
+        label: label(key),
+        stroke: colour(key),
+        width: bar ? 0 : 2,
+        fill: bar ? colour(key) : undefined,
+        fillTo: 0, // bars below zero hang from it
+        points: { show: false },
+        spanGaps: !bar,
+        paths: bar ? uPlot.paths.bars({ size: [0.7, 40], gap: 1 }) : undefined,
+      };
+    })],
   };
 }

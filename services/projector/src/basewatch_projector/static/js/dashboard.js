@@ -4,6 +4,7 @@ import { $ } from './dom.js';
 import { clock } from './format.js';
 import { meta } from './meta.js';
 import { refreshHistory } from './history.js';
+import { refreshTrends } from './trends.js';
 import { renderLag } from './render/lag.js';
 import { renderOverlap } from './render/overlap.js';
 import { renderProducts } from './render/products.js';
@@ -31,7 +32,7 @@ export async function refreshDashboard() {
   // When the summary now shown was asked for: a reader can tell it is fresh.
   $('#refreshed').dataset.summaryRequestedAt = String(requestedAt);
   renderLag(lag);
-  await Promise.all([refreshSignals(), refreshHistory()]);
+  await Promise.all([refreshSignals(), refreshHistory(), refreshTrends()]);
   refreshes += 1;
   const refreshed = $('#refreshed');
   refreshed.textContent = `Updated ${clock.format(new Date())} · every ${REFRESH_MS / 1000} s`;

@@ -8,6 +8,7 @@ export const vocabulary = {
   customer_statuses: [],
   installation_statuses: [],
   signal_kinds: [],
+  movements: {}, // per base: kind -> its sign in the net (1 in, -1 out)
 };
 
 // Take the lists from an answer of GET /v1/meta.
@@ -35,6 +36,10 @@ const SHOWN = {
   'installation.uninstalled': ['Uninstalled', '#8b95a1'],
   'customer.lapsed': ['Customer lapsed', '#8e4ec6'],
   'customer.reactivated': ['Customer back', '#3b82c4'],
+  new: ['New', '#1f7a5a'],
+  reactivated: ['Reactivated', '#3b82c4'],
+  relabelled: ['Relabelled', '#b07cd8'],
+  net: ['Net', '#1d232b'],
 };
 const UNKNOWN_COLOUR = '#9aa3ae';
 

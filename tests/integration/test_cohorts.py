@@ -1,0 +1,123 @@
+"""GET /v1/cohorts on SQLite and PostgreSQL: installations by install week, in use at
+the end of each week since; customers by first-purchase week, the share that bought
+again by each week's end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.churn.sweep import sweep
+from basewatch_projector.projection.apply import apply_records
+from basewatch_projector.rules.policy import Policy
+from basewatch_shared.contract.events import EVENT_ADAPTER
+from basewatch_shared.contract.records import Record
+from tests.support.keys import READ_AUTH
+from tests.support.services import projector_app
+
+NOW = datetime.now(UTC)
+MONDAY = datetime.combine(NOW.date() - timedelta(days=NOW.weekday()), datetime.min.time(), UTC)
+
+
+def _week(k: int) -> str:
+    """An hour into the week ``k`` weeks before this one."""
+    return (MONDAY - timedelta(weeks=k, hours=-1)).isoformat().replace("+00:00", "Z")
+
+
+EVENTS: list[dict[str, Any]] = [
+    # week -3: i1 and i2 of c1; i1 is uninstalled in week -1, i2 still beats.
+    {"type": "install", "installation_id": "i1", "customer_id": "c1", "product_id": "p1",
+     "version": "1", "occurred_at": _week(3)},
+    {"type": "install", "installation_id": "i2", "customer_id": "c1", "product_id": "p1",
+     "version": "1", "occurred_at": _week(3)},
+    {"type": "uninstall", "installation_id": "i1", "occurred_at": _week(1)},
+    {"type": "heartbeat", "installation_id": "i2",
+     "occurred_at": (NOW - timedelta(minutes=1)).isoformat()},
+    # week -2: i3 of c3, silent since: churned.
+    {"type": "install", "installation_id": "i3", "customer_id": "c3", "product_id": "p2",
+     "version": "1", "occurred_at": _week(2)},
+    # week -3: c1 and c2 buy; c1 buys again in week -1.
+    {"type": "purchase", "customer_id": "c1", "order_id": "o1", "product_id": "p1",
+     "amount": "1", "currency": "EUR", "occurred_at": _week(3)},
+    {"type": "purchase", "customer_id": "c2", "order_id": "o1", "product_id": "p1",
+     "amount": "1", "currency": "EUR", "occurred_at": _week(3)},
+    {"type": "purchase", "customer_id": "c1", "order_id": "o2", "product_id": "p1",
+     "amount": "1", "currency": "EUR", "occurred_at": _week(1)},
+]  # fmt: skip
+
+
+@pytest.fixture
+async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    records = [
+        Record(
+            event=EVENT_ADAPTER.validate_python(e | {"event_id": f"e{n}"}),
+            received_at=NOW,
+            source="test",
+        )
+        for n, e in enumerate(EVENTS)
+    ]
+    partitions = {"i1": 0, "i2": 0, "i3": 0}
+    policy = Policy(at_risk_after=timedelta(hours=1), churn_after=timedelta(days=1), hold_min=99)
+    async with migrated.begin() as conn:
+        await apply_records(
+            conn, records, loyal_min_orders=2, policy=policy, now=NOW, partitions=partitions
+        )
+        await sweep(
+            conn,
+            clocks={0: (None, NOW)},
+            now=NOW,
+            policy=policy,
+            loyal_min_orders=2,
+            window=timedelta(0),
+        )
+    transport = httpx.ASGITransport(app=projector_app(migrated))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+def start(k: int) -> str:
+    """The first day of the week ``k`` weeks before this one."""
+    return (MONDAY - timedelta(weeks=k)).date().isoformat()
+
+
+async def _cohorts(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    response = await client.get("/v1/cohorts", params=params, headers=READ_AUTH)
+    assert response.status_code == 200, response.text
+    cohorts: list[dict[str, Any]] = response.json()["cohorts"]
+    assert len(cohorts) == 52
+    assert cohorts[-1]["start"] == MONDAY.date().isoformat()
+    return [c for c in cohorts if c["size"]]
+
+
+async def test_installation_and_customer_cohorts_by_week(client: httpx.AsyncClient) -> None:
+    week = {"period": "week"}
+    installs = await _cohorts(client, base="installations", **week)
+    assert installs == [
+        {"start": start(3), "size": 2, "in_use": [2, 2, 1, 1], "share": [1.0, 1.0, 0.5, 0.5]},
+        {"start": start(2), "size": 1, "in_use": [0, 0, 0], "share": [0.0, 0.0, 0.0]},
+    ]
+    p2 = await _cohorts(client, base="installations", product_id="p2", **week)
+    assert p2 == installs[1:]
+    buyers = await _cohorts(client, base="customers", **week)
+    assert buyers == [
+        {"start": start(3), "size": 2, "bought_again": [0.0, 0.0, 0.5, 0.5], "active": 0.5}
+    ]
+    months = await client.get("/v1/cohorts?base=installations", headers=READ_AUTH)
+    assert months.status_code == 200
+    assert len(months.json()["cohorts"]) == 24
+    assert sum(c["size"] for c in months.json()["cohorts"]) == 3
+    for bad in [
+        {},
+        {"base": "nope"},
+        {"base": "customers", "product_id": "p1"},
+        {"base": "customers", "period": "day"},
+        {"base": "customers", "since": "2026-01-01T00:00:00Z"},
+    ]:
+        response = await client.get("/v1/cohorts", params=bad, headers=READ_AUTH)
+        assert response.status_code == 422, (bad, response.text)
+        assert response.headers["content-type"] == "application/problem+json"

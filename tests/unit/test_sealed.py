@@ -1,0 +1,122 @@
+"""Personal fields sealed per customer: both intake paths seal, decoding opens or withholds."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from basewatch_shared.contract.events import Identify
+from basewatch_shared.contract.intake import EventIntake
+from basewatch_shared.contract.records import RecordError, decode_record, decode_records
+from basewatch_shared.contract.sealed import KeyMissing
+from basewatch_shared.keyring.master import Master, WrapError, new_master_key, parse_master_key
+from basewatch_shared.keyring.ring import ERASED, ERASED_VALUE, KeyNotKnown, KeyRing, record_key
+
+RECEIVED = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
+EMAIL = "ada@example.com"
+
+
+def identify(customer_id: str = "c1", **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": "e1",
+        "type": "identify",
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "customer_id": customer_id,
+        "traits": {"email": EMAIL, "country": "de"},
+        "properties": {"utm": "ads"},
+        **extra,
+    }
+
+
+def ring_with(*customers: str) -> tuple[KeyRing, Master]:
+    master = Master(parse_master_key(new_master_key()))
+    ring = KeyRing(master)
+    for customer in customers:
+        name = record_key(customer, "k1")
+        ring.apply(name, master.wrap(os.urandom(32), name))
+    return ring, master
+
+
+@pytest.mark.parametrize("path", ["fast", "models"])
+def test_both_paths_seal_what_only_the_key_opens(path: str) -> None:
+    ring, _ = ring_with("c1")
+    intake = EventIntake(RECEIVED, "app", keys=ring)
+    # An event the fast path leaves to the models: a nanosecond timestamp.
+    raw = identify() if path == "fast" else identify(occurred_at="2026-11-22T10:00:00.1234567Z")
+    value = intake.take(raw).value
+    assert EMAIL.encode() not in value and b"utm" not in value
+    record = decode_record(value, ring)
+    assert not record.withheld
+    assert isinstance(record.event, Identify)
+    assert record.event.traits is not None and record.event.traits.email == EMAIL
+    assert record.event.properties == {"utm": "ads"}
+    assert decode_records([value], ring) == [record]
+    clear = EventIntake(RECEIVED, "app").take(raw).value
+    assert decode_record(clear) == record
+
+
+def test_an_erased_customers_records_are_read_without_personal_fields() -> None:
+    ring, _ = ring_with("c1")
+    value = EventIntake(RECEIVED, "app", keys=ring).take(identify()).value
+    ring.apply(record_key("c1", ERASED), ERASED_VALUE)
+    record = decode_record(value, ring)
+    assert record.withheld and isinstance(record.event, Identify)
+    assert record.event.traits is None and record.event.properties is None
+    assert record.event.customer_id == "c1"
+    # and what ingest writes after the erasure holds no personal field at all
+    after = EventIntake(RECEIVED, "app", keys=ring).take(identify()).value
+    assert b"sealed" not in after and EMAIL.encode() not in after
+
+
+def test_a_key_destroyed_by_its_tombstone_opens_nothing_and_a_new_ring_never_had_it() -> None:
+    ring, master = ring_with("c1")
+    value = EventIntake(RECEIVED, "app", keys=ring).take(identify()).value
+    ring.apply(record_key("c1", "k1"), None)
+    with pytest.raises(KeyNotKnown):  # not erased: the reader may be behind
+        decode_record(value, ring)
+    fresh = KeyRing(master)
+    fresh.apply(record_key("c1", ERASED), ERASED_VALUE)
+    assert decode_record(value, fresh).withheld
+
+
+def test_an_altered_ciphertext_is_a_record_error_naming_no_value() -> None:
+    ring, _ = ring_with("c1")
+    value = EventIntake(RECEIVED, "app", keys=ring).take(identify()).value
+    altered = value.replace(b'"sealed":"k1:', b'"sealed":"k1:AAAA')
+    with pytest.raises(RecordError, match="does not open") as caught:
+        decode_record(altered, ring)
+    assert EMAIL not in str(caught.value)
+    moved = value.replace(b'"event_id":"e1"', b'"event_id":"e2"')  # bound to its event
+    assert isinstance(decode_records([moved], ring)[0], RecordError)
+
+
+def test_a_customer_without_a_key_is_not_written_in_clear() -> None:
+    ring, _ = ring_with()
+    with pytest.raises(KeyMissing):
+        EventIntake(RECEIVED, "app", keys=ring).take(identify())
+
+
+def test_events_naming_no_customer_and_without_personal_fields_are_left_alone() -> None:
+    ring, _ = ring_with()
+    heartbeat = {
+        "event_id": "h1",
+        "type": "heartbeat",
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "installation_id": "i1",
+    }
+    value = EventIntake(RECEIVED, "app", keys=ring).take(heartbeat).value
+    assert decode_record(value, ring).event.event_id == "h1"
+
+
+def test_a_key_wrapped_by_another_master_key_does_not_open() -> None:
+    ring, _ = ring_with()
+    other = Master(parse_master_key(new_master_key()))
+    name = record_key("c1", "k1")
+    with pytest.raises(WrapError):
+        ring.apply(name, other.wrap(os.urandom(32), name))
+    assert "hidden" in repr(other)
+    with pytest.raises(ValueError, match="32 bytes"):
+        parse_master_key("c2hvcnQ=")
