@@ -94,8 +94,9 @@ def url(proc: ServiceProcess) -> str:
     return f"http://127.0.0.1:{proc.port}"
 
 
-async def wait_healthy(proc: ServiceProcess, within: float = 30) -> None:
-    """Poll /healthz until it answers 200; fail early if the process died."""
+async def wait_healthy(proc: ServiceProcess, within: float = 90) -> None:
+    """Poll /healthz until it answers 200; fail early if the process died. The bound is
+    generous: two projectors starting at once on a machine at load 7 took over 30 s."""
     deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=1) as client:
         while True:
