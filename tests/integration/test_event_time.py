@@ -2,7 +2,8 @@
 both databases.
 
 One history: installation ``gap`` falls silent past both thresholds, then its next
-heartbeat comes; ``steady`` heartbeats all along; both are uninstalled at the end. It is
+heartbeat comes; ``edge``'s next heartbeat is received exactly at its at_risk deadline;
+``steady`` heartbeats all along; all are uninstalled at the end. It is
 sent live (each record at its receive time, the projector running), then replayed from
 offset 0 into an empty database, where the whole history is one backlog that holds
 ``gap``'s next heartbeat after both its deadlines. Both runs must give the same signals,
@@ -35,6 +36,7 @@ from tests.support.tables import applied_offsets
 SHORT = {"at_risk_after": "2s", "churn_after": "4s", "hold_min_transitions": 1000}
 S = timedelta(seconds=1)
 Signal = tuple[str, str, datetime]  # kind, subject, occurred_at
+SIGNALS = 13  # how many the history makes
 
 
 def _iso(moment: datetime) -> str:
@@ -57,7 +59,7 @@ def _telemetry(kind: str, iid: str, n: int, at: datetime) -> tuple[datetime, Out
 def history(t: datetime) -> list[tuple[datetime, Out]]:
     """(receive time, record), in time order: ``gap`` silent from t+1 s to t+7 s."""
     out = []
-    for iid in ("gap", "steady"):
+    for iid in ("gap", "edge", "steady"):
         buy = {
             "event_id": f"buy-{iid}",
             "type": "purchase",
@@ -69,8 +71,11 @@ def history(t: datetime) -> list[tuple[datetime, Out]]:
         }
         out += [(t, _record("customers", f"c-{iid}", buy, t)), _telemetry("install", iid, 0, t)]
     out += [_telemetry("heartbeat", "gap", n, t + n * S) for n in (1, 7, 8)]
+    # edge's next heartbeat is received exactly at its at_risk deadline: the deadline first.
+    out += [_telemetry("heartbeat", "edge", n, t + n * S) for n in (1, 3, 4, 5, 6, 7, 8)]
     out += [_telemetry("heartbeat", "steady", n, t + n * S / 2) for n in range(1, 19)]
     out += [_telemetry("uninstall", "gap", 0, t + 9 * S)]
+    out += [_telemetry("uninstall", "edge", 0, t + 9 * S)]
     out += [_telemetry("uninstall", "steady", 0, t + 9.5 * S)]
     return sorted(out, key=lambda pair: pair[0])
 
@@ -87,6 +92,10 @@ def expected(t: datetime) -> list[Signal]:
             ("customer.reactivated", "c-gap", t + 7 * S),
             ("installation.uninstalled", "gap", t + 9 * S),
             ("customer.lapsed", "c-gap", t + 9 * S),
+            ("installation.at_risk", "edge", t + 3 * S),
+            ("installation.reactivated", "edge", t + 3 * S),
+            ("installation.uninstalled", "edge", t + 9 * S),
+            ("customer.lapsed", "c-edge", t + 9 * S),
             ("installation.uninstalled", "steady", t + 9.5 * S),
             ("customer.lapsed", "c-steady", t + 9.5 * S),
         ]
@@ -103,7 +112,7 @@ async def _run(settings: Settings, engine: AsyncEngine, group: str, sent: int) -
     """Run a projector until it applied ``sent`` records and stored the signals."""
     async with serve(create_app(settings)):
         await eventually(lambda: applied_offsets(engine, group), lambda n: n == sent, within=60)
-        await eventually(lambda: stored(engine), lambda s: len(s) >= 9, within=30)
+        await eventually(lambda: stored(engine), lambda s: len(s) >= SIGNALS, within=30)
     return await stored(engine)
 
 
@@ -124,7 +133,7 @@ async def test_signals_are_dated_at_deadlines_live_and_in_a_replayed_backlog_ali
             await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
             sent += await produce(kafka_bootstrap, topics, [record])
         await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
-        live = await eventually(lambda: stored(migrated), lambda s: len(s) >= 9, within=30)
+        live = await eventually(lambda: stored(migrated), lambda s: len(s) >= SIGNALS, within=30)
     assert live == expected(start)
     # Replayed from offset 0 into an empty database: one backlog, the same signals.
     replay_engine = another_database.engine()

@@ -126,3 +126,7 @@ def test_after_an_uninstall_the_first_activity_after_it_brings_it_back() -> None
     )
     events = [_heartbeat(1, T0 + 3 * S), _heartbeat(2, T0 + 6 * S), _heartbeat(3, T0 + 7 * S)]
     assert first_revival(gone, events, None, lambda heartbeat, product: False) == T0 + 6 * S
+
+
+def test_a_deadline_equal_to_the_clock_is_due() -> None:
+    assert steps(POLICY, "active", T0, None, T0 + S, T0 + 4 * S) == [("at_risk", T0 + 4 * S)]

@@ -94,7 +94,7 @@ async def _due(conn: AsyncConnection, clocks: Clocks, policy: Policy) -> list[Mo
     decision is made once)."""
     i = installations.c
     silent = [
-        and_(i.partition == p, i.silent_since < to - policy.earliest())
+        and_(i.partition == p, i.silent_since <= to - policy.earliest())  # deadline <= clock
         for p, (_, to) in clocks.items()
     ]
     query = select(
