@@ -188,6 +188,8 @@ def customer(cid: str, **fields: Any) -> dict[str, Any]:
         "revenue": {},
         "first_purchase_at": None,
         "last_purchase_at": None,
+        "erased": False,
+        "erased_at": None,
     } | fields
 
 

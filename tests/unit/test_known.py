@@ -36,3 +36,11 @@ def test_a_limit_of_zero_keeps_nothing() -> None:
     known = Known(limit=0)
     known.remember([_state(1)], T)
     assert len(known) == 0
+
+
+def test_a_cached_state_holds_no_personal_field() -> None:
+    # An erasure changes no installation row, so the cache needs no forgetting on one:
+    # as long as an installation's state holds no traits and no properties
+    # (docs/erasure.md#in-the-tables). A field added to it that does needs that too.
+    fields = set(Installation.__dataclass_fields__)
+    assert fields and not fields & {"traits", "properties", "email", "name", "country"}

@@ -46,6 +46,8 @@ _CUSTOMER_EXAMPLE: Final[dict[str, Any]] = {
     "revenue": {"EUR": "39.98", "USD": "5"},
     "first_purchase_at": "2026-10-01T09:01:00Z",
     "last_purchase_at": "2026-11-01T09:01:00Z",
+    "erased": False,
+    "erased_at": None,
 }
 
 
@@ -79,6 +81,8 @@ class Customer(BaseModel):
     revenue: Revenue
     first_purchase_at: datetime | None
     last_purchase_at: datetime | None
+    erased: bool = Field(description="true once erased: a pseudonymous id, traits always {}")
+    erased_at: datetime | None = Field(description="when the first erasure was requested")
 
 
 class CustomerWithInstallations(Customer):

@@ -45,6 +45,7 @@ _CUSTOMER_COLUMNS = tuple(
         "orders",
         "first_purchase_at",
         "last_purchase_at",
+        "erased_at",
     )
 )
 
@@ -55,8 +56,10 @@ def installation_doc(row: Row[Any]) -> Document:
 
 
 def customer_doc(row: Row[Any], revenue: dict[str, str]) -> Document:
-    """The API form of a customer row and its revenue."""
-    return {**row._asdict(), "traits": row.traits or {}, "revenue": revenue}
+    """The API form of a customer row and its revenue; an erased one shows no traits."""
+    erased = row.erased_at is not None
+    traits = {} if erased else row.traits or {}
+    return {**row._asdict(), "traits": traits, "erased": erased, "revenue": revenue}
 
 
 async def revenues(conn: AsyncConnection, ids: Collection[str]) -> dict[str, dict[str, str]]:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from basewatch_projector.api import (
     cohorts,
     customers,
+    erasures,
     health,
     history,
     installations,
@@ -32,6 +33,7 @@ def routes() -> APIRouter:
             products.router,
             summary.router,
             signals.router,
+            erasures.router,
             history.router,
             movements.router,
             sales.router,

@@ -170,9 +170,8 @@ class Consumer:
         return False
 
     async def _wait_polling(self, seconds: float) -> None:
-        """Keep polling with the partitions paused: the group sees us alive. A partition
-        assigned meanwhile may still deliver records; they are not applied now, so
-        rewind it to fetch them again."""
+        """Keep polling with the partitions paused (the group sees us alive); records of a
+        partition assigned meanwhile are not applied now: rewind it to fetch them again."""
         self._pausing.hold(Reason.RETRYING, self._kafka.assignment())
         stray = await self._kafka.getmany(timeout_ms=int(seconds * 1000))
         if stray:
@@ -203,6 +202,7 @@ class Consumer:
                 now=now,
                 partitions=telemetry_partitions(items),
                 known=self._known,
+                erasures=[i.erasure for i in items if i.erasure is not None],
             )
             if not await advance_offsets(conn, self._group, moves, now):
                 raise FencedError("offsets moved by another member")

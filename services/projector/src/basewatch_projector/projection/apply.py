@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection import customers as store
+from basewatch_projector.projection.erasure import apply_erasures
 from basewatch_projector.projection.installations import load_installations, save_installations
 from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.movements import add_pending, installation_moves
@@ -26,6 +27,7 @@ from basewatch_projector.rules.installation import (
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_signals
 from basewatch_projector.storage.bulk import is_postgres
+from basewatch_shared.contract.erasure import Erasure
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.contract.money import to_micros
 from basewatch_shared.contract.records import Record
@@ -68,16 +70,22 @@ async def apply_records(
     now: datetime,
     partitions: Mapping[str, int] | None = None,
     known: Known | None = None,
+    erasures: Sequence[Erasure] = (),
 ) -> Applied:
     """Apply ``records`` with a few multi-row statements; the caller owns the transaction.
-    Installations in ``known`` (PostgreSQL) are folded without a read (projection/known.py)."""
+    Installations in ``known`` (PostgreSQL) are folded without a read (projection/known.py).
+    ``erasures`` are applied before any traits are written (projection/erasure.py)."""
     applied = Applied()
     batch = _sort(records, applied.duplicates)
     cached = known.take(batch.telemetry.keys()) if known is not None and is_postgres(conn) else {}
     fresh = _fresh(batch, policy)
     await _installations(conn, batch, applied, now, partitions or {}, fresh, cached)
     # Lock order: installations (above), then customers, sorted.
-    await store.touch_customers(conn, batch.stale | batch.identifies.keys() | batch.named, now)
+    erased = {e.customer_id for e in erasures}
+    await store.touch_customers(
+        conn, batch.stale | batch.identifies.keys() | batch.named | erased, now
+    )
+    await apply_erasures(conn, erasures, now)
     await _traits(conn, batch.identifies)
     applied.duplicates["purchase"] += await store.insert_purchases(conn, batch.ledger)
     moves = installation_moves(applied.installations)

@@ -60,12 +60,13 @@ async def load_traits(
 async def save_traits(
     conn: AsyncConnection, merged: dict[str, tuple[dict[str, Any], dict[str, list[str]]]]
 ) -> None:
-    """Write merged traits (and the country column the API filters on)."""
+    """Write merged traits (and the country column the API filters on); an erased
+    customer's row takes none (docs/erasure.md)."""
     if not merged:
         return
     stmt = (
         update(customers)
-        .where(customers.c.customer_id == bindparam("b_id"))
+        .where(customers.c.customer_id == bindparam("b_id"), customers.c.erased_at.is_(None))
         .values(
             traits=bindparam("traits"),
             trait_times=bindparam("trait_times"),

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 
-from basewatch_projector.storage.tables import Json
+from basewatch_projector.storage.columns import Json
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 

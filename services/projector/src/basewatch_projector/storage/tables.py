@@ -7,24 +7,18 @@ PostgreSQL); timestamps are UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
-    Dialect,
     Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
 )
-from sqlalchemy.types import TypeDecorator
+
+from basewatch_projector.storage.columns import Id, Json, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -33,47 +27,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every dialect. SQLite has no timestamp type:
-    stored as naive UTC text (sorts correctly, all UTC), read back with ``tzinfo=UTC``."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite text from an aggregate such as MAX()
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Json(TypeDecorator[Any]):
-    """A JSON document stored as text, encoded and decoded with orjson: the asyncpg JSON
-    codec cost more per value than the rest of a row, and nothing queries inside them."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else orjson.dumps(value).decode()
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else orjson.loads(value)
-
-
-Id = String(128)
 
 customers = Table(
     "customers",
@@ -93,6 +46,9 @@ customers = Table(
     Column("status", String(16), nullable=False),
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Set by the customer's first erasure (docs/erasure.md): from then on the row is a
+    # pseudonymous id, its traits empty, and no later event writes any.
+    Column("erased_at", UtcDateTime),
     Index(None, "segment", "customer_id"),
     Index(None, "segment", "status", "installations_in_use"),
     Index(None, "status", "customer_id"),
@@ -247,4 +203,22 @@ movements_pending = Table(
     Column("product_id", Id, nullable=False),
     Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("base", "kind", "product_id"),
+)
+
+# Every erasure request the projector applied (GET /v1/erasures, ordered by position):
+# one row per erasure_id, so a redelivered erasure record is recorded once.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column(
+        "position",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("erasure_id", Id, nullable=False, unique=True),
+    Column("customer_id", Id, nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("source", Id, nullable=False),  # the name of the key that asked
+    Column("applied_at", UtcDateTime, nullable=False),
 )

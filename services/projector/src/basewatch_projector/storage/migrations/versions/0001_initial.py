@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from basewatch_projector.storage.tables import Json, UtcDateTime
+from basewatch_projector.storage.columns import Json, UtcDateTime
 
 revision = "0001"
 down_revision = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from basewatch_projector.storage.tables import UtcDateTime
+from basewatch_projector.storage.columns import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
