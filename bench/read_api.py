@@ -9,7 +9,8 @@ change it) with multi-row inserts, in the shape the projection gives them. Then 
 with empty topics) and times requests one after another over one keep-alive
 connection: one customer, a customers page, an installations page with filters, one
 product, the summary, and a year of daily steps of movements and sales (a year of
-hourly history samples and movements loaded beside), and the cohorts. ``--in-process``
+hourly history samples, movements and their running totals, and the sales totals of
+hourly samples loaded beside), and the cohorts (the cells of a year of samples). ``--in-process``
 calls the app through httpx's ASGI transport instead, without HTTP and without the
 consumer. Prints p50/p95/p99 in milliseconds.
 """
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -39,17 +40,23 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.history.cohorts import PERIODS, starts
+from basewatch_projector.history.sales import add, bucket_of, zero
 from basewatch_projector.projection.movements import SIGNS
+from basewatch_projector.projection.sales import sale_deltas
 from basewatch_projector.rules.customer import customer_status, segment
 from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import migrate
 from basewatch_projector.storage.tables import (
+    cohort_cells,
     customers,
     history,
     history_progress,
     installations,
+    movement_totals,
     movements,
     purchases,
+    sales_totals,
 )
 from basewatch_shared.contract.vocabulary import IN_USE
 from basewatch_shared.devtools.broker import EmbeddedBroker
@@ -115,7 +122,13 @@ def generate(n_installations: int, seed: int = 4) -> dict[str, list[dict[str, An
         for cid in ids  # the last 10 % neither bought nor installed: suspects
     ]
     ledger = [p for ps in bought.values() for p in ps]
-    return {"customers": people, "installations": rows, "purchases": ledger, **_past(rng)}
+    past = _past(rng)
+    return {
+        "customers": people, "installations": rows, "purchases": ledger, **past,
+        "movement_totals": _movement_totals(past["movements"]),
+        "sales_totals": _sales_totals(ledger),
+        "cohort_cells": _cohort_cells(rng),
+    }  # fmt: skip
 
 
 def _past(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
@@ -126,12 +139,19 @@ def _past(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
     first = NOW - timedelta(days=366)
     for hour in range(366 * 24):
         bucket = first + timedelta(hours=hour)
+        in_use = 0
         for product in PRODUCTS:
+            of_product = 0
             for status in STATUS_WEIGHTS:
                 labels = {"product_id": product, "status": status}
-                samples.append(_sample("installations", labels, bucket, rng.randint(0, 20_000)))
+                value = rng.randint(0, 20_000)
+                samples.append(_sample("installations", labels, bucket, value))
+                of_product += value if status in IN_USE else 0
+            samples.append(_sample("in_use", {"product_id": product}, bucket, of_product))
+            in_use += of_product
             for kind in SIGNS["installations"]:
                 moved.append(_moved("installations", kind, product, bucket, rng.randint(0, 30)))
+        samples.append(_sample("in_use", {}, bucket, in_use))
         samples.append(_sample("retained", {}, bucket, rng.randint(0, 40_000)))
         for kind in SIGNS["customers"]:
             moved.append(_moved("customers", kind, "", bucket, rng.randint(0, 30)))
@@ -141,6 +161,58 @@ def _past(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
         "movements": moved,
         "history_progress": [progress | {"updated_at": NOW}],
     }
+
+
+def _movement_totals(moved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The running totals the settles write for ``moved`` (in bucket order)."""
+    running: dict[tuple[str, bool, str], Counter[str]] = defaultdict(Counter)
+    rows: dict[tuple[str, bool, str, datetime], dict[str, Any]] = {}
+    for m in moved:
+        scopes = [(m["base"], True, "")]
+        scopes += [(m["base"], False, m["product_id"])] if m["base"] == "installations" else []
+        for base, every, product in scopes:
+            running[base, every, product][m["kind"]] += m["value"]
+            rows[base, every, product, m["bucket"]] = {
+                "base": base, "every": every, "product_id": product, "bucket": m["bucket"],
+                "kinds": dict(running[base, every, product]),
+            }  # fmt: skip
+    return list(rows.values())
+
+
+def _cohort_cells(rng: random.Random) -> list[dict[str, Any]]:
+    """A sample's counts in every column of every cohort of the window, per scope."""
+    rows = []
+    scopes = [("installations", True, ""), ("customers", True, "")]
+    scopes += [("installations", False, p) for p in PRODUCTS]
+    for period in PERIODS:
+        first = [d.isoformat() for d in starts(period, NOW)]
+        for base, every, product in scopes:
+            for c, cohort in enumerate(first):
+                for at in first[c:]:
+                    size = rng.randint(1000, 2000)
+                    rows.append({
+                        "base": base, "period": period, "every": every, "product_id": product,
+                        "cohort": cohort, "at": at, "size": size,
+                        "value": rng.randint(0, size), "again": rng.randint(0, size),
+                    })  # fmt: skip
+    return rows
+
+
+def _sales_totals(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The running totals that hourly samples write for the ledger."""
+    per_product: dict[str, dict[datetime, Any]] = defaultdict(dict)
+    for (product, currency, at), d in sale_deltas(ledger, {}).items():
+        bucket = bucket_of(at, timedelta(hours=1))
+        delta = {"units": d["units"], "orders": d["orders"], "revenue": {
+            currency: [d["high"], d["low"], d["lines"]]}}  # fmt: skip
+        per_product[product][bucket] = add(per_product[product].get(bucket, zero()), delta)
+    rows = []
+    for product, deltas in per_product.items():
+        total = zero()
+        for bucket in sorted(deltas):
+            total = add(total, deltas[bucket])
+            rows.append({"product_id": product, "bucket": bucket, "sums": total})
+    return rows
 
 
 def _sample(metric: str, labels: dict[str, str], bucket: datetime, value: int) -> dict[str, Any]:
@@ -213,7 +285,10 @@ async def load(
     engine: AsyncEngine, data: dict[str, list[dict[str, Any]]], indexes: tuple[str, ...]
 ) -> None:
     """Multi-row inserts in chunks, extra ``indexes``, then VACUUM ANALYZE for the planner."""
-    tables = (customers, installations, purchases, history, history_progress, movements)
+    tables = (
+        customers, installations, purchases, history, history_progress, movements,
+        movement_totals, sales_totals, cohort_cells,
+    )  # fmt: skip
     async with engine.begin() as conn:
         for table in tables:
             rows = data[table.name]

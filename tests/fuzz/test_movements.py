@@ -8,7 +8,7 @@ all products, for both bases), and the last size is the base as the tables hold 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,17 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from basewatch_projector.churn.sweep import sweep
 from basewatch_projector.history.movements import Base, movement_steps
+from basewatch_projector.history.sales import sales_steps
 from basewatch_projector.history.samples import claim, sample
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.storage.tables import (
+    cohort_cells,
     customers,
     history,
     history_progress,
     installations,
+    movement_totals,
     movements,
     movements_pending,
     purchases,
+    sales_pending,
+    sales_totals,
     signals,
 )
 from basewatch_shared.contract.records import Record
@@ -38,6 +43,10 @@ from tests.support.strategies import NOW, T0, as_dict, deliveries, histories
 STEP = timedelta(hours=1)
 POLICY = Policy(at_risk_after=timedelta(minutes=1), churn_after=timedelta(minutes=2))
 TABLES = (
+    cohort_cells,
+    movement_totals,
+    sales_pending,
+    sales_totals,
     movements,
     movements_pending,
     history,
@@ -92,6 +101,19 @@ async def _check(conn: AsyncConnection, times: list[datetime]) -> None:
         assert all(
             v >= 0 for m in got["movements"] if m["kind"] != "relabelled" for v in m["values"]
         )
+    # Sales: one step over all time is the ledger, whatever the batches and samples.
+    p = purchases.c
+    units = select(p.product_id, func.sum(p.quantity)).group_by(p.product_id)
+    expected = {product: {"units": int(n), "orders": 0} for product, n in await conn.execute(units)}
+    for product, _, _ in await conn.execute(
+        select(p.product_id, p.customer_id, p.order_id).distinct()
+    ):
+        expected[product]["orders"] += 1
+    end, span = datetime(2100, 1, 1, tzinfo=UTC), timedelta(days=365 * 100)
+    found = await sales_steps(conn, list(expected), [end], span)
+    assert {k: {"units": v[0]["units"], "orders": v[0]["orders"]} for k, v in found.items()} == (
+        expected
+    )
 
 
 @scaled(ci=100, soak=2000)
@@ -129,7 +151,7 @@ async def test_size_before_plus_net_is_size_after(
                     assert previous is not None
                     if sweeps:
                         await _sweep(conn, clock)
-                    await sample(conn, bucket, previous)
+                    await sample(conn, bucket, previous, STEP)
         times = [T0 + k * STEP for k in range(int((bucket - T0) / STEP) + 1)]
         async with migrated.connect() as conn:
             await _check(conn, times)

@@ -1,6 +1,6 @@
 """GET /v1/cohorts on SQLite and PostgreSQL: installations by install week, in use at
-the end of each week since; customers by first-purchase week, the share that bought
-again by each week's end."""
+the end of each week since; customers by first-purchase week, the shares active and
+that bought again at each week's end: as the last history sample of each week counted."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.sweep import sweep
+from basewatch_projector.history.cohorts import sample_cohorts
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.rules.policy import Policy
 from basewatch_shared.contract.events import EVENT_ADAPTER
@@ -24,57 +25,79 @@ NOW = datetime.now(UTC)
 MONDAY = datetime.combine(NOW.date() - timedelta(days=NOW.weekday()), datetime.min.time(), UTC)
 
 
-def _week(k: int) -> str:
-    """An hour into the week ``k`` weeks before this one."""
-    return (MONDAY - timedelta(weeks=k, hours=-1)).isoformat().replace("+00:00", "Z")
+def _at(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
 
 
-EVENTS: list[dict[str, Any]] = [
-    # week -3: i1 and i2 of c1; i1 is uninstalled in week -1, i2 still beats.
-    {"type": "install", "installation_id": "i1", "customer_id": "c1", "product_id": "p1",
-     "version": "1", "occurred_at": _week(3)},
-    {"type": "install", "installation_id": "i2", "customer_id": "c1", "product_id": "p1",
-     "version": "1", "occurred_at": _week(3)},
-    {"type": "uninstall", "installation_id": "i1", "occurred_at": _week(1)},
-    {"type": "heartbeat", "installation_id": "i2",
-     "occurred_at": (NOW - timedelta(minutes=1)).isoformat()},
-    # week -2: i3 of c3, silent since: churned.
-    {"type": "install", "installation_id": "i3", "customer_id": "c3", "product_id": "p2",
-     "version": "1", "occurred_at": _week(2)},
-    # week -3: c1 and c2 buy; c1 buys again in week -1.
-    {"type": "purchase", "customer_id": "c1", "order_id": "o1", "product_id": "p1",
-     "amount": "1", "currency": "EUR", "occurred_at": _week(3)},
-    {"type": "purchase", "customer_id": "c2", "order_id": "o1", "product_id": "p1",
-     "amount": "1", "currency": "EUR", "occurred_at": _week(3)},
-    {"type": "purchase", "customer_id": "c1", "order_id": "o2", "product_id": "p1",
-     "amount": "1", "currency": "EUR", "occurred_at": _week(1)},
+B1, B2, B3 = MONDAY - timedelta(weeks=2), MONDAY - timedelta(weeks=1), MONDAY
+W3 = MONDAY - timedelta(weeks=3, hours=-1)  # an hour into the week 3 weeks before this one
+D = timedelta(days=1)
+# Each step: its events (received as they happen), a sweep on its clock or not, and the
+# history sample at its end (the last sample of the week before it).
+STEPS: list[tuple[list[dict[str, Any]], datetime | None, datetime]] = [
+    (  # week -3: i1 and i2 of c1 installed; c1 and c2 buy.
+        [
+            {"type": "install", "installation_id": "i1", "customer_id": "c1",
+             "product_id": "p1", "version": "1", "occurred_at": _at(W3)},
+            {"type": "install", "installation_id": "i2", "customer_id": "c1",
+             "product_id": "p1", "version": "1", "occurred_at": _at(W3)},
+            {"type": "purchase", "customer_id": "c1", "order_id": "o1", "product_id": "p1",
+             "amount": "1", "currency": "EUR", "occurred_at": _at(W3)},
+            {"type": "purchase", "customer_id": "c2", "order_id": "o1", "product_id": "p1",
+             "amount": "1", "currency": "EUR", "occurred_at": _at(W3)},
+        ],
+        None,
+        B1,
+    ),
+    (  # week -2: i1 beats, i2 stays silent and churns; i3 of c3 (p2); c1 buys again.
+        [
+            {"type": "heartbeat", "installation_id": "i1", "occurred_at": _at(B1 + D)},
+            {"type": "install", "installation_id": "i3", "customer_id": "c3",
+             "product_id": "p2", "version": "1", "occurred_at": _at(B1 + D)},
+            {"type": "purchase", "customer_id": "c1", "order_id": "o2", "product_id": "p1",
+             "amount": "1", "currency": "EUR", "occurred_at": _at(B1 + D)},
+        ],
+        B1 + D + timedelta(hours=1),
+        B2,
+    ),
+    (  # week -1: i2 comes back; i3 is uninstalled.
+        [
+            {"type": "heartbeat", "installation_id": "i2", "occurred_at": _at(B2 + D)},
+            {"type": "uninstall", "installation_id": "i3", "occurred_at": _at(B2 + D)},
+        ],
+        None,
+        B3,
+    ),
 ]  # fmt: skip
 
 
 @pytest.fixture
 async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    records = [
-        Record(
-            event=EVENT_ADAPTER.validate_python(e | {"event_id": f"e{n}"}),
-            received_at=NOW,
-            source="test",
-        )
-        for n, e in enumerate(EVENTS)
-    ]
     partitions = {"i1": 0, "i2": 0, "i3": 0}
-    policy = Policy(at_risk_after=timedelta(hours=1), churn_after=timedelta(days=1), hold_min=99)
-    async with migrated.begin() as conn:
-        await apply_records(
-            conn, records, loyal_min_orders=2, policy=policy, now=NOW, partitions=partitions
-        )
-        await sweep(
-            conn,
-            clocks={0: (None, NOW)},
-            now=NOW,
-            policy=policy,
-            loyal_min_orders=2,
-            window=timedelta(0),
-        )
+    policy = Policy(at_risk_after=timedelta(hours=1), churn_after=D, hold_min=99)
+    for n, (events, clock, bucket) in enumerate(STEPS):
+        records = [
+            Record(
+                event=EVENT_ADAPTER.validate_python(e | {"event_id": f"e{n}.{k}"}),
+                received_at=datetime.fromisoformat(e["occurred_at"]),
+                source="test",
+            )
+            for k, e in enumerate(events)
+        ]
+        async with migrated.begin() as conn:
+            await apply_records(
+                conn, records, loyal_min_orders=2, policy=policy, now=NOW, partitions=partitions
+            )
+            if clock is not None:
+                await sweep(
+                    conn,
+                    clocks={0: (None, clock)},  # no earlier sweep: what is due is one jump
+                    now=NOW,
+                    policy=policy,
+                    loyal_min_orders=2,
+                    window=timedelta(0),
+                )
+            await sample_cohorts(conn, bucket)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
@@ -97,15 +120,22 @@ async def _cohorts(client: httpx.AsyncClient, **params: str) -> list[dict[str, A
 async def test_installation_and_customer_cohorts_by_week(client: httpx.AsyncClient) -> None:
     week = {"period": "week"}
     installs = await _cohorts(client, base="installations", **week)
+    # i2 churned in week -2 and came back in week -1: out of use at the end of week -2
+    # only. This week has no sample yet: it shows the last (the end of week -1).
     assert installs == [
-        {"start": start(3), "size": 2, "in_use": [2, 2, 1, 1], "share": [1.0, 1.0, 0.5, 0.5]},
-        {"start": start(2), "size": 1, "in_use": [0, 0, 0], "share": [0.0, 0.0, 0.0]},
+        {"start": start(3), "size": 2, "in_use": [2, 1, 2, 2], "share": [1.0, 0.5, 1.0, 1.0]},
+        {"start": start(2), "size": 1, "in_use": [1, 0, 0], "share": [1.0, 0.0, 0.0]},
     ]
     p2 = await _cohorts(client, base="installations", product_id="p2", **week)
     assert p2 == installs[1:]
     buyers = await _cohorts(client, base="customers", **week)
     assert buyers == [
-        {"start": start(3), "size": 2, "bought_again": [0.0, 0.0, 0.5, 0.5], "active": 0.5}
+        {
+            "start": start(3),
+            "size": 2,
+            "bought_again": [0.0, 0.5, 0.5, 0.5],
+            "active": [0.5, 0.5, 0.5, 0.5],  # c1 (in use), not c2 (never installed)
+        }
     ]
     months = await client.get("/v1/cohorts?base=installations", headers=READ_AUTH)
     assert months.status_code == 200

@@ -134,6 +134,15 @@ MOVEMENTS = {
 }
 
 
+# GET /v1/sales: o1 at T+11m, o2 and o3 at T+65m and T+75m, 9.50 EUR each.
+SALES = {
+    "product_id": "p1",
+    "units": [0, 1, 2, 0, 0, 0, 0],
+    "orders": [0, 1, 2, 0, 0, 0, 0],
+    "revenue": {"EUR": ["0", "9.5", "19", "0", "0", "0", "0"]},
+}
+
+
 def _z(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
@@ -204,6 +213,14 @@ async def _replay(settings: Settings, engine: AsyncEngine) -> dict[str, dict[str
             answers[f"movements.{product}"] = await _movements(
                 api, "installations", product_id=product
             )
+        params = {"since": _z(TIMES[0]), "until": _z(TIMES[-1]), "step": "1h"}
+        sales = await api.get("/v1/sales", params=params, headers=READ_AUTH)
+        assert sales.status_code == 200, sales.text
+        answers["sales"] = sales.json()
+        for base in ("installations", "customers"):
+            cohorts = await api.get(f"/v1/cohorts?base={base}&period=week", headers=READ_AUTH)
+            assert cohorts.status_code == 200, cohorts.text
+            answers[f"cohorts.{base}"] = cohorts.json()
         return answers
 
 
@@ -236,6 +253,13 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
     assert {s["labels"]["kind"]: s["values"] for s in first["signals"]["series"]} == SIGNALS
     for base, expected in MOVEMENTS.items():
         assert _flat(first[f"movements.{base}"]) == expected
+    assert first["sales"]["products"] == [SALES]
+    # The cohorts as the samples counted them: i1, i2, i3 installed, none in use at the
+    # latest sample (i3 churned at T+8h20m); c1 and c2 bought.
+    cohorts = [c for c in first["cohorts.installations"]["cohorts"] if c["size"]]
+    assert (sum(c["size"] for c in cohorts), sum(c["in_use"][-1] for c in cohorts)) == (3, 0)
+    buyers = [c for c in first["cohorts.customers"]["cohorts"] if c["size"]]
+    assert sum(c["size"] for c in buyers) == 2
     # The sizes are the history's.
     assert first["movements.customers"]["sizes"] == first["retained"]["series"][0]["values"]
     assert first["movements.installations"]["sizes"] == _in_use(first["installations"])
@@ -244,7 +268,8 @@ async def test_the_series_are_the_past_states_and_a_replay_writes_the_same(
     async with migrated.connect() as conn:
         stored = (await conn.execute(select(history).where(history.c.bucket <= TIMES[-1]))).all()
     # Compact: a row per change of a series, none for the hour in which nothing happened.
-    assert len(stored) == 16 + 3  # retained: 1, 2, 1
+    # retained: 1, 2, 1; in_use: 1, 2, 1, 2, 1 in all, 1, 0, 1 of p1, 1, 0 of p2.
+    assert len(stored) == 16 + 3 + 10
     assert all(row.bucket != T + 4 * H or row.metric == "installations" for row in stored)
 
     # A second projector replays the same topics from offset 0 into an empty database,

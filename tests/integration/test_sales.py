@@ -5,7 +5,7 @@ purchase corrects its own step; the all-time sums are the product's."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.history.sales import settle_sales
 from basewatch_projector.projection.apply import apply_records
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
@@ -30,7 +31,11 @@ ON_TIME = [
     ("p2", "c1", "o1", 3, "2", "EUR", "2026-11-01T01:59:59.999999Z"),  # an order of two products
     ("p1", "c3", "o9", 1, "100", "EUR", "2026-10-31T20:00:00Z"),  # before the range
 ]
-LATE = [("p1", "c4", "o4", 4, "7.77", "EUR", "2026-11-01T00:15:00Z")]
+LATE = [
+    ("p1", "c4", "o4", 4, "7.77", "EUR", "2026-11-01T00:15:00Z"),
+    # An earlier line of o2, in another currency: o2 now counts at 01:00, not at 02:00.
+    ("p1", "c2", "o2", 1, "3", "EUR", "2026-11-01T00:30:00Z"),
+]
 
 
 def _records(rows: list[tuple[Any, ...]], first: int) -> list[Record]:
@@ -82,6 +87,11 @@ def _by_product(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _settle(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await settle_sales(conn, timedelta(hours=1))
+
+
 def _d(*values: str) -> list[Decimal]:
     return [Decimal(v) for v in values]
 
@@ -95,7 +105,7 @@ async def test_sales_per_step_exact_at_the_boundaries_and_late_purchases_correct
     assert _by_product(before) == {
         "p1": {
             "units": [0, 2, 2, 0, 0, 0, 0],
-            "orders": [0, 1, 2, 0, 0, 0, 0],
+            "orders": [0, 1, 1, 0, 0, 0, 0],  # o1 counts once: at its first line
             "EUR": _d("0", "9.50", "1.25", "0", "0", "0", "0"),
             "USD": _d("0", "0", "5", "0", "0", "0", "0"),
         },
@@ -105,16 +115,23 @@ async def test_sales_per_step_exact_at_the_boundaries_and_late_purchases_correct
             "EUR": _d("0", "0", "2", "0", "0", "0", "0"),
         },
     }
-    # A purchase that happened at 00:15 arrives now: the step ending 01:00 changes, and
-    # no other (nothing is appended to the latest step).
+    # A history sample sums the pending sales into the running totals: the same answer.
+    await _settle(migrated)
+    assert await _sales(client, **HOURS) == before
+    # Purchases that happened at 00:15 and 00:30 arrive now: the steps they change are
+    # corrected (ending 01:00, and 02:00 that o2 left), nothing is appended to the latest
+    # step; before the next sample (pending) and after it (in the totals) alike.
     async with migrated.begin() as conn:
         await apply_records(conn, _records(LATE, 100), loyal_min_orders=2, policy=POLICY, now=NOW)
     after = _by_product(await _sales(client, **HOURS))
     expected = _by_product(before)
-    expected["p1"]["units"][1] += 4
-    expected["p1"]["orders"][1] += 1
-    expected["p1"]["EUR"][1] += Decimal("7.77")
+    expected["p1"]["units"][1] += 5
+    expected["p1"]["orders"][1] += 2
+    expected["p1"]["orders"][2] -= 1
+    expected["p1"]["EUR"][1] += Decimal("10.77")
     assert after == expected
+    await _settle(migrated)
+    assert _by_product(await _sales(client, **HOURS)) == expected
     one = await _sales(client, **HOURS, product_id="p2")
     assert _by_product(one) == {"p2": expected["p2"]}
 
@@ -129,6 +146,7 @@ async def test_all_time_sums_are_the_products_and_bad_ranges_are_problems(
         product = await client.get(f"/v1/products/{sold['product_id']}", headers=READ_AUTH)
         assert product.status_code == 200, product.text
         assert sum(sold["units"]) == product.json()["units_sold"]
+        assert sum(sold["orders"]) == product.json()["orders"]
         assert {c: sum(map(Decimal, values)) for c, values in sold["revenue"].items()} == {
             c: Decimal(v) for c, v in product.json()["revenue"].items()
         }

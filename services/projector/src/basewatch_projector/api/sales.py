@@ -1,10 +1,10 @@
-"""``/v1/sales``: units sold, orders and revenue per product and step, from the ledger.
+"""``/v1/sales``: units sold, orders and revenue per product and step.
 
-Read from the purchase ledger at each request, bucketed by ``occurred_at``: a late
-purchase lands in the step it happened in, and a replay answers the same. A step's
-value at time t is what happened in (t - step, t], as for the signals of
-``/v1/history``. The step is found in SQL with integer microseconds, exact on both
-databases (``storage/instants.py``).
+Read from running totals per product (``history/sales.py``), bucketed by
+``occurred_at``: a late purchase lands in the step it happened in, and a replay answers
+the same. A step's value at time t is what happened in (t - step, t], as for the
+signals of ``/v1/history``. An order counts once per product, in the step of its first
+line of that product.
 """
 
 from __future__ import annotations
@@ -12,24 +12,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.deps import Conn, State
 from basewatch_projector.api.ranges import Since, Step, Until, invalid, step_range
-from basewatch_projector.api.revenue import revenue, revenue_sums
+from basewatch_projector.api.revenue import revenue as revenue_of
+from basewatch_projector.history.sales import products_sold, sales_steps
 from basewatch_projector.history.series import MAX_VALUES
 from basewatch_projector.history.steps import format_duration
-from basewatch_projector.storage.instants import step_index
-from basewatch_projector.storage.tables import purchases
 from basewatch_shared.contract.scalars import Identifier
 
 router = APIRouter()
-_US: Final = timedelta(microseconds=1)
 
 
 class ProductSales(BaseModel):
@@ -52,77 +49,38 @@ class Sales(BaseModel):
     products: list[ProductSales]
 
 
-async def _products(
+async def sales(
     conn: AsyncConnection, times: Sequence[datetime], step: timedelta, product_id: str | None
-) -> list[str]:
-    """The products sold in the range (or the one asked for); 422 past the bound."""
-    if product_id is not None:
-        return [product_id]
+) -> list[dict[str, Any]]:
+    """Per product sold in the range (or the one asked for), units, orders and revenue
+    per currency in each step; 422 past the bound of products."""
+    if not times:
+        return []
     bound = MAX_VALUES // (3 * max(1, len(times)))
-    p = purchases.c
-    query = (
-        select(p.product_id)
-        .where(p.occurred_at > times[0] - step, p.occurred_at <= times[-1])
-        .distinct()
-        .order_by(p.product_id)
-        .limit(bound + 1)
-    )
-    found = list((await conn.execute(query)).scalars())
-    if len(found) > bound:
+    chosen = [product_id] if product_id is not None else await products_sold(conn, bound + 1)
+    if len(chosen) > bound:
         raise invalid(
             "product_id",
             f"more than {bound} products sold at {len(times)} times: give product_id, a "
             "larger step or a shorter range",
         )
-    return found
-
-
-async def sales(
-    conn: AsyncConnection, times: Sequence[datetime], step: timedelta, product_id: str | None
-) -> list[dict[str, Any]]:
-    """Per product, units, orders and revenue per currency in each step."""
-    if not times:
-        return []
-    chosen = await _products(conn, times, step, product_id)
-    p = purchases.c
-    within = [p.occurred_at > times[0] - step, p.occurred_at <= times[-1]]
-    if product_id is not None:
-        within.append(p.product_id == product_id)
-    rows = (
-        select(p.product_id, p.currency, p.quantity, p.amount_micros, p.customer_id, p.order_id)
-        .add_columns(step_index(conn, purchases.c.occurred_at, times[0], step).label("k"))
-        .where(*within)
-        .subquery()
-    )
-    r, n = rows.c, len(times)
-    units: dict[str, list[int]] = {pid: [0] * n for pid in chosen}
-    money: dict[str, dict[str, list[tuple[int, int]]]] = {pid: {} for pid in chosen}
-    sums = (func.sum(r.quantity), *revenue_sums(r.amount_micros))
-    summed = select(r.product_id, r.currency, r.k, *sums)
-    for pid, currency, k, quantity, high, low in await conn.execute(
-        summed.group_by(r.product_id, r.currency, r.k)
-    ):
-        units[pid][k] += int(quantity)
-        money[pid].setdefault(currency, [(0, 0)] * n)[k] = (high, low)
-    orders: dict[str, list[int]] = defaultdict(lambda: [0] * n)
-    per_order = select(r.product_id, r.k, r.customer_id, r.order_id).distinct().subquery()
-    o = per_order.c
-    for pid, k, count in await conn.execute(
-        select(o.product_id, o.k, func.count()).group_by(o.product_id, o.k)
-    ):
-        orders[pid][k] = int(count)
-    return [
-        {
-            "product_id": pid,
-            "units": units[pid],
-            "orders": orders[pid],
-            "revenue": {
-                currency: [revenue(high, low) for high, low in values]
-                for currency, values in sorted(money[pid].items())
-            },
+    found = await sales_steps(conn, chosen, times, step)
+    answer = []
+    for pid in chosen:
+        steps = found[pid]
+        lines: dict[str, int] = defaultdict(int)
+        for value in steps:
+            for currency, (_, _, n) in value["revenue"].items():
+                lines[currency] += n
+        if product_id is None and not any(lines.values()):
+            continue  # not sold in the range
+        revenue = {
+            currency: [revenue_of(*v["revenue"].get(currency, (0, 0, 0))[:2]) for v in steps]
+            for currency in sorted(c for c, n in lines.items() if n)
         }
-        for pid in chosen
-    ]
+        units, orders = [v["units"] for v in steps], [v["orders"] for v in steps]
+        answer.append({"product_id": pid, "units": units, "orders": orders, "revenue": revenue})
+    return answer
 
 
 @router.get("/sales", response_model=Sales)

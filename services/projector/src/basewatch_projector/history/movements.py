@@ -2,31 +2,40 @@
 
 The moves a batch or sweep counted wait in ``movements_pending``
 (``projection/movements.py``); the sample at boundary B takes them all, in its own
-transaction, and stores them at B. The sample at B counts every effect committed before
-it, and the moves were committed with those effects: the previous sample plus the
-movements at B is the sample at B.
+transaction, and stores them at B, and adds them to the running totals per scope
+(``movement_totals``: every product, or one): the moves in a step (t - step, t] are the
+totals at t less those at t - step, two probes of an index whatever the rows between.
+The sample at B counts every effect committed before it, and the moves were committed
+with those effects: the previous sample plus the movements at B is the sample at B.
 
-Sizes are the history's own series (``series.py``): the installed base is the
-installations ``active`` or ``at_risk`` (of one product, or all), the customers' base the
-``retained`` series (bought, not lapsed). So the sizes agree with GET /v1/history by
+Sizes are the history's own series (``series.py``): the installed base is the ``in_use``
+series (installations ``active`` or ``at_risk``, of one product or all, sampled with the
+installations by status), the customers' base the ``retained`` series (bought, not
+lapsed), read with one probe per time. So the sizes agree with GET /v1/history by
 construction, and the identity (the size before a step plus its net is the size after
 it) is what the tests check against the moves.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, text, true
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.history.series import UNSET, gauges
 from basewatch_projector.projection.movements import SIGNS
-from basewatch_projector.storage.instants import step_index
-from basewatch_projector.storage.tables import movements, movements_pending
-from basewatch_shared.contract.vocabulary import IN_USE
+from basewatch_projector.storage.bulk import upsert
+from basewatch_projector.storage.probes import last_at
+from basewatch_projector.storage.tables import (
+    history,
+    history_progress,
+    movement_totals,
+    movements,
+    movements_pending,
+)
 
 Base = Literal["customers", "installations"]
 
@@ -54,38 +63,56 @@ async def settle(conn: AsyncConnection, bucket: datetime) -> int:
     ]
     if rows:
         await conn.execute(movements.insert(), rows)
+        await add_totals(conn, bucket, rows)
     return len(rows)
+
+
+def _scopes(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, bool, str], Counter[str]]:
+    """Per (base, every product, product), the moves per kind of ``rows``."""
+    found: dict[tuple[str, bool, str], Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        found[row["base"], True, ""][row["kind"]] += row["value"]
+        if row["base"] == "installations":
+            found[row["base"], False, row["product_id"]][row["kind"]] += row["value"]
+    return found
+
+
+async def add_totals(
+    conn: AsyncConnection, bucket: datetime, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Add the moves settled at ``bucket`` (the latest boundary) to the running totals of
+    each scope they touch: every product of the base, and their product's."""
+    t, written = movement_totals.c, []
+    for (base, every, product), moves in sorted(_scopes(rows).items()):
+        scope = [t.base == base, t.every == every, t.product_id == product]
+        (before,) = await last_at(conn, t.kinds, t.bucket, scope, [bucket])
+        total = Counter(before or {})
+        total.update(moves)
+        kinds = {kind: total[kind] for kind in SIGNS[base]}
+        written.append({"base": base, "every": every, "product_id": product, "kinds": kinds})
+    await upsert(
+        conn, movement_totals, [w | {"bucket": bucket} for w in written],
+        ["base", "every", "product_id", "bucket"], ["kinds"],
+    )  # fmt: skip
 
 
 async def sizes(
     conn: AsyncConnection,
     base: Base,
     times: Sequence[datetime],
-    step: timedelta,
     product_id: str | None,
 ) -> list[int | None]:
-    """The base's size at each time, from the history's series (null: before the first
-    sample)."""
-    if base == "customers":
-        (series,) = await gauges(conn, "retained", times, step=step)
-        return list(series["values"])
-    found = await gauges(
-        conn,
-        "installations",
-        times,
-        product_id=UNSET if product_id is None else product_id,
-        per_product=product_id is not None,
-        step=step,
-        statuses=IN_USE,
-    )
-    total: list[int | None] = [None] * len(times)
-    for series in found:
-        if series["labels"]["status"] not in IN_USE:
-            continue
-        for k, value in enumerate(series["values"]):
-            if value is not None:
-                total[k] = (total[k] or 0) + value
-    return total
+    """The base's size at each time, from the history's one series of it (``in_use``
+    or ``retained``), one probe per time; null before the first sample."""
+    h = history.c
+    first = await conn.scalar(select(history_progress.c.first_bucket))
+    labels = {} if product_id is None else {"product_id": product_id}
+    metric = "retained" if base == "customers" else "in_use"
+    found = await last_at(conn, h.value, h.bucket, [h.metric == metric, h.labels == labels], times)
+    return [
+        None if first is None or at < first else int(value or 0)
+        for at, value in zip(times, found, strict=True)
+    ]
 
 
 async def moved(
@@ -95,20 +122,16 @@ async def moved(
     step: timedelta,
     product_id: str | None,
 ) -> dict[str, list[int]]:
-    """Per kind, the moves in each step (t - step, t]."""
+    """Per kind, the moves in each step (t - step, t]: the running totals at t less
+    those at t - step, one probe per time."""
+    t = movement_totals.c
+    scope = [t.base == base, t.every == (product_id is None), t.product_id == (product_id or "")]
+    totals = await last_at(conn, t.kinds, t.bucket, scope, [times[0] - step, *times])
     found = {kind: [0] * len(times) for kind in SIGNS[base]}
-    if times:
-        m = movements.c
-        rows = (
-            select(m.kind, m.value, step_index(conn, m.bucket, times[0], step).label("k"))
-            .where(m.base == base, m.bucket > times[0] - step, m.bucket <= times[-1])
-            .where(true() if product_id is None else m.product_id == product_id)
-            .subquery()
-        )
-        per_step = select(rows.c.kind, rows.c.k, func.sum(rows.c.value))
-        for kind, k, n in await conn.execute(per_step.group_by(rows.c.kind, rows.c.k)):
-            if kind in found:
-                found[kind][k] = int(n)
+    for k in range(len(times)):
+        before, after = totals[k] or {}, totals[k + 1] or {}
+        for kind, values in found.items():
+            values[k] = after.get(kind, 0) - before.get(kind, 0)
     return found
 
 
@@ -122,7 +145,7 @@ async def movement_steps(
     """The sizes at each time and at the one before, the moves per kind and the net."""
     if not times:
         return {"opening": None, "sizes": [], "movements": [], "net": []}
-    at = await sizes(conn, base, [times[0] - step, *times], step, product_id)
+    at = await sizes(conn, base, [times[0] - step, *times], product_id)
     kinds = await moved(conn, base, times, step, product_id)
     net = [
         sum(SIGNS[base][kind] * values[k] for kind, values in kinds.items())

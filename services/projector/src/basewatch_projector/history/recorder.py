@@ -171,7 +171,7 @@ class Recorder:
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await self._sweeper.sweep(conn, at.positions, telemetry, bucket, at.now)
-            await sample(conn, bucket, previous)
+            await sample(conn, bucket, previous, self.interval)
         self._sweeper.settle(at.positions, result)
         self.pending = bucket + self.interval
         return result.signals

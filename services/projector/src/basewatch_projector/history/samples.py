@@ -23,16 +23,18 @@ series that disappears gets a 0), and the reader carries the last value forward.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.history.cohorts import sample_cohorts
 from basewatch_projector.history.movements import hold_pending, settle
+from basewatch_projector.history.sales import settle_sales
 from basewatch_projector.storage.bulk import insert_of, upsert
 from basewatch_projector.storage.tables import customers, history, history_progress, installations
-from basewatch_shared.contract.vocabulary import PAYING, CustomerStatus
+from basewatch_shared.contract.vocabulary import IN_USE, PAYING, CustomerStatus
 
 Labels = tuple[tuple[str, Any], ...]
 Key = tuple[str, Labels]  # (metric, labels in key order)
@@ -50,7 +52,9 @@ def changes(previous: Mapping[Key, int], current: Mapping[Key, int]) -> dict[Key
 async def counts(conn: AsyncConnection) -> dict[Key, int]:
     """The current size of every series: customers by segment, the retained customers
     (bought, not lapsed: ``projection/movements.py``), installations by product and
-    status (grouped counts over indexes)."""
+    status (grouped counts over indexes), and the installed base (``in_use``: active or
+    at_risk) per product and in all, one series each, so that GET /v1/movements reads
+    one series instead of summing statuses and products."""
     c, i = customers.c, installations.c
     found: dict[Key, int] = {}
     by_segment = select(c.segment, c.status == CustomerStatus.LAPSED, func.count())
@@ -61,8 +65,13 @@ async def counts(conn: AsyncConnection) -> dict[Key, int]:
         base += int(n) if segment in PAYING and not lapsed else 0
     found[("retained", ())] = base
     by_product = select(i.product_id, i.status, func.count()).group_by(i.product_id, i.status)
+    found[("in_use", ())] = 0
     for product_id, status, n in await conn.execute(by_product):
         found[("installations", (("product_id", product_id), ("status", status)))] = int(n)
+        if status in IN_USE:
+            key = ("in_use", (("product_id", product_id),))
+            found[key] = found.get(key, 0) + int(n)
+            found[("in_use", ())] += int(n)
     return found
 
 
@@ -122,12 +131,18 @@ async def write(
     return len(rows)
 
 
-async def sample(conn: AsyncConnection, bucket: datetime, previous: Mapping[Key, int]) -> None:
+async def sample(
+    conn: AsyncConnection, bucket: datetime, previous: Mapping[Key, int], interval: timedelta
+) -> None:
     """Write the sample at ``bucket`` (claimed, swept) and settle the pending movements
-    at it: under the hold, the counts and the moves see the same committed batches."""
+    at it: under the hold, the counts and the moves see the same committed batches. Sum
+    the pending sales into their totals by ``occurred_at`` at boundaries of ``interval``
+    (whichever sample takes a delta, it lands in the same bucket)."""
     await hold_pending(conn)
     await write(conn, bucket, previous, await counts(conn))
     await settle(conn, bucket)
+    await settle_sales(conn, interval)
+    await sample_cohorts(conn, bucket)
 
 
 async def settled_through(conn: AsyncConnection) -> datetime | None:

@@ -64,7 +64,7 @@ async def gauges(
     values: dict[Labels, list[int | None]] = {}
     if statuses is not None:
         keys = [key for key in keys if dict(key)["status"] in statuses]
-    chosen = statuses is not None or not isinstance(product_id, Unset)
+    chosen = statuses is not None or not isinstance(product_id, Unset) or metric == "in_use"
     only = [dict(key) for key in keys] if chosen else None
     async for key, rows in _rows(conn, metric, times, only, step):
         series = gauge(times, first, rows)
@@ -99,8 +99,10 @@ async def _keys(
     """The series the answer holds, in order; TooManyValues past the bound."""
     if metric == "customers":
         return [(("segment", s),) for s in Segment]
-    if metric == "retained":
+    if metric == "retained" or (metric == "in_use" and isinstance(product_id, Unset)):
         return [()]
+    if metric == "in_use":
+        return [(("product_id", product_id),)]
     if not isinstance(product_id, Unset):
         return [(("product_id", product_id), ("status", s)) for s in InstallationStatus]
     bound = MAX_VALUES // max(1, len(times)) if per_product else None

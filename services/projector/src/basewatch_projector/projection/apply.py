@@ -15,6 +15,7 @@ from basewatch_projector.projection.erasure import apply_erasures
 from basewatch_projector.projection.installations import load_installations, save_installations
 from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.movements import add_pending, installation_moves
+from basewatch_projector.projection.sales import add_sales
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.causes import customer_times
 from basewatch_projector.rules.customer import merge_traits
@@ -87,7 +88,9 @@ async def apply_records(
     )
     await apply_erasures(conn, erasures, now)
     await _traits(conn, batch.identifies)
-    applied.duplicates["purchase"] += await store.insert_purchases(conn, batch.ledger)
+    new = await store.insert_purchases(conn, batch.ledger)
+    applied.duplicates["purchase"] += len(batch.ledger) - len(new)
+    await add_sales(conn, new)
     moves = installation_moves(applied.installations)
     applied.customers = await store.refresh_customers(
         conn, batch.stale, loyal_min_orders, now, moves

@@ -82,10 +82,13 @@ async def save_traits(
     )
 
 
-async def insert_purchases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
-    """Add purchases to the ledger; return how many were there already (counted once)."""
+async def insert_purchases(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Add purchases to the ledger; return those that were not there already (a purchase
+    is counted once)."""
     if not rows:
-        return 0
+        return []
     ids = [row["event_id"] for row in rows]
     known = set(
         (
@@ -94,8 +97,9 @@ async def insert_purchases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]
             )
         ).scalars()
     )
-    await upsert(conn, purchases, [r for r in rows if r["event_id"] not in known], ["event_id"], ())
-    return len(known)
+    new = [r for r in rows if r["event_id"] not in known]
+    await upsert(conn, purchases, new, ["event_id"], ())
+    return new
 
 
 async def refresh_customers(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Dialect, String, Text
+from sqlalchemy import DateTime, Dialect, MetaData, String, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -51,3 +51,13 @@ class Json(TypeDecorator[Any]):
 
 
 Id = String(128)
+
+
+# Every table's, so that the migrations and their check see them all.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)

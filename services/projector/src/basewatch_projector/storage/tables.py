@@ -12,21 +12,20 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
 )
 
-from basewatch_projector.storage.columns import Id, Json, UtcDateTime
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from basewatch_projector.storage.columns import Id, Json, UtcDateTime, metadata
+from basewatch_projector.storage.rollups import (
+    cohort_cells,
+    movement_totals,
+    sales_pending,
+    sales_totals,
 )
+
+__all__ = ["cohort_cells", "metadata", "movement_totals", "sales_pending", "sales_totals"]
 
 customers = Table(
     "customers",
