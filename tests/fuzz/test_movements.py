@@ -59,7 +59,14 @@ TABLES = (
 
 
 async def _sweep(conn: AsyncConnection, clock: datetime) -> None:
-    await sweep(conn, partitions=[0], clock=clock, now=NOW, policy=POLICY, loyal_min_orders=2)
+    await sweep(
+        conn,
+        clocks={0: (None, clock)},  # no earlier sweep: what is due is one jump
+        now=NOW,
+        policy=POLICY,
+        loyal_min_orders=2,
+        window=timedelta(0),
+    )
 
 
 async def _truth(conn: AsyncConnection, base: Base, product: str | None) -> int:

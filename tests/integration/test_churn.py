@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -251,8 +251,30 @@ async def test_two_instances_signal_each_transition_exactly_once(
         seen = Counter(await stored(migrated))
         assert all(n == 1 for n in seen.values()), seen
         assert {i for k, i in seen if k == "installation.at_risk"} <= set(ids)
+        await _dated_at_their_deadlines(migrated)
         await eventually(lambda: _published(migrated), lambda n: n == sum(seen.values()))
     await _on_the_topic_once(kafka_bootstrap, topics, sum(seen.values()))
+
+
+async def _dated_at_their_deadlines(engine: AsyncEngine) -> None:
+    """Whichever replica swept: an installation's signal at its deadline, a customer's
+    lapse at the latest churn deadline of its installations (SHORT: 2 s and 4 s)."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(signals))).all()
+    after = {
+        "installation.at_risk": timedelta(seconds=2),
+        "installation.churned": timedelta(seconds=4),
+    }
+    churned: dict[str, datetime] = {}
+    for row in rows:
+        if row.kind in after:
+            assert row.occurred_at == row.silent_since + after[row.kind], row
+        if row.kind == "installation.churned":
+            churned[row.customer_id] = max(
+                row.occurred_at, churned.get(row.customer_id, row.occurred_at)
+            )
+    lapses = {r.customer_id: r.occurred_at for r in rows if r.kind == "customer.lapsed"}
+    assert lapses == {c: t for c, t in churned.items() if c in lapses}
 
 
 async def _published(engine: AsyncEngine) -> int:

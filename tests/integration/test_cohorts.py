@@ -90,7 +90,12 @@ async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
             )
             if clock is not None:
                 await sweep(
-                    conn, partitions=[0], clock=clock, now=NOW, policy=policy, loyal_min_orders=2
+                    conn,
+                    clocks={0: (None, clock)},  # no earlier sweep: what is due is one jump
+                    now=NOW,
+                    policy=policy,
+                    loyal_min_orders=2,
+                    window=timedelta(0),
                 )
             await sample_cohorts(conn, bucket)
     transport = httpx.ASGITransport(app=projector_app(migrated))

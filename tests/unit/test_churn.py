@@ -1,4 +1,4 @@
-"""The churn policy and the lag-aware churn clock, on pure data."""
+"""The churn policy and each partition's clock, on pure data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from basewatch_projector.rules.clock import PartitionPosition, churn_clock
+from basewatch_projector.rules.clock import PartitionPosition, partition_clock
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_kind, installation_kind
 
@@ -40,22 +40,24 @@ def pos(records: int | None, received: datetime | None) -> PartitionPosition:
     return position
 
 
-def test_clock_is_now_when_caught_up_and_the_minimum_behind() -> None:
+DELAY = timedelta(seconds=5)
+
+
+def test_each_partition_has_its_own_clock() -> None:
     behind = NOW - timedelta(hours=5)
-    positions = {
-        ("t", 0): pos(0, None),
-        ("t", 1): pos(10, behind),
-        ("t", 2): pos(3, NOW - timedelta(hours=1)),
-    }
-    assert churn_clock(positions, NOW, [("t", 0)]) == NOW
-    assert churn_clock(positions, NOW, list(positions)) == behind
+    assert partition_clock(pos(10, behind), NOW, DELAY) == behind  # behind: its stream time
+    assert partition_clock(pos(3, NOW - timedelta(hours=1)), NOW, DELAY) == NOW - timedelta(hours=1)
+    # Caught up: the wall clock less the ingest delay, or its stream time if later.
+    assert partition_clock(pos(0, None), NOW, DELAY) == NOW - DELAY
+    assert partition_clock(pos(0, behind), NOW, DELAY) == NOW - DELAY
+    assert partition_clock(pos(0, NOW - timedelta(seconds=1)), NOW, DELAY) == NOW - timedelta(
+        seconds=1
+    )
 
 
 def test_no_clock_while_a_partition_is_unknown() -> None:
-    positions = {("t", 0): pos(0, None), ("t", 1): pos(None, None), ("t", 2): pos(5, None)}
-    assert churn_clock(positions, NOW, [("t", 0), ("t", 1)]) is None  # no fetch yet
-    assert churn_clock(positions, NOW, [("t", 2)]) is None  # behind, nothing applied yet
-    assert churn_clock(positions, NOW, [("t", 9)]) is None  # not tracked
+    assert partition_clock(pos(None, None), NOW, DELAY) is None  # no fetch yet
+    assert partition_clock(pos(5, None), NOW, DELAY) is None  # behind, nothing applied yet
 
 
 @pytest.mark.parametrize(

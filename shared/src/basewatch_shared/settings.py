@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from basewatch_shared.keyring.master import Master, parse_master_key
 
+# How long ingest waits for the broker before it answers 503 (its BASEWATCH_PRODUCE_TIMEOUT
+# default): the projector's default for the longest time from receipt to the log.
+PRODUCE_TIMEOUT = timedelta(seconds=5)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import Field, model_validator
 
 from basewatch_ingest.intake import MAX_BATCH
-from basewatch_shared.settings import CommonSettings, Duration
+from basewatch_shared.settings import PRODUCE_TIMEOUT, CommonSettings, Duration
 
 
 class Settings(CommonSettings):
@@ -15,7 +15,7 @@ class Settings(CommonSettings):
 
     port: int = Field(default=8080, ge=0, le=65535)
     # How long a request may wait for the broker's acknowledgement before a 503.
-    produce_timeout: Duration = timedelta(seconds=5)
+    produce_timeout: Duration = PRODUCE_TIMEOUT
     # How long one attempt to connect the producer may take (at start and in the background).
     connect_timeout: Duration = timedelta(seconds=5)
     # How long /readyz waits for the broker's metadata answer.

@@ -172,6 +172,7 @@ def _sweeper(w: _Wiring, known: Known) -> Sweeper:
         policy=policy_of(w.settings),
         loyal_min_orders=w.settings.loyal_min_orders,
         every=w.settings.sweep_every,
+        ingest_delay=w.settings.ingest_delay,
         telemetry_topic=w.topics.telemetry,
         metrics=w.metrics,
         on_signals=w.stored,

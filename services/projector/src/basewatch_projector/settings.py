@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field, model_validator
 
-from basewatch_shared.settings import CommonSettings, Duration
+from basewatch_shared.settings import PRODUCE_TIMEOUT, CommonSettings, Duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.basewatch/basewatch.db"
 MAX_DEFAULT_SWEEP = timedelta(seconds=30)
@@ -43,6 +43,10 @@ class Settings(CommonSettings):
     product_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
     # Unset: a tenth of the shortest at_risk_after, at most 30 s (see ``sweep_every``).
     sweep_interval: Duration | None = None
+    # The longest ingest may take from a request's receipt to the broker's acknowledgement
+    # (ingest answers 503 after BASEWATCH_PRODUCE_TIMEOUT): a caught-up partition's clock
+    # stays this far behind the wall clock, for records received but not yet in the log.
+    ingest_delay: Duration = PRODUCE_TIMEOUT
     batch_max_records: int = Field(default=5000, ge=1, le=100_000)
     # How many installation states the consume loop keeps to fold without reading
     # them first (projection/known.py); 0: read every row. Bounds the memory it takes.

@@ -34,7 +34,9 @@ class PartitionLag(BaseModel):
         description="0 when caught up; while behind, wall time minus received_at of the "
         "last applied record; null while unknown"
     )
-    last_received_at: datetime | None = Field(description="received_at of the last applied")
+    last_received_at: datetime | None = Field(
+        description="the latest received_at applied: the partition's stream time"
+    )
     last_event_at: datetime | None = Field(description="occurred_at of the last applied")
 
 

@@ -1,16 +1,18 @@
 """The churn sweep: installations that went silent become at_risk, then churned (docs/signals.md).
 
-Silence is judged on the pipeline's own clock (``rules/clock.py``), never on the wall
-clock alone, so a projector working through a backlog does not churn installations
-whose heartbeats are still waiting in that backlog.
+Silence is judged on each telemetry partition's own clock (``rules/clock.py``), never on
+the wall clock alone, so a projector working through a backlog does not churn
+installations whose heartbeats are still waiting in that backlog. A sweep moves each
+partition's clock from where its last sweep left it to a new time; every deadline in
+between is applied as its own step, dated at the deadline (``rules/silence.py``), so the
+signals do not depend on when the sweeps ran.
 
 Which instance sweeps what: each instance sweeps only the installations of the
 telemetry partitions assigned to it, inside the same lock that serializes its batches.
 The owner of a partition is the only writer of its installations, so a transition is
 decided once; the rows are also locked (PostgreSQL) and re-read in the sweep's own
 transaction, so even a member that lost its partitions without noticing cannot apply a
-transition the new owner already applied. No timer state lives in memory: silence is
-derived from stored timestamps at every sweep.
+transition the new owner already applied.
 
 A sweep that would move more than ``hold_churn_above`` of a product's (or of all)
 installations in use is held: that pattern is an outage of telemetry or of ingest, not
@@ -21,19 +23,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.projection.customers import refresh_customers
+from basewatch_projector.churn.deadlines import earliest_deadlines
+from basewatch_projector.churn.guard import Move, guard
+from basewatch_projector.projection.customers import lapse_times, refresh_customers
 from basewatch_projector.projection.movements import Moves, add_pending
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_kind, signal_row
+from basewatch_projector.rules.silence import steps
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import churn_control, installations
 from basewatch_shared.contract.vocabulary import IN_USE, InstallationStatus
@@ -47,142 +52,121 @@ class SweepResult:
 
     signals: list[dict[str, Any]] = field(default_factory=list)
     held: int = 0
-    clock: datetime | None = None
+    # Per partition swept: the earliest deadline of its installations still in use and
+    # not held (rules/clock.py NEVER when none).
+    deadlines: dict[int, datetime] = field(default_factory=dict)
+    swept: dict[int, datetime] = field(default_factory=dict)  # the clock of each partition
+
+
+# Per partition: (the clock its last sweep ran on, None if none since it was assigned;
+# the clock to sweep it on now).
+Clocks = Mapping[int, tuple[datetime | None, datetime]]
 
 
 async def sweep(
     conn: AsyncConnection,
     *,
-    partitions: Collection[int],
-    clock: datetime,
+    clocks: Clocks,
     now: datetime,
     policy: Policy,
     loyal_min_orders: int,
+    window: timedelta,
 ) -> SweepResult:
-    """Apply the silence transitions of ``partitions`` on ``clock``; the caller commits."""
-    result = SweepResult(clock=clock)
-    if not partitions:
+    """Apply the silence transitions of each partition in ``clocks`` up to its clock;
+    the caller commits. ``window``: how close deadlines are one wave for the guard."""
+    result = SweepResult()
+    if not clocks:
         return result
-    moves = await _due(conn, partitions, clock, policy)
-    if not moves:
-        return result
-    moves, result.held = await _guard(conn, moves, partitions, policy, now)
-    if not moves:
-        return result
-    await _transition(conn, moves, clock, now, result)
-    owners = {row.customer_id for row, _ in moves if row.customer_id}
-    moved: Moves = Counter(
-        ("installations", "churned", row.product_id or "")
-        for row, target in moves
-        if target == InstallationStatus.CHURNED and row.status in IN_USE
-    )
-    changes = await refresh_customers(conn, owners, loyal_min_orders, now, moved)
-    await add_pending(conn, moved)
-    customer_rows = customer_signals(changes, clock, now)
-    await store_signals(conn, customer_rows)
-    result.signals.extend(customer_rows)
+    moves = await _due(conn, clocks, policy)
+    if moves:
+        moves, result.held = await guard(conn, moves, clocks.keys(), policy, now, window)
+    if moves:
+        await _transition(conn, moves, now, result)
+        await _customers(conn, moves, now, (policy, loyal_min_orders), result)
+    until = {p: to for p, (_, to) in clocks.items()}
+    result.deadlines = await earliest_deadlines(conn, until, policy)
     return result
 
 
-async def _due(
-    conn: AsyncConnection, partitions: Collection[int], clock: datetime, policy: Policy
-) -> list[tuple[Any, str]]:
-    """The installations in use whose silence on ``clock`` calls for another status, and
-    that status (rows locked and re-read on PostgreSQL: a decision is made once)."""
+async def _due(conn: AsyncConnection, clocks: Clocks, policy: Policy) -> list[Move]:
+    """The installations in use whose silence calls for another status by their
+    partition's clock, and the steps there (rows locked and re-read on PostgreSQL: a
+    decision is made once)."""
     i = installations.c
-    query = select(i.installation_id, i.customer_id, i.product_id, i.status, i.silent_since).where(
-        any_of(conn, i.partition, partitions),
-        i.status.in_(IN_USE),
-        i.silent_since < clock - policy.earliest(),
-    )
+    silent = [
+        and_(i.partition == p, i.silent_since <= to - policy.earliest())  # deadline <= clock
+        for p, (_, to) in clocks.items()
+    ]
+    query = select(
+        i.installation_id, i.customer_id, i.product_id, i.status, i.silent_since, i.partition
+    ).where(i.status.in_(IN_USE), or_(*silent))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     moves = []
     for row in await conn.execute(query):
-        target = policy.target(row.status, clock - row.silent_since, row.product_id)
-        if target != row.status:
-            moves.append((row, target))
+        since, until = clocks[row.partition]
+        path = steps(policy, row.status, row.silent_since, row.product_id, since, until)
+        if path:
+            moves.append((row, path))
     return moves
 
 
 async def _transition(
-    conn: AsyncConnection,
-    moves: list[tuple[Any, str]],
-    clock: datetime,
-    now: datetime,
-    result: SweepResult,
+    conn: AsyncConnection, moves: list[Move], now: datetime, result: SweepResult
 ) -> None:
     rows = []
     for status in (InstallationStatus.AT_RISK, InstallationStatus.CHURNED):
-        ids = [row.installation_id for row, t in moves if t == status]
+        ids = [row.installation_id for row, path in moves if path[-1][0] == status]
         if ids:
             await conn.execute(
                 update(installations)
                 .where(any_of(conn, installations.c.installation_id, ids))
                 .values(status=status, status_changed_at=now, updated_at=now)
             )
-    for row, target in moves:
-        kind = installation_kind(row.status, target)
-        assert kind is not None
-        rows.append(
-            signal_row(
-                kind,
-                previous=row.status,
-                status=target,
-                occurred_at=clock,
-                detected_at=now,
-                customer_id=row.customer_id,
-                installation=row,
+    for row, path in moves:
+        previous: str = row.status
+        for step, deadline in path:
+            kind = installation_kind(previous, step)
+            assert kind is not None
+            rows.append(
+                signal_row(
+                    kind,
+                    previous=previous,
+                    status=step,
+                    occurred_at=deadline,
+                    detected_at=now,
+                    customer_id=row.customer_id,
+                    installation=row,
+                )
             )
-        )
+            previous = step
     await store_signals(conn, rows)
     result.signals.extend(rows)
 
 
-async def _guard(
+async def _customers(
     conn: AsyncConnection,
-    moves: list[tuple[Any, str]],
-    partitions: Collection[int],
-    policy: Policy,
+    moves: list[Move],
     now: datetime,
-) -> tuple[list[tuple[Any, str]], int]:
-    """Hold the transitions of a product (or all) that look like an outage, not churn."""
-    released = await conn.scalar(select(churn_control.c.hold_released_until))
-    if released is not None and released > now:
-        return moves, 0
-    population = await _in_use_by_product(conn, partitions)
-    leaving = Counter(row.product_id for row, _ in moves)
-    total_in_use = sum(population.values())
-    if policy.mass(len(moves), total_in_use):
-        held_products = set(leaving)
-    else:
-        held_products = {p for p, n in leaving.items() if policy.mass(n, population.get(p, 0))}
-    kept = [(row, t) for row, t in moves if row.product_id not in held_products]
-    held = len(moves) - len(kept)
-    if held:
-        log.error(
-            "churn transitions held: mass silence looks like an outage",
-            extra={
-                "held": held,
-                "products": sorted(str(p) for p in held_products),
-                "in_use": total_in_use,
-                "partitions": sorted(partitions),
-            },
-        )
-    return kept, held
-
-
-async def _in_use_by_product(
-    conn: AsyncConnection, partitions: Collection[int]
-) -> dict[str | None, int]:
-    """How many installations of ``partitions`` are in use, per product."""
-    i = installations.c
-    rows = await conn.execute(
-        select(i.product_id, func.count())
-        .where(any_of(conn, i.partition, partitions), i.status.in_(IN_USE))
-        .group_by(i.product_id)
+    context: tuple[Policy, int],
+    result: SweepResult,
+) -> None:
+    """The owners' new statuses; a customer lapses when its last installation in use
+    churned: when the last of its installations left use (rules/causes.py)."""
+    policy, loyal_min_orders = context
+    owners = {row.customer_id for row, _ in moves if row.customer_id}
+    # The installations that left use (docs/tables.md, movements).
+    moved: Moves = Counter(
+        ("installations", "churned", row.product_id or "")
+        for row, path in moves
+        if path[-1][0] == InstallationStatus.CHURNED and row.status in IN_USE
     )
-    return {product: int(n) for product, n in rows}
+    changes = await refresh_customers(conn, owners, loyal_min_orders, now, moved)
+    await add_pending(conn, moved)
+    lapses = await lapse_times(conn, [cid for cid, _, _ in changes], policy)
+    rows = customer_signals(changes, lambda cid, _: lapses.get(cid, now), now)
+    await store_signals(conn, rows)
+    result.signals.extend(rows)
 
 
 async def release_hold(conn: AsyncConnection, until: datetime, now: datetime) -> None:

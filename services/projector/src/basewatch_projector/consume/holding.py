@@ -1,12 +1,13 @@
-"""Records held back at the pending history boundary, so a sample sees the tables as
-they were at the boundary.
+"""Records held back where a partition's time must stop: at the pending history
+boundary, so a sample sees the tables as they were at the boundary, and at a telemetry
+partition's next silence deadline, so the sweep applies it first (``churn/cut.py``).
 
-Each fetched batch is cut per partition at the first record received at or after the
-pending boundary B. The records from there on are held in memory and the partition is
-paused, so nothing received at or after B is applied before B is sampled; once the
-recorder has sampled B, the held records are released up to the next boundary. Held
-records are never fetched twice: a replay crosses a boundary without a round trip to
-the broker.
+Each fetched batch is cut per partition at the first record the cut holds (received at
+or after the pending boundary B, or moving the partition's clock to its deadline). The
+records from there on are held in memory and the partition is paused; once the recorder
+has sampled B, or the sweep has applied the deadline, the held records are released up
+to the next cut. Held records are never fetched twice: a replay crosses a boundary
+without a round trip to the broker.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 
 from aiokafka import TopicPartition
 
+from basewatch_projector.churn.cut import Cut
 from basewatch_projector.consume.decode import Item
 from basewatch_projector.consume.pausing import Pausing, Reason
 
@@ -29,11 +31,10 @@ class Holding:
         self._held: dict[TopicPartition, list[Item]] = {}
 
     def admit(
-        self, items: Sequence[Item], epochs: Mapping[TopicPartition, int], boundary: datetime | None
+        self, items: Sequence[Item], epochs: Mapping[TopicPartition, int], cut: Cut
     ) -> list[Item]:
         """The records to apply now: the held ones and ``items``, per partition those
-        received before ``boundary`` (None: no boundary yet, hold every record with a
-        time). The rest is held and its partition paused."""
+        before its first record ``cut`` holds. The rest is held and its partition paused."""
         was_held = set(self._held)
         queue = [i for held in self._held.values() for i in held] + list(items)
         held: dict[TopicPartition, list[Item]] = defaultdict(list)
@@ -44,7 +45,7 @@ class Holding:
                 if tp not in was_held:
                     kept.append(item)  # a stale fetch: the consume loop drops it
                 continue  # held before the partition was repositioned: fetched again
-            if tp in held or _at_or_after(item, boundary):
+            if tp in held or cut.holds(tp, item.decoded):
                 held[tp].append(item)
             else:
                 kept.append(item)
@@ -53,9 +54,9 @@ class Holding:
         self._pausing.release(Reason.HOLDING, was_held - self._held.keys())
         return kept
 
-    def ready(self, boundary: datetime | None) -> bool:
-        """True when held records belong before ``boundary``: admit them now."""
-        return boundary is not None and any(t < boundary for t in self.first_held().values())
+    def ready(self, cut: Cut) -> bool:
+        """True when a partition's first held record is no longer cut: admit them now."""
+        return any(not cut.holds(tp, items[0].decoded) for tp, items in self._held.items())
 
     def first_held(self) -> dict[TopicPartition, datetime]:
         """Per held partition, the receive time of its first held record."""
@@ -65,11 +66,6 @@ class Holding:
         """Partitions revoked: the new owner fetches them from the database's offset."""
         for tp in partitions:
             self._held.pop(tp, None)
-
-
-def _at_or_after(item: Item, boundary: datetime | None) -> bool:
-    received = item.decoded.received_at if item.decoded is not None else None
-    return received is not None and (boundary is None or received >= boundary)
 
 
 def _received(item: Item) -> datetime:

@@ -8,10 +8,11 @@ last record applied from that partition; a partition that is caught up has no la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from basewatch_projector.consume.decode import Item
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.rules.clock import PartitionPosition
 
@@ -38,14 +39,35 @@ class LagTracker:
                 for gauge in self._metrics.partition_gauges:
                     gauge.remove(*map(str, tp))
 
-    def applied(
-        self, tp: TopicPartition, next_offset: int, received: datetime, occurred: datetime | None
+    def note_applied(
+        self, items: Sequence[Item], moves: Mapping[TopicPartition, tuple[Any, int]]
     ) -> None:
-        """Record that a batch moved ``tp`` to ``next_offset``."""
+        """A batch of ``items`` committed and moved each partition as ``moves`` says."""
+        last: dict[TopicPartition, datetime] = {}
+        latest: dict[TopicPartition, datetime] = {}  # the stream time: a running maximum
+        for item in items:
+            if item.decoded is not None:
+                tp, received = (item.raw.topic, item.raw.partition), item.decoded.received_at
+                last[tp] = item.decoded.event.occurred_at
+                latest[tp] = max(latest.get(tp, received), received)
+        for tp, (_, new) in moves.items():
+            self.applied(tp, new, latest.get(tp), last.get(tp))
+
+    def applied(
+        self,
+        tp: TopicPartition,
+        next_offset: int,
+        received: datetime | None,
+        occurred: datetime | None,
+    ) -> None:
+        """Record that a batch moved ``tp`` to ``next_offset``; ``received``: the latest
+        receive time it applied there (the stream time never goes back)."""
         position = self._positions.get(tp)
         if position is not None:
             position.committed = next_offset
-            position.last_received_at = received
+            if received is not None:
+                held = position.last_received_at
+                position.last_received_at = received if held is None else max(held, received)
             position.last_occurred_at = occurred or position.last_occurred_at
 
     def fetched(self, tp: TopicPartition, end: int | None) -> None:

@@ -4,12 +4,13 @@ Each batch is one transaction that applies the records and moves the stored offs
 with a compare-and-set (``projection/offsets.py``); Kafka offsets are committed
 afterwards, best effort, for standard lag tools. Per turn of the loop:
 
-1. hold back what belongs after the pending history boundary (``holding.py``);
+1. hold back what belongs after the pending history boundary or a partition's next
+   silence deadline (``holding.py``, ``churn/cut.py``);
 2. apply the rest in one transaction, while the next fetch is decoded (``fetching.py``);
    a record the database refuses goes to the dead-letter topic; an outage is retried
-   with the partitions paused while polling (membership kept); a bug propagates (the
-   projector exits rather than retry forever);
-3. sample the history boundaries this instance has passed, then sweep when due.
+   with the partitions paused while polling (membership kept); a bug propagates;
+3. sample the history boundaries this instance has passed, then sweep the partitions
+   whose clocks reached a deadline (or all, when the periodic sweep is due).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basewatch_projector.churn.cut import Cut
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
 from basewatch_projector.consume.decode import Item, offset_moves, telemetry_partitions
@@ -103,23 +105,24 @@ class Consumer:
         fetched: Fetched | None = None  # decoded while the batch before was applied
         while not stop.is_set():
             if fetched is None:
-                ready = self._holding.ready(self._recorder.pending)
+                ready = self._holding.ready(self._cut())
                 fetched = await self._fetcher.fetch(wait_ms=0 if ready else 200)
-            # Cut at the pending boundary now, after the sample of the batch before.
-            items = self._holding.admit(fetched.items, fetched.epochs, self._recorder.pending)
+            # Cut at the pending boundary and the deadlines now, after the batch before.
+            items = self._holding.admit(fetched.items, fetched.epochs, self._cut())
             fetched = None
             if items:
                 fetched = await self._fetcher.fetch_while(self._process(items, stop))
             self.lag.export()
             async with self._assignment.lock:
                 await self._recorder.tick(self._standing())
-            if self._sweeper.due():
-                async with self._assignment.lock:
-                    owned = self._kafka.assignment()
-                    positions = self.lag.positions()
-                    await self._sweeper.sweep_owned(
-                        owned, positions, self._clock(), self._recorder.bound
-                    )
+            async with self._assignment.lock:
+                at = self._standing()
+                await self._sweeper.catch_up(
+                    at.owned, at.positions, at.held, at.now, self._recorder.bound
+                )
+
+    def _cut(self) -> Cut:
+        return self._sweeper.cut(self._recorder.pending, self.lag.positions())
 
     def _standing(self) -> Standing:
         return Standing(
@@ -200,21 +203,8 @@ class Consumer:
         self._known.remember((after for _, after in applied.installations), now)
         self._metrics.observe_batch(records, applied.duplicates, elapsed)
         self._on_signals(applied.signals)
-        self._note_applied(items, moves)
-
-    def _note_applied(self, items: Sequence[Item], moves: Moves) -> None:
-        last: dict[tuple[str, int], Record] = {}
-        for item in items:
-            if item.decoded is not None:
-                last[(item.raw.topic, item.raw.partition)] = item.decoded
-        for tp, (_, new) in moves.items():
-            decoded = last.get(tp)
-            self.lag.applied(
-                tp,
-                new,
-                decoded.received_at if decoded else self._clock(),
-                decoded.event.occurred_at if decoded else None,
-            )
+        self.lag.note_applied(items, moves)
+        self._sweeper.touched((after for _, after in applied.installations), self.lag.positions())
 
     async def _isolate_refused(self, items: Sequence[Item], exc: DBAPIError) -> None:
         """Halve a batch the database refused (``exc``) until each refused record is alone,

@@ -170,7 +170,8 @@ class Recorder:
                 assert settled is not None
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
-            result = await self._sweeper.sweep(conn, telemetry, bucket, at.now)
+            result = await self._sweeper.sweep(conn, at.positions, telemetry, bucket, at.now)
             await sample(conn, bucket, previous, self.interval)
+        self._sweeper.settle(at.positions, result)
         self.pending = bucket + self.interval
         return result.signals

@@ -17,8 +17,14 @@ from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.movements import add_pending, installation_moves
 from basewatch_projector.projection.sales import add_sales
 from basewatch_projector.projection.signals import store_signals
+from basewatch_projector.rules.causes import customer_times
 from basewatch_projector.rules.customer import merge_traits
-from basewatch_projector.rules.installation import Fresh, Installation, apply_telemetry
+from basewatch_projector.rules.installation import (
+    Fresh,
+    Installation,
+    apply_telemetry,
+    first_revival,
+)
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_signals
 from basewatch_projector.storage.bulk import is_postgres
@@ -26,6 +32,7 @@ from basewatch_shared.contract.erasure import Erasure
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.contract.money import to_micros
 from basewatch_shared.contract.records import Record
+from basewatch_shared.contract.vocabulary import CustomerStatus
 
 Telemetry = Install | Heartbeat | Uninstall
 
@@ -38,6 +45,8 @@ class Applied:
     customers: list[tuple[str, str, str]] = field(default_factory=list)
     duplicates: Counter[str] = field(default_factory=Counter)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    # Per installation brought back: when (rules/installation.py first_revival).
+    revived: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,12 +96,15 @@ async def apply_records(
         conn, batch.stale, loyal_min_orders, now, moves
     )
     await add_pending(conn, moves)
-    # A customer's change happens on the pipeline's clock (the batch's latest receive
-    # time), not the wall clock: a replay then dates it in the past, where it belongs.
+    # A change is dated by the events that caused it (never the wall clock, nor how the
+    # records were grouped into batches): a replay gives the live run's times.
     at = max((record.received_at for record in records), default=now)
-    applied.signals = installation_signals(applied.installations, None, now) + customer_signals(
-        applied.customers, at, now
-    )
+    lapsed = [cid for cid, _, status in applied.customers if status == CustomerStatus.LAPSED]
+    lapses = await store.lapse_times(conn, lapsed, policy)
+    when = customer_times(applied.installations, applied.revived, lapses, at)
+    applied.signals = installation_signals(
+        applied.installations, applied.revived, now
+    ) + customer_signals(applied.customers, when, now)
     await store_signals(conn, applied.signals)
     return applied
 
@@ -151,6 +163,9 @@ async def _installations(
         )
         if inst_id in partitions:
             after.partition = partitions[inst_id]
+        revived = first_revival(before, events, after.product_id, fresh)
+        if revived is not None:
+            applied.revived[inst_id] = revived
         applied.installations.append((before, after))
         owners = {c.customer_id for c in (before, after) if c and c.customer_id}
         if before is None or (before.status, before.customer_id) != (

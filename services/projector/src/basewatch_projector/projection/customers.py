@@ -18,7 +18,9 @@ from sqlalchemy import Select, bindparam, case, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection.movements import Moves, customer_move
+from basewatch_projector.rules.causes import left_use
 from basewatch_projector.rules.customer import customer_status, segment
+from basewatch_projector.rules.policy import Policy
 from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import customers, installations, purchases
 from basewatch_shared.contract.vocabulary import IN_USE, CustomerStatus, Segment
@@ -142,6 +144,26 @@ async def refresh_customers(
         stmt = update(customers).where(customers.c.customer_id == bindparam("b_id"))
         await conn.execute(stmt, updates)
     return changes
+
+
+async def lapse_times(
+    conn: AsyncConnection, ids: Collection[str], policy: Policy
+) -> dict[str, datetime]:
+    """Per customer, when the last of its installations left use (rules/causes.py)."""
+    if not ids:
+        return {}
+    i = installations.c
+    rows = await conn.execute(
+        select(i.customer_id, i.status, i.silent_since, i.uninstalled_at, i.product_id).where(
+            any_of(conn, i.customer_id, ids), i.status.not_in(IN_USE)
+        )
+    )
+    times: dict[str, datetime] = {}
+    for cid, status, silent_since, uninstalled_at, product in rows:
+        left = left_use(policy, status, silent_since, uninstalled_at, product)
+        if left is not None:
+            times[cid] = max(left, times.get(cid, left))
+    return times
 
 
 def _facts(conn: AsyncConnection, wanted: list[str]) -> Select[Any]:

@@ -5,8 +5,8 @@ with a guard: the row must still carry the ``updated_at`` this instance wrote. W
 does not (the sweep, another member or anyone else wrote it since), the batch raises
 ``StaleState`` and rolls back whole; the consume loop then forgets the cache and
 applies the records again from the stored offsets. So the cache can be wrong at any
-time and never makes a row wrong; forgetting it (on every rebalance, rewind, fence and
-sweep) only keeps the guard from firing.
+time and never makes a row wrong; forgetting it (on every rebalance, rewind and fence,
+and the rows a sweep moved) only keeps the guard from firing.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ class Known:
             rows[state.installation_id] = (state, updated_at)
         for oldest in list(islice(rows, max(0, len(rows) - self._limit))):
             del rows[oldest]
+
+    def drop(self, ids: Iterable[str | None]) -> None:
+        """Forget these installations (a sweep moved them)."""
+        for installation_id in ids:
+            if installation_id is not None:
+                self._rows.pop(installation_id, None)
 
     def forget(self) -> None:
         """Drop everything (a rebalance, rewind, fence or sweep happened)."""

@@ -1,26 +1,39 @@
-"""The pipeline's clock: where each partition stands, and the churn clock derived from it.
+"""The pipeline's clock: where each partition stands, and the time it has reached.
 
-Silence is judged on the pipeline's own clock, never on the wall clock alone, so a
-projector working through a backlog does not churn installations whose heartbeats are
-still waiting in that backlog.
+Silence is judged on each telemetry partition's own clock (docs/signals.md): an
+installation's events all arrive on one partition, so its silence depends only on that
+partition's progress. A partition's clock is its **stream time**, the latest
+``received_at`` applied from it (a running maximum: a function of the log alone, so a
+replay reaches the same times at the same records); once it is caught up, at least the
+wall clock minus the longest time ingest may take from receipt to acknowledgement
+(records received before that are in the log, so applied).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+
+# A partition with no installation in use has no deadline.
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
 class PartitionPosition:
-    """One assigned partition: what is applied, what exists, and when it was received."""
+    """One assigned partition: what is applied, what exists, and when it was received.
+
+    A position is made anew when the partition is assigned, so what it remembers of the
+    partition's deadlines never outlives this instance's ownership of it.
+    """
 
     committed: int | None = None  # next offset to apply, as the database holds it
     end: int | None = None  # log end offset, from the last fetch response
-    last_received_at: datetime | None = None  # of the last record applied
+    last_received_at: datetime | None = None  # the stream time: the latest received_at applied
     last_occurred_at: datetime | None = None
+    # A lower bound of the earliest silence deadline of the partition's installations in
+    # use (None: not known yet), and the clock its last sweep ran on.
+    deadline: datetime | None = None
+    swept_to: datetime | None = None
 
     @property
     def records(self) -> int | None:
@@ -30,20 +43,13 @@ class PartitionPosition:
         return max(0, self.end - (self.committed or 0))
 
 
-def churn_clock(
-    positions: Mapping[Any, PartitionPosition], now: datetime, partitions: Collection[Any]
+def partition_clock(
+    position: PartitionPosition, now: datetime, ingest_delay: timedelta
 ) -> datetime | None:
-    """The minimum over ``partitions`` of: now if caught up, else the received_at of the
-    last record applied there. None while a partition's position is unknown."""
-    times = []
-    for tp in partitions:
-        position = positions.get(tp)
-        if position is None or position.records is None:
-            return None
-        if position.records == 0:
-            times.append(now)
-        elif position.last_received_at is None:
-            return None  # behind, and nothing applied yet: the backlog is unknown
-        else:
-            times.append(position.last_received_at)
-    return min(times, default=None)
+    """The partition's clock: its stream time; once caught up, at least ``now`` minus
+    ``ingest_delay``. None while it is behind with nothing applied (or never fetched)."""
+    stream = position.last_received_at
+    if position.records == 0:
+        floor = now - ingest_delay
+        return floor if stream is None else max(stream, floor)
+    return stream if position.records is not None else None

@@ -152,3 +152,27 @@ def apply_telemetry(
         inst.status, inst.status_changed_at = status, now
     inst.silent_since = inst.activity_at
     return inst
+
+
+def first_revival(
+    before: Installation | None,
+    events: Iterable[Install | Heartbeat | Uninstall],
+    product_id: str | None,
+    fresh: Fresh,
+) -> datetime | None:
+    """When a batch's events brought an installation back: the ``occurred_at`` of the
+    first of them, in log order, that ends a silence (an install, or a fresh heartbeat,
+    later than the activity before the batch; after an uninstall, any activity after
+    it). The same whatever the batches: a later heartbeat in the same batch does not
+    move it."""
+    floor = before.activity_at if before is not None else None
+    uninstalled = before is not None and before.status == InstallationStatus.UNINSTALLED
+    if uninstalled:  # any activity after the uninstall brings it back
+        floor = later(floor, before.uninstalled_at if before is not None else None)
+    for event in events:
+        reviving = isinstance(event, Install) or (
+            isinstance(event, Heartbeat) and (uninstalled or fresh(event, product_id))
+        )
+        if reviving and (floor is None or event.occurred_at > floor):
+            return event.occurred_at
+    return None

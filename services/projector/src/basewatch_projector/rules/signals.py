@@ -7,7 +7,7 @@ committed. The rows are the feed and the outbox that ``outbox.py`` publishes fro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -66,11 +66,11 @@ def signal_row(
 
 def installation_signals(
     changes: Iterable[tuple[Installation | None, Installation]],
-    occurred_at: datetime | None,
+    revived: Mapping[str, datetime],
     detected_at: datetime,
 ) -> list[Row]:
-    """Signal rows for installations whose status changed (``occurred_at`` None: the
-    installation's own activity or uninstall time)."""
+    """Signal rows for installations whose status changed, each at its own time: the
+    uninstall's, or the activity that brought it back (``revived``, else its activity)."""
     rows = []
     for before, after in changes:
         # A new installation starts active, so that an install and an uninstall signal the
@@ -80,8 +80,8 @@ def installation_signals(
         if kind is None:
             continue
         uninstalled = kind == SignalKind.INSTALLATION_UNINSTALLED
-        own = after.uninstalled_at if uninstalled else after.activity_at
-        when = occurred_at or own or detected_at
+        own = after.uninstalled_at if uninstalled else revived.get(after.installation_id)
+        when = own or after.activity_at or detected_at
         rows.append(
             signal_row(
                 kind,
@@ -97,9 +97,13 @@ def installation_signals(
 
 
 def customer_signals(
-    changes: Iterable[tuple[str, str, str]], occurred_at: datetime, detected_at: datetime
+    changes: Iterable[tuple[str, str, str]],
+    occurred_at: Callable[[str, str], datetime],
+    detected_at: datetime,
 ) -> list[Row]:
-    """Signal rows for customers that went lapsed or came back."""
+    """Signal rows for customers that went lapsed or came back, each at
+    ``occurred_at(customer_id, new_status)``: when the installation change that caused
+    it happened."""
     rows = []
     for customer_id, before, after in changes:
         kind = customer_kind(before, after)
@@ -109,7 +113,7 @@ def customer_signals(
                     kind,
                     previous=before,
                     status=after,
-                    occurred_at=occurred_at,
+                    occurred_at=occurred_at(customer_id, after),
                     detected_at=detected_at,
                     customer_id=customer_id,
                 )

@@ -1,0 +1,62 @@
+"""Where a fetched batch is cut, per partition: at the pending history boundary, and
+where a telemetry partition's clock would reach its next silence deadline.
+
+``consume/holding.py`` holds every record of a partition from its first cut record on,
+so a sweep on that partition's clock applies the deadline before any record received
+at or after it (the next heartbeat of a silent installation among them). The deadline
+is a lower bound kept per partition (``PartitionPosition.deadline``): exact after each
+sweep, lowered by each batch applied, and lowered here by each record admitted, to the
+earliest deadline that record could create (its ``occurred_at`` plus the shortest
+threshold), so a batch never runs past a deadline one of its own records set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from basewatch_projector.rules.clock import PartitionPosition
+from basewatch_shared.contract.events import Heartbeat, Install
+from basewatch_shared.contract.records import Record
+
+
+class Cut:
+    """Decides, record by record in log order, which records wait (one fetch's worth)."""
+
+    def __init__(
+        self,
+        boundary: datetime | None,
+        positions: Mapping[Any, PartitionPosition],
+        *,
+        telemetry_topic: str,
+        earliest: timedelta,
+    ) -> None:
+        self._boundary, self._positions = boundary, positions
+        self._telemetry, self._earliest = telemetry_topic, earliest
+        self._clock: dict[tuple[str, int], datetime | None] = {}
+        self._deadline: dict[tuple[str, int], datetime | None] = {}
+
+    def holds(self, tp: tuple[str, int], record: Record | None) -> bool:
+        """Whether ``record`` (the next one of ``tp`` not held) must wait; if not, it is
+        admitted and moves the partition's clock and deadline bound."""
+        if record is None:
+            return False  # nothing to time: dead-lettered wherever it falls
+        received = record.received_at
+        if self._boundary is None or received >= self._boundary:
+            return True
+        if tp[0] != self._telemetry:
+            return False
+        if tp not in self._clock:
+            position = self._positions.get(tp)
+            self._clock[tp] = None if position is None else position.last_received_at
+            self._deadline[tp] = None if position is None else position.deadline
+        clock, deadline = self._clock[tp], self._deadline[tp]
+        clock = received if clock is None else max(clock, received)
+        if deadline is None or clock >= deadline:
+            return True  # not known yet, or passed: sweep first
+        event = record.event
+        if isinstance(event, Install | Heartbeat) and event.occurred_at + self._earliest > clock:
+            deadline = min(deadline, event.occurred_at + self._earliest)
+        self._clock[tp], self._deadline[tp] = clock, deadline
+        return False
