@@ -58,7 +58,10 @@ def test_the_key_is_a_bearer_scheme(document: dict[str, Any]) -> None:
 def test_the_keyed_operations_are_all_there() -> None:
     labels = {label for label, _ in _keyed(PROJECTOR)}
     assert {"GET /v1/ops/lag", "GET /v1/summary", "GET /v1/customers"} <= labels
-    assert {label for label, _ in _keyed(INGEST)} == {"POST /v1/events"}
+    assert {label for label, _ in _keyed(INGEST)} == {
+        "POST /v1/events",
+        "POST /v1/customers/{customer_id}/erase",
+    }
 
 
 @pytest.mark.parametrize("kind", EVENT_TYPES)

@@ -12,14 +12,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Security
 from pydantic import BaseModel
 
 from basewatch_ingest.api import IngestDep
 from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable
 from basewatch_ingest.lanes import partition_index
 from basewatch_ingest.openapi import RESPONSES, problem_response
-from basewatch_shared.auth import require
+from basewatch_shared.auth import BEARER, require
 from basewatch_shared.contract.erasure import ERASURE_HEADERS, Erasure, erasure
 from basewatch_shared.contract.scalars import PathId
 from basewatch_shared.problems import ProblemError
@@ -64,6 +64,7 @@ class ErasureAccepted(BaseModel):
     status_code=202,
     response_model=ErasureAccepted,
     responses=_RESPONSES,
+    dependencies=[Security(BEARER)],  # the document declares the key, as on POST /v1/events
     summary="Erase a customer: their traits and properties, on every copy (docs/erasure.md)",
 )
 async def erase_customer(
