@@ -120,20 +120,16 @@ async def test_silence_then_resumption_then_uninstall_each_one_signal(
             install("stop", "c1"),
             install("back", "c1"),
             install("gone", "c3"),
+            # Received with the install: judged on event time, an uninstall that arrived
+            # at_risk_after later (a slow test process) would first make it at_risk.
+            live(
+                "telemetry",
+                "gone",
+                {"event_id": "un", "type": "uninstall", "installation_id": "gone"},
+            ),
         ],
     )
     async with serve(create_app(settings)) as api, heartbeating(kafka_bootstrap, topics, ["keep"]):
-        await produce(
-            kafka_bootstrap,
-            topics,
-            [
-                live(
-                    "telemetry",
-                    "gone",
-                    {"event_id": "un", "type": "uninstall", "installation_id": "gone"},
-                )
-            ],
-        )
         await eventually(
             lambda: stored(migrated), lambda s: ("customer.lapsed", "c1") in s, within=30
         )
