@@ -11,7 +11,7 @@ from basewatch_projector.rules.clock import PartitionPosition
 from basewatch_projector.rules.installation import Installation, first_revival
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.silence import next_deadline, steps
-from basewatch_shared.contract.events import Heartbeat, Install
+from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
 from basewatch_shared.contract.records import Record
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -80,6 +80,19 @@ def test_a_record_admitted_lowers_the_cut_to_the_deadline_it_may_set() -> None:
     assert not cut.holds(("tel", 0), Record(install, T0 + S, "k"))
     assert not cut.holds(("tel", 0), Record(_heartbeat(1, T0 - 60 * S), T0 + 4 * S, "k"))
     assert cut.holds(("tel", 0), Record(_heartbeat(2, T0 + 5 * S), T0 + 5 * S, "k"))
+
+
+def test_a_batch_is_cut_where_an_installation_would_turn_a_second_time() -> None:
+    def cut_at(*events: Heartbeat | Uninstall) -> list[bool]:
+        cut = _cut(PartitionPosition(last_received_at=T0, deadline=T0 + 60 * S))
+        return [cut.holds(("tel", 0), Record(e, T0 + S, "k")) for e in events]
+
+    gone = Uninstall(event_id="u", occurred_at=T0, installation_id="i1")
+    other = Heartbeat(event_id="o", occurred_at=T0, installation_id="i2")
+    assert cut_at(_heartbeat(1, T0), _heartbeat(2, T0), other) == [False] * 3
+    assert cut_at(gone, other, _heartbeat(1, T0)) == [False, False, True]
+    assert cut_at(_heartbeat(1, T0), gone) == [False, True]
+    assert cut_at(gone, gone) == [False, True]  # the same uninstall delivered twice
 
 
 def test_a_partition_whose_deadline_is_unknown_stops_at_its_first_record() -> None:

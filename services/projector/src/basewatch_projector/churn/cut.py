@@ -8,6 +8,12 @@ is a lower bound kept per partition (``PartitionPosition.deadline``): exact afte
 sweep, lowered by each batch applied, and lowered here by each record admitted, to the
 earliest deadline that record could create (its ``occurred_at`` plus the shortest
 threshold), so a batch never runs past a deadline one of its own records set.
+
+A batch is also cut where an installation would turn twice: at an uninstall of one the
+batch already touched, and at any event after an uninstall in it. A batch's fold settles
+one status per installation, so without the cut an uninstall and the reinstall a second
+later would go from active to active and signal nothing, when applied one by one they
+signal each turn: how the records were batched would decide the signals.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from basewatch_projector.rules.clock import PartitionPosition
-from basewatch_shared.contract.events import Heartbeat, Install
+from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
 from basewatch_shared.contract.records import Record
 
 
@@ -36,6 +42,7 @@ class Cut:
         self._telemetry, self._earliest = telemetry_topic, earliest
         self._clock: dict[tuple[str, int], datetime | None] = {}
         self._deadline: dict[tuple[str, int], datetime | None] = {}
+        self._touched: dict[str, bool] = {}  # installation id: whether it was uninstalled
 
     def holds(self, tp: tuple[str, int], record: Record | None) -> bool:
         """Whether ``record`` (the next one of ``tp`` not held) must wait; if not, it is
@@ -56,6 +63,11 @@ class Cut:
         if deadline is None or clock >= deadline:
             return True  # not known yet, or passed: sweep first
         event = record.event
+        if isinstance(event, Install | Heartbeat | Uninstall):
+            gone = self._touched.get(event.installation_id)
+            if gone or (gone is not None and isinstance(event, Uninstall)):
+                return True  # a second turn: in the next batch
+            self._touched[event.installation_id] = isinstance(event, Uninstall)
         if isinstance(event, Install | Heartbeat) and event.occurred_at + self._earliest > clock:
             deadline = min(deadline, event.occurred_at + self._earliest)
         self._clock[tp], self._deadline[tp] = clock, deadline

@@ -1,0 +1,80 @@
+"""An installation that turns twice inside one backlog signals each turn (docs/signals.md).
+
+Found by the replay test of the end-to-end faults (tests/e2e/test_faults.py): live, an
+uninstall and the reinstall a second later were applied in two batches and signalled
+``uninstalled`` then ``reactivated``; replayed, both fell in one batch, whose fold went
+from active to active and signalled nothing, for the customer neither. Here the whole
+history is one backlog on the real broker, so every turn shares a fetch with the one
+before it; each must still give its own signal, dated at its event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.settings import Settings
+from basewatch_shared.topics import Topics
+from tests.integration.test_event_time import Signal, _record, _telemetry, stored
+from tests.support.history import Out
+from tests.support.kafka import produce
+from tests.support.polling import eventually
+from tests.support.services import serve
+from tests.support.tables import applied_offsets
+
+S = timedelta(seconds=1)
+
+
+def history(t: datetime) -> list[Out]:
+    """``back`` is uninstalled and reinstalled; ``twice`` also goes away again."""
+    out = []
+    for iid in ("back", "twice"):
+        buy = {
+            "event_id": f"buy-{iid}",
+            "type": "purchase",
+            "customer_id": f"c-{iid}",
+            "order_id": f"o-{iid}",
+            "product_id": "p1",
+            "amount": "5",
+            "currency": "EUR",
+        }
+        out.append(_record("customers", f"c-{iid}", buy, t))
+        out.append(_telemetry("install", iid, 0, t)[1])
+        out.append(_telemetry("uninstall", iid, 0, t + S)[1])
+        out.append(_telemetry("install", iid, 1, t + 2 * S)[1])
+    out.append(_telemetry("uninstall", "twice", 1, t + 3 * S)[1])
+    return out
+
+
+def expected(t: datetime) -> list[Signal]:
+    turns = [
+        ("installation.uninstalled", "back", t + S),
+        ("customer.lapsed", "c-back", t + S),
+        ("installation.reactivated", "back", t + 2 * S),
+        ("customer.reactivated", "c-back", t + 2 * S),
+        ("installation.uninstalled", "twice", t + S),
+        ("customer.lapsed", "c-twice", t + S),
+        ("installation.reactivated", "twice", t + 2 * S),
+        ("customer.reactivated", "c-twice", t + 2 * S),
+        ("installation.uninstalled", "twice", t + 3 * S),
+        ("customer.lapsed", "c-twice", t + 3 * S),
+    ]
+    return sorted(turns)
+
+
+async def test_each_turn_in_one_backlog_gives_its_own_signal(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - 60 * S
+    sent = await produce(kafka_bootstrap, topics, history(start))  # all before the start
+    async with serve(create_app(projector_settings())):
+        await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
+    # A signal is stored in the transaction of the change it reports: all are there now.
+    assert await stored(migrated) == expected(start)
