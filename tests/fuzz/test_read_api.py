@@ -43,8 +43,9 @@ pytestmark = BACKGROUND_RANDOM
 
 # A cursor is opaque: the document can say it is a string, but only the API can tell
 # whether it made it. A cursor it did not make (or made for other filters) is 400
-# "Invalid cursor", documented on each list; 400 means nothing else on these four
-# operations, so it counts as an acceptable answer to schema-valid input there.
+# "Invalid cursor", documented on each list; to schema-valid input, 400 means nothing
+# else on these four operations (elsewhere only a request that is not HTTP, which
+# schema-valid data never makes), so it counts as an acceptable answer there.
 _LISTS = ("/v1/customers", "/v1/installations", "/v1/signals", "/v1/erasures")
 CONFIG: dict[str, Any] = {
     # An unknown query parameter is refused (422), so schemathesis may send extra ones as

@@ -170,3 +170,12 @@ async def _status(port: int) -> int:
     async with connect(port) as conn:
         await conn.send(request("GET", "/healthz"))
         return (await conn.answer(PATIENCE)).status
+
+
+async def test_a_request_that_is_not_http_gets_a_problem_400(service: ServiceProcess) -> None:
+    # Found by schemathesis: an empty Transfer-Encoding field was answered by the HTTP
+    # parser's own plain-text 400, which no operation documented.
+    async with connect(service.port) as conn:
+        await conn.send(request("GET", "/healthz", {"Transfer-Encoding": ""}))
+        assert_refused(await conn.answer(PATIENCE), 400, "not valid HTTP/1.1")
+    await still_serves(service)

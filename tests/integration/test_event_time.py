@@ -15,16 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.migrate import migrate
-from basewatch_projector.storage.tables import signals
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out
@@ -32,28 +28,11 @@ from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.services import serve
 from tests.support.tables import applied_offsets
+from tests.support.timeline import Signal, record_at, stored, telemetry_at
 
 SHORT = {"at_risk_after": "2s", "churn_after": "4s", "hold_min_transitions": 1000}
 S = timedelta(seconds=1)
-Signal = tuple[str, str, datetime]  # kind, subject, occurred_at
 SIGNALS = 13  # how many the history makes
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _record(kind: str, key: str, event: dict[str, Any], at: datetime) -> Out:
-    """A record as ingest produces it for an event received when it happened, at ``at``."""
-    value = event | {"occurred_at": _iso(at), "received_at": _iso(at), "source": "test"}
-    return Out(kind, key.encode(), orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
-
-
-def _telemetry(kind: str, iid: str, n: int, at: datetime) -> tuple[datetime, Out]:
-    event = {"event_id": f"{iid}-{kind}-{n}", "type": kind, "installation_id": iid}
-    if kind == "install":
-        event |= {"customer_id": f"c-{iid}", "product_id": "p1", "version": "1"}
-    return at, _record("telemetry", iid, event, at)
 
 
 def history(t: datetime) -> list[tuple[datetime, Out]]:
@@ -69,14 +48,14 @@ def history(t: datetime) -> list[tuple[datetime, Out]]:
             "amount": "5",
             "currency": "EUR",
         }
-        out += [(t, _record("customers", f"c-{iid}", buy, t)), _telemetry("install", iid, 0, t)]
-    out += [_telemetry("heartbeat", "gap", n, t + n * S) for n in (1, 7, 8)]
+        out += [(t, record_at("customers", f"c-{iid}", buy, t)), telemetry_at("install", iid, 0, t)]
+    out += [telemetry_at("heartbeat", "gap", n, t + n * S) for n in (1, 7, 8)]
     # edge's next heartbeat is received exactly at its at_risk deadline: the deadline first.
-    out += [_telemetry("heartbeat", "edge", n, t + n * S) for n in (1, 3, 4, 5, 6, 7, 8)]
-    out += [_telemetry("heartbeat", "steady", n, t + n * S / 2) for n in range(1, 19)]
-    out += [_telemetry("uninstall", "gap", 0, t + 9 * S)]
-    out += [_telemetry("uninstall", "edge", 0, t + 9 * S)]
-    out += [_telemetry("uninstall", "steady", 0, t + 9.5 * S)]
+    out += [telemetry_at("heartbeat", "edge", n, t + n * S) for n in (1, 3, 4, 5, 6, 7, 8)]
+    out += [telemetry_at("heartbeat", "steady", n, t + n * S / 2) for n in range(1, 19)]
+    out += [telemetry_at("uninstall", "gap", 0, t + 9 * S)]
+    out += [telemetry_at("uninstall", "edge", 0, t + 9 * S)]
+    out += [telemetry_at("uninstall", "steady", 0, t + 9.5 * S)]
     return sorted(out, key=lambda pair: pair[0])
 
 
@@ -100,12 +79,6 @@ def expected(t: datetime) -> list[Signal]:
             ("customer.lapsed", "c-steady", t + 9.5 * S),
         ]
     )
-
-
-async def stored(engine: AsyncEngine) -> list[Signal]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(select(signals))
-        return sorted((r.kind, r.installation_id or r.customer_id, r.occurred_at) for r in rows)
 
 
 async def _run(settings: Settings, engine: AsyncEngine, group: str, sent: int) -> list[Signal]:

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_shared.topics import Topics
-from tests.integration.test_event_time import Signal, _record, _telemetry, stored
 from tests.support.history import Out
 from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.services import serve
 from tests.support.tables import applied_offsets
+from tests.support.timeline import Signal, record_at, stored, telemetry_at
 
 S = timedelta(seconds=1)
 
@@ -41,11 +41,11 @@ def history(t: datetime) -> list[Out]:
             "amount": "5",
             "currency": "EUR",
         }
-        out.append(_record("customers", f"c-{iid}", buy, t))
-        out.append(_telemetry("install", iid, 0, t)[1])
-        out.append(_telemetry("uninstall", iid, 0, t + S)[1])
-        out.append(_telemetry("install", iid, 1, t + 2 * S)[1])
-    out.append(_telemetry("uninstall", "twice", 1, t + 3 * S)[1])
+        out.append(record_at("customers", f"c-{iid}", buy, t))
+        out.append(telemetry_at("install", iid, 0, t)[1])
+        out.append(telemetry_at("uninstall", iid, 0, t + S)[1])
+        out.append(telemetry_at("install", iid, 1, t + 2 * S)[1])
+    out.append(telemetry_at("uninstall", "twice", 1, t + 3 * S)[1])
     return out
 
 

@@ -17,8 +17,10 @@ uvicorn's own with those gaps filled, serves both services:
 - at most ``max_connections`` open connections: a request on one beyond that gets ``503``
   with ``Retry-After``.
 
-Each refusal is problem+json and closes the connection. Keep-alive idleness stays
-uvicorn's (``timeout_keep_alive``, 5 s).
+A request the HTTP parser cannot read (an empty ``Transfer-Encoding``, a bad character
+in the request line) gets ``400``. Each refusal is problem+json and closes the
+connection, and every operation of both documents lists them (``problems.protocol_responses``).
+Keep-alive idleness stays uvicorn's (``timeout_keep_alive``, 5 s).
 """
 
 from __future__ import annotations
@@ -142,9 +144,9 @@ class LimitedHttp(OneWriteProtocol):
             refused = exc.__context__
             if isinstance(refused, _Refused):
                 self._refuse(refused.status, refused.detail)
-            else:
+            else:  # the parser's reason is its own fixed text, never the client's bytes
                 self.logger.warning("Invalid HTTP request received.")
-                self.send_400_response("Invalid HTTP request received.")
+                self._refuse(400, f"the request is not valid HTTP/1.1: {exc}")
             return
         if self._in_head:
             # The head is still incomplete, so every byte of this read was part of it

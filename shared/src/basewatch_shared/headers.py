@@ -20,14 +20,22 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# How both apps are built: no redirect to the path without a trailing slash (Starlette
-# builds it from the Host header, which the client chooses: a 404 instead), and no
-# document pages of FastAPI's (secure() serves /docs when asked to).
-APP_OPTIONS: Final[dict[str, Any]] = {
-    "redirect_slashes": False,
-    "docs_url": None,
-    "redoc_url": None,
-}
+from basewatch_shared.problems import protocol_responses
+
+
+def app_options() -> dict[str, Any]:
+    """How both apps are built: no redirect to the path without a trailing slash
+    (Starlette builds it from the Host header, which the client chooses: a 404 instead),
+    no document pages of FastAPI's (secure() serves /docs when asked to), and the server's
+    own refusals documented on every operation (fresh: the OpenAPI generator edits them)."""
+    return {
+        "redirect_slashes": False,
+        "docs_url": None,
+        "redoc_url": None,
+        "responses": protocol_responses(),
+    }
+
+
 CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),

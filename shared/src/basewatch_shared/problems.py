@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from fastapi import FastAPI, Request
@@ -126,3 +126,30 @@ async def _on_validation(_request: Request, exc: Exception) -> ProblemResponse:
 async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Internal error", "the error was logged")
+
+
+_PROTOCOL_REFUSALS: Final = {
+    400: "the request is not valid HTTP/1.1 (refused before any route reads it)",
+    408: "the request's header fields or body did not arrive in time",
+    431: "the request line and header fields are too large, or too many",
+    503: "too many connections (Retry-After), or a dependency is unavailable",
+}
+
+
+def protocol_responses() -> dict[int | str, dict[str, Any]]:
+    """The refusals of the server itself, for every operation's OpenAPI entry (an
+    operation that documents one of these statuses with its own meaning keeps it)."""
+    schema = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+        },
+    }
+    return {
+        status: {"description": text, "content": {PROBLEM_JSON: {"schema": dict(schema)}}}
+        for status, text in _PROTOCOL_REFUSALS.items()
+    }

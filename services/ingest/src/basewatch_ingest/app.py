@@ -24,7 +24,7 @@ from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_ingest.settings import Settings
 from basewatch_ingest.shortcut import IngestApp, Shortcut
 from basewatch_shared.contract.sealed import KeyMissing
-from basewatch_shared.headers import APP_OPTIONS, SecurityHeaders, secure
+from basewatch_shared.headers import SecurityHeaders, app_options, secure
 from basewatch_shared.problems import (
     ProblemError,
     Translation,
@@ -57,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Product apps send events here; they are put on Kafka (docs/events.md).",
         lifespan=lifespan,
-        **APP_OPTIONS,
+        **app_options(),
     )
     app.state.api_keys = settings.api_keys
     translations: dict[type[Exception], Translation] = {

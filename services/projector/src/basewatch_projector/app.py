@@ -16,7 +16,7 @@ from basewatch_projector.api.router import routes
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.settings import Settings
-from basewatch_shared.headers import APP_OPTIONS, secure
+from basewatch_shared.headers import app_options, secure
 from basewatch_shared.problems import install_problem_handlers
 
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
             served.engine, served.broker_ready = projector.engine, projector.broker_ready
             yield
 
-    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan, **APP_OPTIONS)
+    app = FastAPI(title="basewatch projector", version="1", lifespan=lifespan, **app_options())
     app.state.served = served
     install_problem_handlers(app, TRANSLATIONS)
     secure(app, settings.api_docs)
