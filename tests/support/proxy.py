@@ -71,3 +71,49 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     writer.close()
+
+
+class FreezingProxy:
+    """Forwards 127.0.0.1:port to a Kafka broker, but only each connection's first
+    ``requests`` requests: later ones are read and never answered (a broker that froze
+    in the middle of a conversation)."""
+
+    def __init__(self, target_host: str, target_port: int, requests: int) -> None:
+        self._target, self._requests = (target_host, target_port), requests
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        back = asyncio.create_task(_pump(up_reader, writer))
+        try:
+            for _ in range(self._requests):  # a request: a 4-byte size, then that many bytes
+                size = await reader.readexactly(4)
+                up_writer.write(size + await reader.readexactly(int.from_bytes(size, "big")))
+            while await reader.read(65536):
+                pass  # held: never forwarded, never answered
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            back.cancel()
+            await asyncio.gather(back, return_exceptions=True)
+            for w in (writer, up_writer):
+                w.close()
+            self._tasks.discard(task)

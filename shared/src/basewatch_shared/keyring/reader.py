@@ -22,7 +22,9 @@ log = logging.getLogger("basewatch.keyring")
 class KeysReader:
     """The one consumer of the keys topic in a process; owns the KeyRing it fills."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, ring: KeyRing) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str, ring: KeyRing, request_timeout_s: float = 10
+    ) -> None:
         self.ring = ring
         self._topic = topic
         self._consumer = AIOKafkaConsumer(
@@ -31,6 +33,8 @@ class KeysReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
+            # Bounds each request, and so how long a start that timed out is waited for.
+            request_timeout_ms=int(request_timeout_s * 1000),
         )
         self._partitions: list[TopicPartition] = []
         self._read: dict[TopicPartition, int] = {}  # next offset to read, per partition
@@ -40,9 +44,21 @@ class KeysReader:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, timeout_s: float = 30) -> None:
-        """Connect, take every partition, and read the topic to its end (TimeoutError)."""
+        """Connect, take every partition, and read the topic to its end (TimeoutError).
+
+        The client's own start is never cancelled half-way: aiokafka leaks its bootstrap
+        connection when cancelled while it waits for the metadata answer
+        (aio-libs/aiokafka#715). On a timeout (or a cancellation) it is waited for, bounded
+        by the request timeout, and the error raised after."""
+        started = asyncio.ensure_future(self._consumer.start())
+        try:
+            await asyncio.wait_for(asyncio.shield(started), timeout_s)
+        except BaseException:
+            await asyncio.wait({started})  # a second cancellation leaves it running
+            if not started.cancelled():
+                started.exception()  # retrieved: the timeout or cancellation says it
+            raise
         async with asyncio.timeout(timeout_s):
-            await self._consumer.start()
             known = self._consumer.partitions_for_topic(self._topic)
             while not known:
                 await self._consumer.topics()
