@@ -33,6 +33,7 @@ from tests.support.polling import eventually
 from tests.support.profiles import scale
 from tests.support.services import serve
 from tests.support.tables import applied_offsets
+from tests.support.timeline import purchase
 
 pytestmark = pytest.mark.slow
 
@@ -96,17 +97,8 @@ class Load:
     async def _start(self, producer: AIOKafkaProducer) -> None:
         now = datetime.now(UTC)
         for iid in self.ids:
-            buy: dict[str, object] = {
-                "event_id": f"buy-{iid}",
-                "type": "purchase",
-                "customer_id": f"c-{iid}",
-                "order_id": f"o-{iid}",
-                "product_id": "p1",
-                "amount": "5",
-                "currency": "EUR",
-            }
             await producer.send_and_wait(
-                self.topics.customers, _value(buy, now), key=f"c-{iid}".encode()
+                self.topics.customers, _value(purchase(iid), now), key=f"c-{iid}".encode()
             )
         self.records += len(self.ids)
         await self._send(producer, "install", self.ids, now)

@@ -28,7 +28,7 @@ from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.services import serve
 from tests.support.tables import applied_offsets
-from tests.support.timeline import Signal, record_at, stored, telemetry_at
+from tests.support.timeline import Signal, purchase, record_at, stored, telemetry_at
 
 SHORT = {"at_risk_after": "2s", "churn_after": "4s", "hold_min_transitions": 1000}
 S = timedelta(seconds=1)
@@ -39,16 +39,10 @@ def history(t: datetime) -> list[tuple[datetime, Out]]:
     """(receive time, record), in time order: ``gap`` silent from t+1 s to t+7 s."""
     out = []
     for iid in ("gap", "edge", "steady"):
-        buy = {
-            "event_id": f"buy-{iid}",
-            "type": "purchase",
-            "customer_id": f"c-{iid}",
-            "order_id": f"o-{iid}",
-            "product_id": "p1",
-            "amount": "5",
-            "currency": "EUR",
-        }
-        out += [(t, record_at("customers", f"c-{iid}", buy, t)), telemetry_at("install", iid, 0, t)]
+        out += [
+            (t, record_at("customers", f"c-{iid}", purchase(iid), t)),
+            telemetry_at("install", iid, 0, t),
+        ]
     out += [telemetry_at("heartbeat", "gap", n, t + n * S) for n in (1, 7, 8)]
     # edge's next heartbeat is received exactly at its at_risk deadline: the deadline first.
     out += [telemetry_at("heartbeat", "edge", n, t + n * S) for n in (1, 3, 4, 5, 6, 7, 8)]

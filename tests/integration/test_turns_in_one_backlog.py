@@ -23,7 +23,7 @@ from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.services import serve
 from tests.support.tables import applied_offsets
-from tests.support.timeline import Signal, record_at, stored, telemetry_at
+from tests.support.timeline import Signal, purchase, record_at, stored, telemetry_at
 
 S = timedelta(seconds=1)
 
@@ -32,16 +32,7 @@ def history(t: datetime) -> list[Out]:
     """``back`` is uninstalled and reinstalled; ``twice`` also goes away again."""
     out = []
     for iid in ("back", "twice"):
-        buy = {
-            "event_id": f"buy-{iid}",
-            "type": "purchase",
-            "customer_id": f"c-{iid}",
-            "order_id": f"o-{iid}",
-            "product_id": "p1",
-            "amount": "5",
-            "currency": "EUR",
-        }
-        out.append(record_at("customers", f"c-{iid}", buy, t))
+        out.append(record_at("customers", f"c-{iid}", purchase(iid), t))
         out.append(telemetry_at("install", iid, 0, t)[1])
         out.append(telemetry_at("uninstall", iid, 0, t + S)[1])
         out.append(telemetry_at("install", iid, 1, t + 2 * S)[1])

@@ -26,6 +26,19 @@ def record_at(kind: str, key: str, event: dict[str, Any], at: datetime) -> Out:
     return Out(kind, key.encode(), orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
 
 
+def purchase(iid: str) -> dict[str, Any]:
+    """The one purchase of customer ``c-<iid>``, who owns installation ``iid``."""
+    return {
+        "event_id": f"buy-{iid}",
+        "type": "purchase",
+        "customer_id": f"c-{iid}",
+        "order_id": f"o-{iid}",
+        "product_id": "p1",
+        "amount": "5",
+        "currency": "EUR",
+    }
+
+
 def telemetry_at(kind: str, iid: str, n: int, at: datetime) -> tuple[datetime, Out]:
     """(receive time, record) of ``iid``'s ``n``-th event of ``kind``; an install names
     customer ``c-<iid>`` and product p1."""
