@@ -12,13 +12,12 @@ both.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, func
 
 from basewatch_projector.storage.tables import purchases
-from basewatch_shared.contract.money import from_micros
+from basewatch_shared.contract.money import MICROS_PER_UNIT
 
 _SPLIT: Final = 10**9
 
@@ -32,6 +31,12 @@ def revenue_sums(
 
 
 def revenue(high: Any, low: Any) -> str:
-    """The exact decimal string of a sum whose parts ``revenue_sums`` selected."""
-    total: Decimal = from_micros(int(high) * _SPLIT + int(low))
-    return str(total)
+    """The exact decimal string of a sum whose parts ``revenue_sums`` selected: the
+    plain notation of ``from_micros`` (no exponent, no trailing zeros), in integer
+    arithmetic (a year of daily sales formats thousands of them per request)."""
+    micros = int(high) * _SPLIT + int(low)
+    units, fraction = divmod(abs(micros), MICROS_PER_UNIT)
+    sign = "-" if micros < 0 else ""
+    if not fraction:
+        return f"{sign}{units}"
+    return f"{sign}{units}.{fraction:06d}".rstrip("0")

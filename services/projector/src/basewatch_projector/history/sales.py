@@ -35,11 +35,15 @@ def zero() -> Sums:
 
 
 def add(total: Sums, delta: Sums, sign: int = 1) -> Sums:
-    """``total`` plus (or, with sign -1, less) ``delta``, as a new value."""
-    revenue = {c: list(v) for c, v in total["revenue"].items()}
-    for currency, parts in delta["revenue"].items():
-        was = revenue.setdefault(currency, [0, 0, 0])
-        revenue[currency] = [a + sign * b for a, b in zip(was, parts, strict=True)]
+    """``total`` plus (or, with sign -1, less) ``delta``, as a new value (the revenue
+    lists are never changed in place, so the new value may share them with ``total``)."""
+    revenue = dict(total["revenue"])
+    for currency, (high, low, lines) in delta["revenue"].items():
+        was = revenue.get(currency)
+        if was is None:
+            revenue[currency] = [sign * high, sign * low, sign * lines]
+        else:  # a profile of /v1/sales: the zip-and-copy version took half its time
+            revenue[currency] = [was[0] + sign * high, was[1] + sign * low, was[2] + sign * lines]
     return {
         "units": total["units"] + sign * delta["units"],
         "orders": total["orders"] + sign * delta["orders"],
