@@ -351,3 +351,16 @@ HEARTBEAT_RECORD = (
 )
 def test_records_read_from_bytes_decode_as_the_full_check_decodes_them(value: bytes) -> None:
     assert_decoded_alike(value)
+
+
+def test_recorded_times_are_in_datetime_utc_itself() -> None:
+    """The fast path gives ``datetime.UTC`` (compared in C), equal to the full check's."""
+    value = HEARTBEAT_RECORD + b'"sent_at":"2026-11-01T02:59:59.000001Z"}'
+    record = decode_record(value)
+    times = (record.event.occurred_at, record.event.sent_at, record.received_at)
+    assert all(t is not None and t.tzinfo is UTC for t in times)
+    full = _checked(value, None)
+    assert times == (full.event.occurred_at, full.event.sent_at, full.received_at)
+    month_13 = HEARTBEAT_RECORD.replace(b"11-01T03", b"13-01T03").rstrip(b",") + b"}"
+    with pytest.raises(RecordError, match="occurred_at"):
+        decode_record(month_13)

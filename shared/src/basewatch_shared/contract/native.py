@@ -16,6 +16,7 @@ skew of client timestamps and the size limits.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import TypeAdapter
@@ -93,6 +94,11 @@ PLAIN_AMOUNT: Final = r"^(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,6})?$"
 def timestamp_schema(pattern: str) -> CoreSchema:
     """A timestamp written as ``pattern`` allows, parsed as the models parse it (aware)."""
     text = cs.str_schema(pattern=pattern, strict=True)
+    if pattern == RECORDED_TIMESTAMP:
+        # Always UTC with a Z: ``fromisoformat`` (C) gives ``datetime.UTC`` itself, where
+        # pydantic-core's parser gives its own tzinfo, whose every comparison and
+        # ``astimezone`` calls back into Python (a profile of the projector's fold).
+        return cs.chain_schema([text, cs.no_info_plain_validator_function(datetime.fromisoformat)])
     return cs.chain_schema([text, cs.datetime_schema(tz_constraint="aware", strict=False)])
 
 
