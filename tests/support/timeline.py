@@ -20,9 +20,16 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def record_at(kind: str, key: str, event: dict[str, Any], at: datetime) -> Out:
-    """A record as ingest produces it for an event received when it happened, at ``at``."""
-    value = event | {"occurred_at": iso(at), "received_at": iso(at), "source": "test"}
+def record_at(
+    kind: str, key: str, event: dict[str, Any], at: datetime, received: datetime | None = None
+) -> Out:
+    """A record as ingest produces it for an event that happened at ``at``, received
+    then unless ``received`` says when."""
+    value = event | {
+        "occurred_at": iso(at),
+        "received_at": iso(at if received is None else received),
+        "source": "test",
+    }
     return Out(kind, key.encode(), orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
 
 

@@ -95,6 +95,37 @@ def test_a_batch_is_cut_where_an_installation_would_turn_a_second_time() -> None
     assert cut_at(gone, gone) == [False, True]  # the same uninstall delivered twice
 
 
+def _install(event_id: str, occurred: datetime) -> Install:
+    return Install(
+        event_id=event_id,
+        occurred_at=occurred,
+        installation_id="i1",
+        customer_id="c1",
+        product_id="p1",
+        version="1",
+    )
+
+
+def test_a_batch_is_cut_before_what_moves_an_installation_it_admitted_overdue() -> None:
+    # A dead installation's install and its comeback heartbeat received a second apart:
+    # applied one by one, a sweep churns it between them; so must a batch.
+    def cut_at(*events: Install | Heartbeat | Uninstall) -> list[bool]:
+        cut = _cut(PartitionPosition(last_received_at=T0, deadline=T0 + 60 * S))
+        return [cut.holds(("tel", 0), Record(e, T0 + S, "k")) for e in events]
+
+    install = _install("in", T0 - 30 * S)
+    back = _heartbeat(1, T0 + S)
+    older = _heartbeat(2, T0 - 40 * S)  # moves nothing: not a cut
+    other = Heartbeat(event_id="o", occurred_at=T0 + S, installation_id="i2")
+    gone = Uninstall(event_id="u", occurred_at=T0 + S, installation_id="i1")
+    assert cut_at(install, older, other, back) == [False, False, False, True]
+    assert cut_at(install, gone) == [False, True]
+    assert cut_at(older, install) == [False, True]  # a later activity moves its deadline
+    # Not overdue: a recent install and its heartbeat share the batch.
+    fresh = _install("in2", T0)
+    assert cut_at(fresh, back) == [False, False]
+
+
 def test_a_partition_whose_deadline_is_unknown_stops_at_its_first_record() -> None:
     cut = _cut(PartitionPosition())
     assert cut.holds(("tel", 0), Record(_heartbeat(1, T0), T0, "k"))

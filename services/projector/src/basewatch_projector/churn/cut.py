@@ -14,6 +14,14 @@ batch already touched, and at any event after an uninstall in it. A batch's fold
 one status per installation, so without the cut an uninstall and the reinstall a second
 later would go from active to active and signal nothing, when applied one by one they
 signal each turn: how the records were batched would decide the signals.
+
+And a batch is cut at a record of an installation already overdue when the batch
+admitted it (an install or heartbeat that happened longer ago than the shortest
+threshold, as a backfill or a dead installation sends): applied on its own, the
+installation would be swept at_risk or churned before the next record that moves it
+(its comeback heartbeat, a later activity, an uninstall). A heartbeat no later than
+its latest activity in the batch moves nothing and does not cut: were the deadline
+really due, such a heartbeat would be stale and revive nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ class Cut:
         self._clock: dict[tuple[str, int], datetime | None] = {}
         self._deadline: dict[tuple[str, int], datetime | None] = {}
         self._touched: dict[str, bool] = {}  # installation id: whether it was uninstalled
+        self._activity: dict[str, datetime] = {}  # installation id: its latest activity
 
     def holds(self, tp: tuple[str, int], record: Record | None) -> bool:
         """Whether ``record`` (the next one of ``tp`` not held) must wait; if not, it is
@@ -64,11 +73,26 @@ class Cut:
             return True  # not known yet, or passed: sweep first
         event = record.event
         if isinstance(event, Install | Heartbeat | Uninstall):
-            gone = self._touched.get(event.installation_id)
+            iid = event.installation_id
+            gone = self._touched.get(iid)
             if gone or (gone is not None and isinstance(event, Uninstall)):
                 return True  # a second turn: in the next batch
-            self._touched[event.installation_id] = isinstance(event, Uninstall)
-        if isinstance(event, Install | Heartbeat) and event.occurred_at + self._earliest > clock:
-            deadline = min(deadline, event.occurred_at + self._earliest)
+            if self._overdue(iid, clock) and not (
+                isinstance(event, Heartbeat) and event.occurred_at <= self._activity[iid]
+            ):
+                return True  # a sweep first, as when this record came on its own
+            self._touched[iid] = isinstance(event, Uninstall)
+        if isinstance(event, Install | Heartbeat):
+            seen = self._activity.get(event.installation_id)
+            if seen is None or event.occurred_at > seen:
+                self._activity[event.installation_id] = event.occurred_at
+            if event.occurred_at + self._earliest > clock:
+                deadline = min(deadline, event.occurred_at + self._earliest)
         self._clock[tp], self._deadline[tp] = clock, deadline
         return False
+
+    def _overdue(self, installation_id: str, clock: datetime) -> bool:
+        """Whether the batch admitted activity of this installation whose earliest
+        deadline the partition's clock has reached."""
+        seen = self._activity.get(installation_id)
+        return seen is not None and seen + self._earliest <= clock

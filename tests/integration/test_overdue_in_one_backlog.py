@@ -1,0 +1,75 @@
+"""A dead installation and its comeback heartbeat in one backlog: churned, then
+reactivated, as when applied one by one (docs/signals.md).
+
+Found by the replay test of the end-to-end faults (tests/e2e/test_faults.py): live, the
+checker's silence phase was applied and swept before the comeback heartbeat of the
+next phase arrived, so a dead installation signalled ``churned`` then ``reactivated``;
+replayed, both phases fell in one history second and one batch, whose fold went from
+active to active and signalled nothing, for the customer neither. Here the whole
+history is one backlog on the real broker, received within one second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.settings import Settings
+from basewatch_shared.topics import Topics
+from tests.support.history import Out
+from tests.support.kafka import produce
+from tests.support.polling import eventually
+from tests.support.services import serve
+from tests.support.tables import applied_offsets
+from tests.support.timeline import Signal, purchase, record_at, stored, telemetry_at
+
+S = timedelta(seconds=1)
+SETTINGS = {"at_risk_after": "3d", "churn_after": "14d"}
+CHURN = timedelta(days=14)
+DEAD = timedelta(days=30)  # how long before it was received the install happened
+
+
+def history(t: datetime) -> list[Out]:
+    """``dead`` installed 30 days before it is received; its heartbeat comes 0.2 s later."""
+    install = {
+        "event_id": "dead-install",
+        "type": "install",
+        "installation_id": "dead",
+        "customer_id": "c-dead",
+        "product_id": "p1",
+        "version": "1",
+    }
+    return [
+        record_at("customers", "c-dead", purchase("dead"), t - DEAD, received=t),
+        record_at("telemetry", "dead", install, t - DEAD, received=t),
+        telemetry_at("heartbeat", "dead", 1, t + 0.2 * S)[1],
+    ]
+
+
+def expected(t: datetime) -> list[Signal]:
+    return sorted(
+        [
+            ("installation.churned", "dead", t - DEAD + CHURN),
+            ("customer.lapsed", "c-dead", t - DEAD + CHURN),
+            ("installation.reactivated", "dead", t + 0.2 * S),
+            ("customer.reactivated", "c-dead", t + 0.2 * S),
+        ]
+    )
+
+
+async def test_a_dead_installation_and_its_comeback_in_one_backlog_churn_and_return(
+    migrated: AsyncEngine,
+    topics: Topics,
+    kafka_bootstrap: str,
+    group_id: str,
+    projector_settings: Callable[..., Settings],
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - 60 * S
+    sent = await produce(kafka_bootstrap, topics, history(start))  # all before the start
+    async with serve(create_app(projector_settings(**SETTINGS))):
+        await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
+    # A signal is stored in the transaction of the change it reports: all are there now.
+    assert await stored(migrated) == expected(start)
