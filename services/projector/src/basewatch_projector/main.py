@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,12 +30,28 @@ def run(args: argparse.Namespace) -> int:
         settings = read_settings(Settings)
         configure_logging(settings.log_level)
         port = args.port if args.port is not None else settings.port
-        serve(create_app(settings), settings, port)
+        app = create_app(settings)
+        _settle_garbage_collection()
+        serve(app, settings, port)
     except CannotStart as exc:  # what is missing, in one line: no traceback to read through
         return refuse("projector", exc)
     except Crashed:  # its traceback is in the log already
         return 1
     return 0
+
+
+def _settle_garbage_collection() -> None:
+    """Keep the collector off the modules' objects and off every batch's young ones.
+
+    What is loaded at start lives as long as the process: frozen, no full collection
+    walks it again. A batch makes tens of thousands of short-lived objects (records,
+    rows), which the default threshold (700) collects dozens of times per batch; a
+    py-spy profile of a catch-up put a quarter of the projector's time in collections.
+    Reference counting frees them anyway; the rarer collections only find cycles.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 async def _migrate(settings: Settings) -> str | None:
