@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 
 # The service modules (FastAPI, aiokafka, uvicorn) are imported by ``run``, not here:
@@ -20,13 +19,6 @@ SHUTDOWN_MARGIN_S = 5
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-def tune_gc() -> None:
-    """Collect less often, and never rescan what start-up built (a once-per-process choice)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def run(args: argparse.Namespace) -> int:
     """Read the settings, refuse to start without keys, serve until SIGTERM; 1 if it cannot.
 
@@ -37,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from basewatch_ingest.app import create_app
     from basewatch_ingest.settings import Settings
     from basewatch_shared.logs import configure_logging
-    from basewatch_shared.serve import serve
+    from basewatch_shared.serve import serve, settle_gc
     from basewatch_shared.startup import CannotStart, read_settings, refuse
 
     configure_logging()  # until the settings say which level
@@ -45,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         settings = read_settings(Settings)
         configure_logging(settings.log_level)
         app = create_app(settings)
-        tune_gc()
+        settle_gc(GC_THRESHOLDS)
         serve(
             app,
             settings,
