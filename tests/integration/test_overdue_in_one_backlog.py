@@ -16,15 +16,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_shared.topics import Topics
 from tests.support.history import Out
-from tests.support.kafka import produce
-from tests.support.polling import eventually
-from tests.support.services import serve
-from tests.support.tables import applied_offsets
-from tests.support.timeline import Signal, purchase, record_at, stored, telemetry_at
+from tests.support.timeline import (
+    Signal,
+    purchase,
+    record_at,
+    signals_of_backlog,
+    telemetry_at,
+)
 
 S = timedelta(seconds=1)
 SETTINGS = {"at_risk_after": "3d", "churn_after": "14d"}
@@ -68,8 +69,8 @@ async def test_a_dead_installation_and_its_comeback_in_one_backlog_churn_and_ret
     projector_settings: Callable[..., Settings],
 ) -> None:
     start = datetime.now(UTC).replace(microsecond=0) - 60 * S
-    sent = await produce(kafka_bootstrap, topics, history(start))  # all before the start
-    async with serve(create_app(projector_settings(**SETTINGS))):
-        await eventually(lambda: applied_offsets(migrated, group_id), lambda n: n == sent)
-    # A signal is stored in the transaction of the change it reports: all are there now.
-    assert await stored(migrated) == expected(start)
+    backlog = history(start)  # all received before the projector starts
+    got = await signals_of_backlog(
+        migrated, kafka_bootstrap, topics, group_id, projector_settings(**SETTINGS), backlog
+    )
+    assert got == expected(start)
