@@ -104,14 +104,14 @@ async def _simulate(
     rng = random.Random(args.seed)
     people = draw_population(rng, args.population, prefix, Mix())
     traffic = _traffic(args, clock, rng, people, prefix)
-    ledger, stats, erased = Ledger(), Stats(), ErasureStats(share=args.erase_share)
+    ledger, stats, erasures = Ledger(), Stats(), ErasureStats(share=args.erase_share)
     signals = _Signals.handled()
     headers = {"Authorization": f"Bearer {args.key}"}
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(
         base_url=args.url, headers=headers, timeout=10, limits=limits
     ) as client:
-        eraser = _eraser(args, clock, client, people, erased, ledger)
+        eraser = _eraser(args, clock, client, people, erasures, ledger)
 
         def accepted(event: Event) -> None:
             ledger.record(event)
@@ -128,7 +128,7 @@ async def _simulate(
         )
         reason = await _drive(driver, eraser, args, signals)
     outcome = _outcome(reason, driver, args, prefix)
-    return document(outcome, stats, traffic, ledger, thresholds, erased)
+    return document(outcome, stats, traffic, ledger, thresholds, erasures)
 
 
 def _eraser(
