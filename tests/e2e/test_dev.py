@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from basewatch_shared.devtools.devkeys import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.devkeys import DEV_ERASE_KEY, DEV_INGEST_KEY, DEV_READ_KEY
 from basewatch_shared.topics import Topics
 from tests.support.polling import eventually
 from tests.support.ports import free_port
@@ -171,6 +171,15 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
 
             found = await eventually(read_back, lambda r: r.status_code == 200, within=30)
             assert found.json()["traits"] == {"name": "Ada"}
+            # The dev erase key erases (what `basewatch simulate` uses by default).
+            assert f"erase: {DEV_ERASE_KEY}" in text
+            erased = await client.post(
+                f"http://127.0.0.1:{ingest_port}/v1/customers/c1/erase",
+                headers={"Authorization": f"Bearer {DEV_ERASE_KEY}"},
+            )
+            assert erased.status_code == 202, erased.text
+            gone = await eventually(read_back, lambda r: r.json()["erased"], within=30)
+            assert gone.json()["traits"] == {}
     assert dev.code == 0, dev.output()
     assert "stopped." in dev.output()
     await _all_gone(spawned)

@@ -5,6 +5,9 @@ refused with a wrong key, enters the read key, waits for the charts and the firs
 signals, and checks that every number the page shows is exactly the number of a
 `/v1/summary` read at the same moment, then takes a screenshot of the whole page.
 
+It also erases a customer, and checks that the page counts the erased customers as
+`/v1/erasures` names them and marks each one it shows as erased.
+
 The README's picture, docs/page.png, is this screenshot after two minutes of demo:
 `BASEWATCH_README_SCREENSHOT=1 .venv/bin/pytest tests/e2e/test_page.py` renews it. A
 plain run keeps its screenshot in the test's temporary directory and leaves the working
@@ -34,7 +37,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from basewatch_shared.devtools.devkeys import DEV_INGEST_KEY, DEV_READ_KEY
+from basewatch_shared.devtools.devkeys import DEV_ERASE_KEY, DEV_INGEST_KEY, DEV_READ_KEY
 from tests.support.ports import free_port
 from tests.support.processes import cmdline, descendants
 
@@ -270,6 +273,8 @@ def test_the_page_shows_the_bases_as_the_api_does(
         what="the dashboard opens again with the remembered key",
     )
 
+    _erasures_are_marked(stack, browser)
+
     with stack.paused():
         _page_equals_summary(stack, browser)
         _trends_equal_the_api(stack, browser)
@@ -341,6 +346,74 @@ def _fresh_numbers(browser: Chrome, since_ms: float) -> dict[str, int | None]:
         what="the page refreshes",
     )
     return shown
+
+
+# ---- erasures: the count, and the mark on each erased customer shown ------------------
+
+_ERASURES = """
+const marked = (el) => el.querySelector('.tag.erased') !== null;
+const listed = [...document.querySelectorAll('#erasures li')];
+const rows = [...document.querySelectorAll('#signals tbody tr')]
+  .filter((tr) => tr.querySelector('code[title=customer]'));
+return [
+  Number(document.getElementById('erasures').dataset.requestedAt || 0),
+  document.querySelector('[data-testid="erasures.customers"]').textContent,
+  listed.map((li) => [li.dataset.customer, marked(li)]),
+  rows.map((tr) => [tr.querySelector('code[title=customer]').textContent, marked(tr)]),
+];
+"""
+
+
+def _erased(api: httpx.Client) -> set[str]:
+    """The customers GET /v1/erasures names, followed with its cursor to the end."""
+    names: set[str] = set()
+    params: dict[str, str | int] = {"limit": 1000}
+    while True:
+        page = api.get("/v1/erasures", params=params).json()
+        names |= {item["customer_id"] for item in page["items"]}
+        if not page["items"]:
+            return names
+        params = {"limit": 1000, "after": page["next_cursor"]}
+
+
+def _erasures_are_marked(stack: Stack, browser: Chrome) -> None:
+    """Erase a customer (one of a churn signal on the page if there is one): the page
+    counts the erased customers as /v1/erasures names them, lists the newest marked
+    "erased", and marks every erased customer among its signals; the simulation erases
+    some too meanwhile, so the page is compared with two equal reads around its own."""
+    with httpx.Client(base_url=stack.projector, headers=READ) as api:
+        _, _, _, rows = browser.execute_script(_ERASURES)
+        erased = _erased(api)
+        candidates = [customer for customer, _ in rows if customer not in erased]
+        if not candidates:
+            listed = api.get("/v1/customers", params={"limit": 1000}).json()["items"]
+            candidates = [c["customer_id"] for c in listed if not c["erased"]]
+        victim = candidates[0]
+        asked = httpx.post(
+            f"{stack.ingest}/v1/customers/{victim}/erase",
+            headers={"Authorization": f"Bearer {DEV_ERASE_KEY}"},
+        )
+        assert asked.status_code == 202, asked.text
+        _until(lambda: victim in _erased(api), bool, within=30, what="the erasure is applied")
+        deadline = time.monotonic() + 60
+        while True:
+            started = time.time() * 1000
+            before = _erased(api)
+            browser.find_element(By.ID, "refresh").click()
+            _, count, listed, rows = _until(
+                lambda: browser.execute_script(_ERASURES),
+                functools.partial(_requested_since, started),
+                within=15,
+                what="the erasures refresh",
+            )
+            after = _erased(api)
+            if before == after:
+                break
+            assert time.monotonic() < deadline, "the erasures never held still"
+    assert _as_int(count) == len(after) > 0
+    assert [victim, True] in listed  # the newest few, each marked
+    assert all(customer in after and mark for customer, mark in listed), listed
+    assert all(mark == (customer in after) for customer, mark in rows), (rows, after)
 
 
 # ---- the trends: movements, cohorts, units sold ----------------------------------------

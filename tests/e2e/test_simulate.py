@@ -17,7 +17,7 @@ import pytest
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.kafka import KafkaBackend
-from tests.support.keys import INGEST_KEY, READ_AUTH
+from tests.support.keys import ERASE_KEY, INGEST_KEY, KEYS, READ_AUTH, READ_KEY
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, service_env
@@ -38,7 +38,7 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     await postgres_db.migrate()
     # Nothing churns (NO_CHURN): every status the simulator expects is then exact.
-    env = service_env(postgres_db, kafka_backend, topics, group_id)
+    env = service_env(postgres_db, kafka_backend, topics, group_id, BASEWATCH_API_KEYS=KEYS)
     procs = [ServiceProcess("ingest", env), ServiceProcess("projector", env)]
     await asyncio.gather(*(p.start() for p in procs))
     try:
@@ -73,6 +73,18 @@ async def _simulate(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+async def _erased_in_the_feed(client: httpx.AsyncClient) -> set[str]:
+    """The customers GET /v1/erasures names, followed with its cursor to the end."""
+    names: set[str] = set()
+    after: dict[str, str] = {}
+    while True:
+        page = (await client.get("/v1/erasures", params={"limit": 2, **after})).json()
+        names |= {item["customer_id"] for item in page["items"]}
+        if not page["items"]:
+            return names
+        after = {"after": page["next_cursor"]}
+
+
 def _money(revenue: dict[str, str]) -> dict[str, Decimal]:
     return {currency: Decimal(amount) for currency, amount in revenue.items()}
 
@@ -93,6 +105,8 @@ async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_
             "--speed=3600",  # six hours of history, ending now
             "--heartbeat-every=30m",
             "--seed=5",
+            "--erase-share=0.1",  # six of the sixty customers
+            f"--erase-key={ERASE_KEY}",
             "--progress-every=1",
             f"--at-risk-after={NO_CHURN['at_risk_after']}",
             f"--churn-after={NO_CHURN['churn_after']}",
@@ -113,6 +127,13 @@ async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_
     by_segment = expected["summary"]["customer_base"]["by_segment"]
     assert all(by_segment[s] > 0 for s in ("loyal", "one_time", "prospect", "suspect"))
     assert expected["summary"]["installed_base"]["by_status"]["uninstalled"] > 0
+    erasures = doc["erasures"]
+    assert (erasures["planned"], erasures["accepted"], erasures["unsent"]) == (6, 6, 0)
+    assert erasures["rejected"] == erasures["unconfirmed"] == 0 and erasures["errors"] == []
+    erased = set(expected["erased_customers"])
+    assert len(erased) == 6 and "  erased " in err  # on the progress lines
+    assert "  erasures    planned 6 (share 0.1): accepted 6, refused 0" in out
+    assert "    erased customers         6 (in GET /v1/erasures" in out
 
     async with httpx.AsyncClient(base_url=stack.projector, headers=READ_AUTH) as client:
 
@@ -128,6 +149,22 @@ async def test_simulated_traffic_is_valid_and_its_summary_is_what_the_projector_
                 sales["orders"],
             )
             assert _money(product["revenue"]) == _money(sales["revenue"])
+        # Erased customers still count (the summary above), and the projector names them.
+        assert await _erased_in_the_feed(client) == erased
+        for customer_id in erased:
+            customer = (await client.get(f"/v1/customers/{customer_id}")).json()
+            assert (customer["erased"], customer["traits"]) == (True, {}), customer
+
+    # A key without the erase scope ends the erasures, not the run: its events all count.
+    code, out, _ = await _simulate(
+        f"--url={stack.ingest}",
+        f"--key={INGEST_KEY}",
+        *("--population=5", "--duration=3s", "--speed=3600", "--heartbeat-every=30m"),
+        *("--erase-share=1", f"--erase-key={READ_KEY}"),
+    )
+    assert code == 0, out
+    assert "  erasures    planned 5 (share 1): accepted 0, refused 1," in out
+    assert "not sent 4" in out and "ingest refused the erase key (403" in out
 
     # Clear errors, no tracebacks, and nothing sent.
     assert wrong_key[0] == 2

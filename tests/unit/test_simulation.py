@@ -22,6 +22,7 @@ from basewatch_shared.contract.events import EVENT_ADAPTER, Purchase
 from basewatch_shared.devtools.simulation.catalog import PRODUCTS, amount_text, price
 from basewatch_shared.devtools.simulation.clock import SimClock
 from basewatch_shared.devtools.simulation.command import run
+from basewatch_shared.devtools.simulation.erasures import ErasureStats
 from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
 from basewatch_shared.devtools.simulation.population import Mix, draw_population
 from basewatch_shared.devtools.simulation.report import Outcome, document, summary_text
@@ -308,7 +309,7 @@ def test_the_summary_text_says_what_is_exact() -> None:
         unsent=0,
         population=40,
     )
-    doc = document(outcome, stats, traffic, ledger, Thresholds())
+    doc = document(outcome, stats, traffic, ledger, Thresholds(), ErasureStats())
     text = summary_text(doc)
     segments = doc["expected"]["summary"]["customer_base"]["by_segment"]
     assert f"loyal {segments['loyal']}, one_time {segments['one_time']}" in text
@@ -316,7 +317,7 @@ def test_the_summary_text_says_what_is_exact() -> None:
     assert doc["expected"]["exact"] is True
     stats.unconfirmed = 3
     assert "not exact: 3 events got no answer" in summary_text(
-        document(outcome, stats, traffic, ledger, Thresholds())
+        document(outcome, stats, traffic, ledger, Thresholds(), ErasureStats())
     )
 
 

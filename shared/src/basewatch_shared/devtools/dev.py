@@ -23,6 +23,7 @@ from pathlib import Path
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.devtools.devkeys import (
+    DEV_ERASE_KEY,
     DEV_INGEST_KEY,
     DEV_READ_KEY,
     use_dev_keys_on_loopback_only,
@@ -68,12 +69,13 @@ def _spawn(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]
 
 
 def _simulate(ingest_port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The demo's traffic, until stopped: heartbeats at 5 s against the demo thresholds."""
+    """The demo's traffic until stopped: 5 s heartbeats, the demo thresholds, a few erasures."""
     return _child(
         [
             "simulate",
             f"--url=http://127.0.0.1:{ingest_port}",
             f"--key={DEV_INGEST_KEY}",
+            f"--erase-key={DEV_ERASE_KEY}",
             f"--population={DEMO_POPULATION}",
             f"--heartbeat-every={DEMO_HEARTBEAT}",
             f"--at-risk-after={DEMO_AT_RISK_AFTER}",
@@ -217,7 +219,7 @@ basewatch is running. Ctrl-C stops everything.
   broker      {bootstrap}   topics: {", ".join(topics.all)} ({n} partitions)
   database    {db}
 
-  dev keys    ingest: {DEV_INGEST_KEY}    read: {DEV_READ_KEY}
+  dev keys    ingest: {DEV_INGEST_KEY}    read: {DEV_READ_KEY}    erase: {DEV_ERASE_KEY}
 """,
         flush=True,
     )

@@ -11,7 +11,14 @@ from basewatch_shared.settings import CommonSettings, hash_key
 # Well-known keys for the local run only; production refuses to start without its own.
 DEV_INGEST_KEY = "dev-ingest-key"
 DEV_READ_KEY = "dev-read-key"
-DEV_KEYS = f"dev-app:ingest:{hash_key(DEV_INGEST_KEY)},dev-reader:read:{hash_key(DEV_READ_KEY)}"
+DEV_ERASE_KEY = "dev-erase-key"  # `basewatch simulate` erases a few customers with it
+DEV_KEYS = ",".join(
+    [
+        f"dev-app:ingest:{hash_key(DEV_INGEST_KEY)}",
+        f"dev-reader:read:{hash_key(DEV_READ_KEY)}",
+        f"dev-dpo:erase:{hash_key(DEV_ERASE_KEY)}",
+    ]
+)
 
 
 def use_dev_keys_on_loopback_only(env: dict[str, str]) -> str | None:

@@ -17,6 +17,8 @@ from basewatch_shared.settings import parse_duration
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_KEY = "dev-ingest-key"  # what `basewatch dev` configures
+DEFAULT_ERASE_KEY = "dev-erase-key"  # likewise, with the erase scope
+DEFAULT_ERASE_SHARE = 0.02
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +56,16 @@ def _positive(kind: type[int] | type[float], most: float | None = None) -> Any:
     return parse
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, like 0.02, got {text!r}")
+    return value
+
+
 def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``basewatch simulate``."""
     parser = sub.add_parser(
@@ -61,11 +73,13 @@ def command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="send realistic traffic to a running ingest",
         description="Send a simulated population's events to ingest: identifies, purchases "
         "in several currencies, installations with heartbeats, silences, uninstalls and "
-        "returns. Prints a progress line and, at the end, what GET /v1/summary should show.",
+        "returns, and erasures of a few customers. Prints a progress line and, at the end, "
+        "what GET /v1/summary and GET /v1/erasures should show.",
     )
     # In the order --help lists them.
     _target_options(parser)
     _pace_options(parser)
+    _erasure_options(parser)
     _summary_options(parser)
     parser.set_defaults(handler=run)
 
@@ -116,6 +130,23 @@ def _pace_options(parser: argparse.ArgumentParser) -> None:
         type=_positive(int),
         default=4,
         help="requests under way at once (default 4)",
+    )
+
+
+def _erasure_options(parser: argparse.ArgumentParser) -> None:
+    """How many customers the run erases, and with which key."""
+    add = parser.add_argument
+    add(
+        "--erase-share",
+        type=_share,
+        default=DEFAULT_ERASE_SHARE,
+        help="share of the customers erased during the run, each some time after its identify "
+        f"was accepted (default {DEFAULT_ERASE_SHARE:g}, at least one customer; 0: none)",
+    )
+    add(
+        "--erase-key",
+        default=os.environ.get("BASEWATCH_ERASE_KEY", DEFAULT_ERASE_KEY),
+        help="a key with the erase scope (default: BASEWATCH_ERASE_KEY or the dev erase key)",
     )
 
 

@@ -5,7 +5,8 @@ events, so rejected or unanswered requests cannot make it disagree. Segments, or
 units and revenue are exact. Installation statuses depend on *when* silence is
 judged: ``summary(at=...)`` judges it at one instant with the given thresholds and
 says between which times those statuses hold (``stable``); the projector shows them
-after its first sweep inside that window.
+after its first sweep inside that window. Erased customers count like the others;
+``erased`` says which ones ``GET /v1/erasures`` should name.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class Ledger:
         self.installations: dict[str, _Installation] = {}
         self.products: dict[str, _Product] = defaultdict(_Product)
         self.events = 0
+        # Customers whose erasure ingest accepted: they still count everywhere above.
+        self.erased: set[str] = set()
 
     def record(self, event: dict[str, Any]) -> None:
         """Fold in one event that ingest accepted."""

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from basewatch_shared.devtools.simulation.erasures import ErasureStats
 from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
 from basewatch_shared.devtools.simulation.sender import Stats
 from basewatch_shared.devtools.simulation.traffic import Traffic
@@ -20,15 +21,23 @@ def _when(at: datetime | None) -> str:
 
 
 def progress_line(
-    elapsed: float, sim_now: datetime, stats: Stats, traffic: Traffic, population: int, rate: float
+    elapsed: float,
+    sim_now: datetime,
+    stats: Stats,
+    traffic: Traffic,
+    population: int,
+    rate: float,
+    erasures: ErasureStats,
 ) -> str:
-    """One line: time, events and their outcome, and the model's population."""
+    """One line: time, events and their outcome, erasures, and the model's population."""
     states = traffic.states
     installations = sum(states.values())
+    erased = f"erased {_n(erasures.accepted)}" + (" (key refused)" if erasures.key_refused else "")
     return (
         f"{elapsed:5.0f}s  sim {_when(sim_now)}  sent {_n(stats.sent)} ({rate:,.0f}/s)  "
         f"accepted {_n(stats.accepted)}  rejected {_n(stats.rejected)}  "
-        f"retried {_n(stats.retried)}  |  customers {_n(traffic.arrived)}/{_n(population)}  "
+        f"retried {_n(stats.retried)}  {erased}  |  "
+        f"customers {_n(traffic.arrived)}/{_n(population)}  "
         f"installations {_n(installations)}: {_n(states['running'])} beating, "
         f"{_n(states['silent'])} silent, {_n(states['uninstalled'])} uninstalled"
     )
@@ -51,7 +60,12 @@ class Outcome:
 
 
 def document(
-    outcome: Outcome, stats: Stats, traffic: Traffic, ledger: Ledger, thresholds: Thresholds
+    outcome: Outcome,
+    stats: Stats,
+    traffic: Traffic,
+    ledger: Ledger,
+    thresholds: Thresholds,
+    erasures: ErasureStats,
 ) -> dict[str, Any]:
     """The machine-readable summary (``--summary-json``)."""
     return {
@@ -65,6 +79,7 @@ def document(
             "simulated_until": outcome.sim_end.isoformat(),
         },
         "events": {**asdict(stats), "unsent": outcome.unsent},
+        "erasures": {**asdict(erasures), "unsent": erasures.planned - erasures.sent},
         "model": {
             "customers": outcome.population,
             "arrived": traffic.arrived,
@@ -92,6 +107,8 @@ def _expected(
         "statuses_stable_until": stable_until.isoformat() if stable_until else None,
         "summary": ledger.summary(judged_at, thresholds),
         "products": ledger.sales(),
+        # GET /v1/erasures names each of these; GET /v1/customers/{id} says erased: true.
+        "erased_customers": sorted(ledger.erased),
     }
 
 
@@ -110,12 +127,26 @@ def summary_text(doc: dict[str, Any]) -> str:
             f"unconfirmed {_n(events['unconfirmed'])}, retried requests "
             f"{_n(events['retried'])}, due but not sent {_n(events['unsent'])}",
             *(f"  rejected    {error}" for error in events["errors"]),
+            _erasures_line(doc["erasures"]),
+            *(f"  refused     {error}" for error in doc["erasures"]["errors"]),
             f"  model       {_n(model['arrived'])} of {_n(model['customers'])} customers arrived; "
             f"installations {_n(states.get('running', 0))} beating, "
             f"{_n(states.get('silent', 0))} silent, "
             f"{_n(states.get('uninstalled', 0))} uninstalled",
             *_expected_lines(doc["expected"], events),
         ]
+    )
+
+
+def _erasures_line(erasures: dict[str, Any]) -> str:
+    """What happened to the erasures, or that there were none to send."""
+    if not erasures["planned"]:
+        return f"  erasures    none (--erase-share {erasures['share']:g})"
+    return (
+        f"  erasures    planned {_n(erasures['planned'])} (share {erasures['share']:g}): "
+        f"accepted {_n(erasures['accepted'])}, refused {_n(erasures['rejected'])}, "
+        f"unconfirmed {_n(erasures['unconfirmed'])}, retried requests "
+        f"{_n(erasures['retried'])}, not sent {_n(erasures['unsent'])}"
     )
 
 
@@ -143,6 +174,8 @@ def _expected_lines(expected: dict[str, Any], events: dict[str, Any]) -> list[st
         "    customers by segment     " + _pairs(base["by_segment"]),
         "    customers by status      " + _pairs(base["by_status"]),
         "    installations by status  " + _pairs(installed["by_status"]),
+        f"    erased customers         {_n(len(expected['erased_customers']))} "
+        "(in GET /v1/erasures, erased: true in GET /v1/customers/{id}; counted above too)",
         "    (segments are exact; statuses by silence at "
         f"{judged[11:19]} UTC with at-risk {_span(at_risk)} and churn {_span(churn)}: "
         f"{window})",

@@ -23,8 +23,9 @@ import orjson
 
 from basewatch_shared.devtools.simulation.clock import SimClock
 from basewatch_shared.devtools.simulation.driver import Driver
+from basewatch_shared.devtools.simulation.erasures import Eraser, ErasureStats, choose
 from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
-from basewatch_shared.devtools.simulation.population import Mix, draw_population
+from basewatch_shared.devtools.simulation.population import Customer, Mix, draw_population
 from basewatch_shared.devtools.simulation.report import (
     Outcome,
     document,
@@ -37,7 +38,7 @@ from basewatch_shared.devtools.simulation.sender import (
     Stats,
     check_reachable,
 )
-from basewatch_shared.devtools.simulation.traffic import Traffic
+from basewatch_shared.devtools.simulation.traffic import Event, Traffic
 
 ARRIVAL_TICKS = 12  # newcomers arrive over this many heartbeats (or a third of a short run)
 
@@ -100,26 +101,57 @@ async def _simulate(
     args: argparse.Namespace, clock: SimClock, thresholds: Thresholds
 ) -> dict[str, Any]:
     prefix = f"sim-{secrets.token_hex(3)}-"
-    traffic = _traffic(args, clock, random.Random(args.seed), prefix)
-    ledger, stats = Ledger(), Stats()
+    rng = random.Random(args.seed)
+    people = draw_population(rng, args.population, prefix, Mix())
+    traffic = _traffic(args, clock, rng, people, prefix)
+    ledger, stats, erasures = Ledger(), Stats(), ErasureStats(share=args.erase_share)
     signals = _Signals.handled()
     headers = {"Authorization": f"Bearer {args.key}"}
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(
         base_url=args.url, headers=headers, timeout=10, limits=limits
     ) as client:
+        eraser = _eraser(args, clock, client, people, erasures, ledger)
+
+        def accepted(event: Event) -> None:
+            ledger.record(event)
+            eraser.saw(event)
+
         driver = Driver(
             traffic,
             clock,
-            Sender(client, stats, ledger.record, signals.stopping),
+            Sender(client, stats, accepted, signals.stopping),
             stats,
             rate=args.rate,
             batch_max=args.batch,
             concurrency=args.concurrency,
         )
-        reason = await _drive(driver, args, signals)
+        reason = await _drive(driver, eraser, args, signals)
     outcome = _outcome(reason, driver, args, prefix)
-    return document(outcome, stats, traffic, ledger, thresholds)
+    return document(outcome, stats, traffic, ledger, thresholds, erasures)
+
+
+def _eraser(
+    args: argparse.Namespace,
+    clock: SimClock,
+    client: httpx.AsyncClient,
+    people: list[Customer],
+    stats: ErasureStats,
+    ledger: Ledger,
+) -> Eraser:
+    """Erasures of ``--erase-share`` of the customers, one to six heartbeats after their
+    identify, and before the last fifth of a run with a duration."""
+    tick_s = args.heartbeat_every.total_seconds() / clock.speed
+    return Eraser(
+        client,
+        args.erase_key,
+        choose([c.customer_id for c in people], args.erase_share, args.seed),
+        stats,
+        ledger.erased.add,
+        delay_s=(tick_s, 6 * tick_s),
+        deadline_s=0.8 * clock.duration.total_seconds() if clock.duration else None,
+        seed=args.seed,
+    )
 
 
 def _outcome(reason: str, driver: Driver, args: argparse.Namespace, prefix: str) -> Outcome:
@@ -139,14 +171,20 @@ def _outcome(reason: str, driver: Driver, args: argparse.Namespace, prefix: str)
     )
 
 
-def _traffic(args: argparse.Namespace, clock: SimClock, rng: random.Random, prefix: str) -> Traffic:
+def _traffic(
+    args: argparse.Namespace,
+    clock: SimClock,
+    rng: random.Random,
+    people: list[Customer],
+    prefix: str,
+) -> Traffic:
     """The population's events; newcomers arrive over a few heartbeats (a third of a short run)."""
     tick: timedelta = args.heartbeat_every
     window = tick * ARRIVAL_TICKS
     if clock.duration is not None:
         window = min(window, clock.duration * clock.speed / 3)
     return Traffic(
-        draw_population(rng, args.population, prefix, Mix()),
+        people,
         rng,
         start=clock.start,
         tick=tick,
@@ -155,18 +193,24 @@ def _traffic(args: argparse.Namespace, clock: SimClock, rng: random.Random, pref
     )
 
 
-async def _drive(driver: Driver, args: argparse.Namespace, signals: _Signals) -> str:
-    """Run the driver with its progress line; why it ended."""
-    progress = asyncio.create_task(_progress(driver, args, sys.stderr))
+async def _drive(
+    driver: Driver, eraser: Eraser, args: argparse.Namespace, signals: _Signals
+) -> str:
+    """Run the driver with the erasures and the progress line; why it ended."""
+    progress = asyncio.create_task(_progress(driver, eraser, args, sys.stderr))
+    erasing = asyncio.create_task(eraser.run(signals.stopping))
     try:
         return await driver.run(signals.stopping, signals.abort)
     finally:
+        signals.stopping.set()  # also after an error: the erasure under way ends the erasures
         progress.cancel()
-        await asyncio.gather(progress, return_exceptions=True)
+        if signals.abort.is_set():
+            erasing.cancel()
+        await asyncio.gather(progress, erasing, return_exceptions=True)
         await driver.cancel()
 
 
-async def _progress(driver: Driver, args: argparse.Namespace, out: TextIO) -> None:
+async def _progress(driver: Driver, eraser: Eraser, args: argparse.Namespace, out: TextIO) -> None:
     """A \\r-updated line on a terminal, else a line every ``--progress-every`` seconds."""
     tty = out.isatty()
     every = 0.5 if tty else args.progress_every
@@ -179,7 +223,13 @@ async def _progress(driver: Driver, args: argparse.Namespace, out: TextIO) -> No
             last_sent, last_at = driver.stats.sent, now
             sim_now = driver.clock.start + timedelta(seconds=driver.clock.offset(driver.elapsed))
             line = progress_line(
-                driver.elapsed, sim_now, driver.stats, driver.traffic, args.population, rate
+                driver.elapsed,
+                sim_now,
+                driver.stats,
+                driver.traffic,
+                args.population,
+                rate,
+                eraser.stats,
             )
             if driver.behind > 1:
                 line += f"  (behind {driver.behind:,.0f} s)"

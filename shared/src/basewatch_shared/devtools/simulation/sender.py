@@ -20,9 +20,9 @@ import orjson
 
 from basewatch_shared.devtools.simulation.traffic import Event
 
-_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-_MAX_RETRY_WAIT_S: Final = 5.0
-_GIVE_UP_AFTER_S: Final = 60.0
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_WAIT_S: Final = 5.0
+GIVE_UP_AFTER_S: Final = 60.0
 _KEPT_ERRORS: Final = 5
 
 
@@ -116,7 +116,7 @@ class Sender:
         stats = self._stats
         stats.sent += len(batch)
         body = orjson.dumps({"events": batch})
-        deadline = time.monotonic() + _GIVE_UP_AFTER_S
+        deadline = time.monotonic() + GIVE_UP_AFTER_S
         attempt = 0
         while True:
             stats.requests += 1
@@ -128,7 +128,7 @@ class Sender:
                 stats.unconfirmed += len(batch)
                 return
             stats.retried += 1
-            await asyncio.sleep(wait if wait > 0 else min(0.2 * 2**attempt, _MAX_RETRY_WAIT_S))
+            await asyncio.sleep(wait if wait > 0 else min(0.2 * 2**attempt, MAX_RETRY_WAIT_S))
 
     async def _attempt(self, batch: list[Event], body: bytes) -> float | None:
         """One request; None when done, else seconds to wait before retrying (0: back off)."""
@@ -144,13 +144,13 @@ class Sender:
             return None
         if status in (401, 403):
             raise SimulationError(
-                f"ingest refused the key ({status}: {_detail(response)}); pass a key with the "
-                "ingest scope: --key, or BASEWATCH_INGEST_KEY"
+                f"ingest refused the key ({status}: {problem_detail(response)}); pass a key "
+                "with the ingest scope: --key, or BASEWATCH_INGEST_KEY"
             )
-        if status in _RETRY_STATUSES:
-            return _retry_after(response)
+        if status in RETRY_STATUSES:
+            return retry_after(response)
         self._stats.rejected += len(batch)
-        self._stats.note(f"{status}: {_detail(response)}")
+        self._stats.note(f"{status}: {problem_detail(response)}")
         return None
 
     def _accepted(self, batch: list[Event], answer: dict[str, Any]) -> None:
@@ -166,15 +166,17 @@ class Sender:
                 self._on_accepted(event)
 
 
-def _retry_after(response: httpx.Response) -> float:
+def retry_after(response: httpx.Response) -> float:
+    """Seconds to wait before retrying: the answer's ``Retry-After``, within bounds."""
     try:
         seconds = float(response.headers.get("Retry-After", "0"))
     except ValueError:
         seconds = 0.0
-    return min(max(seconds, 0.05), _MAX_RETRY_WAIT_S)
+    return min(max(seconds, 0.05), MAX_RETRY_WAIT_S)
 
 
-def _detail(response: httpx.Response) -> str:
+def problem_detail(response: httpx.Response) -> str:
+    """What a refusal says, in a line: its problem's detail or title, else its text."""
     try:
         problem = response.json()
     except ValueError:

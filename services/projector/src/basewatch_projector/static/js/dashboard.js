@@ -1,10 +1,12 @@
 // One refresh of the dashboard: read the API, draw every part, and say when.
 import { api } from './api.js';
 import { $ } from './dom.js';
+import { followErasures } from './erasures.js';
 import { clock } from './format.js';
 import { meta } from './meta.js';
 import { refreshHistory } from './history.js';
 import { refreshTrends } from './trends.js';
+import { renderErasures } from './render/erasures.js';
 import { renderLag } from './render/lag.js';
 import { renderOverlap } from './render/overlap.js';
 import { renderProducts } from './render/products.js';
@@ -59,8 +61,16 @@ async function productDetails(summary) {
   return new Map(found.filter(Boolean).map((p) => [p.product_id, p]));
 }
 
-// The newest few, newest first: one request, however long the feed.
+// The newest few signals, newest first: one request, however long the feed; and the
+// erasures since the last refresh, which mark the customers they name.
 async function refreshSignals() {
-  const got = await api('v1/signals', { order: 'newest', limit: SIGNALS_SHOWN });
-  renderSignals(got.items);
+  const requestedAt = Date.now();
+  const [got, erasures] = await Promise.all([
+    api('v1/signals', { order: 'newest', limit: SIGNALS_SHOWN }),
+    followErasures(),
+  ]);
+  renderErasures(erasures);
+  renderSignals(got.items, erasures);
+  // When the erasures now shown were asked for: every one applied before is among them.
+  $('#erasures').dataset.requestedAt = String(requestedAt);
 }

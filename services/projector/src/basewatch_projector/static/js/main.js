@@ -4,6 +4,7 @@
 import { resizeCharts } from './charts.js';
 import { REFRESH_MS, refreshDashboard, showStale } from './dashboard.js';
 import { $ } from './dom.js';
+import { forgetErasures } from './erasures.js';
 import { forgetHistory } from './history.js';
 import { currentKey, forgetStoredKey, isKeyShaped, setKey, storedKey, storeKey } from './key.js';
 import { refusal, showDashboard, showKeyForm } from './login.js';
@@ -38,6 +39,7 @@ function open(key) {
   setKey(key);
   forgetMeta();
   forgetHistory();
+  forgetErasures();
   showDashboard();
   refresher.start();
 }
