@@ -11,19 +11,14 @@ history is one backlog on the real broker, received within one second.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from basewatch_projector.settings import Settings
-from basewatch_shared.topics import Topics
 from tests.support.history import Out
 from tests.support.timeline import (
     Signal,
     purchase,
     record_at,
-    signals_of_backlog,
     telemetry_at,
 )
 
@@ -62,15 +57,8 @@ def expected(t: datetime) -> list[Signal]:
 
 
 async def test_a_dead_installation_and_its_comeback_in_one_backlog_churn_and_return(
-    migrated: AsyncEngine,
-    topics: Topics,
-    kafka_bootstrap: str,
-    group_id: str,
-    projector_settings: Callable[..., Settings],
+    backlog_signals: Callable[..., Awaitable[list[Signal]]],
 ) -> None:
     start = datetime.now(UTC).replace(microsecond=0) - 60 * S
-    backlog = history(start)  # all received before the projector starts
-    got = await signals_of_backlog(
-        migrated, kafka_bootstrap, topics, group_id, projector_settings(**SETTINGS), backlog
-    )
-    assert got == expected(start)
+    # The whole history is received before the projector starts.
+    assert await backlog_signals(history(start), **SETTINGS) == expected(start)

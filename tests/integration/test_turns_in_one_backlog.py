@@ -10,19 +10,14 @@ before it; each must still give its own signal, dated at its event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from basewatch_projector.settings import Settings
-from basewatch_shared.topics import Topics
 from tests.support.history import Out
 from tests.support.timeline import (
     Signal,
     purchase,
     record_at,
-    signals_of_backlog,
     telemetry_at,
 )
 
@@ -58,15 +53,8 @@ def expected(t: datetime) -> list[Signal]:
 
 
 async def test_each_turn_in_one_backlog_gives_its_own_signal(
-    migrated: AsyncEngine,
-    topics: Topics,
-    kafka_bootstrap: str,
-    group_id: str,
-    projector_settings: Callable[..., Settings],
+    backlog_signals: Callable[..., Awaitable[list[Signal]]],
 ) -> None:
     start = datetime.now(UTC).replace(microsecond=0) - 60 * S
-    backlog = history(start)  # all received before the projector starts
-    got = await signals_of_backlog(
-        migrated, kafka_bootstrap, topics, group_id, projector_settings(), backlog
-    )
-    assert got == expected(start)
+    # The whole history is received before the projector starts.
+    assert await backlog_signals(history(start)) == expected(start)

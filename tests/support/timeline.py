@@ -9,15 +9,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from basewatch_projector.app import create_app
-from basewatch_projector.settings import Settings
 from basewatch_projector.storage.tables import signals
-from basewatch_shared.topics import Topics
 from tests.support.history import Out
-from tests.support.kafka import produce
-from tests.support.polling import eventually
-from tests.support.services import serve
-from tests.support.tables import applied_offsets
 
 Signal = tuple[str, str, datetime]  # kind, subject, occurred_at
 
@@ -67,19 +60,3 @@ async def stored(engine: AsyncEngine) -> list[Signal]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(signals))
         return sorted((r.kind, r.installation_id or r.customer_id, r.occurred_at) for r in rows)
-
-
-async def signals_of_backlog(
-    engine: AsyncEngine,
-    bootstrap: str,
-    topics: Topics,
-    group_id: str,
-    settings: Settings,
-    backlog: list[Out],
-) -> list[Signal]:
-    """Produce ``backlog`` whole, then start a projector on it; the signals stored once
-    it applied every record (each is stored in the transaction of its change)."""
-    sent = await produce(bootstrap, topics, backlog)
-    async with serve(create_app(settings)):
-        await eventually(lambda: applied_offsets(engine, group_id), lambda n: n == sent)
-    return await stored(engine)

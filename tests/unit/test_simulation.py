@@ -25,9 +25,10 @@ from basewatch_shared.devtools.simulation.command import run
 from basewatch_shared.devtools.simulation.erasures import ErasureStats
 from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
 from basewatch_shared.devtools.simulation.population import Mix, draw_population
-from basewatch_shared.devtools.simulation.report import Outcome, document, summary_text
+from basewatch_shared.devtools.simulation.report import document, summary_text
 from basewatch_shared.devtools.simulation.sender import Sender, SimulationError, Stats, TokenBucket
 from basewatch_shared.devtools.simulation.traffic import Event, Traffic
+from tests.support.outcomes import ended
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 TICK = timedelta(minutes=5)
@@ -297,18 +298,7 @@ def test_the_summary_text_says_what_is_exact() -> None:
         ledger.record(event)
         stats.sent += 1
         stats.accepted += 1
-    outcome = Outcome(
-        reason="duration reached",
-        elapsed=10.0,
-        run="t-",
-        seed=7,
-        speed=900.0,
-        sim_start=START,
-        sim_end=START + 30 * TICK,
-        judged_at=START + 30 * TICK,
-        unsent=0,
-        population=40,
-    )
+    outcome = ended(START, 30 * TICK, seed=7, speed=900.0, population=40)
     doc = document(outcome, stats, traffic, ledger, Thresholds(), ErasureStats())
     text = summary_text(doc)
     segments = doc["expected"]["summary"]["customer_base"]["by_segment"]

@@ -15,10 +15,11 @@ from basewatch_shared.cli import build_parser
 from basewatch_shared.devtools.devkeys import DEV_ERASE_KEY, DEV_KEYS
 from basewatch_shared.devtools.simulation.erasures import Eraser, ErasureStats, choose
 from basewatch_shared.devtools.simulation.expected import Ledger, Thresholds
-from basewatch_shared.devtools.simulation.report import Outcome, document, summary_text
+from basewatch_shared.devtools.simulation.report import document, summary_text
 from basewatch_shared.devtools.simulation.sender import Stats
 from basewatch_shared.devtools.simulation.traffic import Event, Traffic
 from basewatch_shared.settings import hash_key
+from tests.support.outcomes import ended
 from tests.support.polling import eventually
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -182,18 +183,7 @@ async def test_an_erasure_is_due_before_the_end_of_a_run_with_a_duration() -> No
 def _doc(erasures: ErasureStats, erased: set[str]) -> dict[str, Any]:
     ledger = Ledger()
     ledger.erased |= erased
-    outcome = Outcome(
-        reason="duration reached",
-        elapsed=10.0,
-        run="t-",
-        seed=1,
-        speed=1.0,
-        sim_start=START,
-        sim_end=START + timedelta(seconds=10),
-        judged_at=START + timedelta(seconds=10),
-        unsent=0,
-        population=300,
-    )
+    outcome = ended(START, timedelta(seconds=10), seed=1, speed=1.0, population=300)
     traffic = Traffic(
         [],
         random.Random(1),
