@@ -11,6 +11,7 @@ twice is one erasure); a refused key (401, 403) ends the erasures, not the run.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import random
 import time
@@ -22,11 +23,10 @@ from urllib.parse import quote
 import httpx
 
 from basewatch_shared.devtools.simulation.sender import (
-    GIVE_UP_AFTER_S,
-    MAX_RETRY_WAIT_S,
     RETRY_STATUSES,
     problem_detail,
     retry_after,
+    until_answered,
 )
 from basewatch_shared.devtools.simulation.traffic import Event
 
@@ -126,15 +126,13 @@ class Eraser:
 
     async def _until_answered(self, customer_id: str, stopping: asyncio.Event) -> None:
         path = f"/v1/customers/{quote(customer_id, safe='')}/erase"
-        deadline = self._now() + GIVE_UP_AFTER_S
-        attempt = 0
-        while (wait := await self._attempt(path, customer_id)) is not None:
-            attempt += 1
-            if stopping.is_set() or self._now() + wait > deadline:
-                self.stats.unconfirmed += 1
-                return
+
+        def again() -> None:
             self.stats.retried += 1
-            await asyncio.sleep(wait if wait > 0 else min(0.2 * 2**attempt, MAX_RETRY_WAIT_S))
+
+        attempt = functools.partial(self._attempt, path, customer_id)
+        if not await until_answered(attempt, stopping, again, self._now):
+            self.stats.unconfirmed += 1
 
     async def _attempt(self, path: str, customer_id: str) -> float | None:
         """One request; None when done, else seconds to wait before retrying (0: back off)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -21,8 +21,8 @@ import orjson
 from basewatch_shared.devtools.simulation.traffic import Event
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_WAIT_S: Final = 5.0
-GIVE_UP_AFTER_S: Final = 60.0
+_MAX_RETRY_WAIT_S: Final = 5.0
+_GIVE_UP_AFTER_S: Final = 60.0
 _KEPT_ERRORS: Final = 5
 
 
@@ -116,19 +116,16 @@ class Sender:
         stats = self._stats
         stats.sent += len(batch)
         body = orjson.dumps({"events": batch})
-        deadline = time.monotonic() + GIVE_UP_AFTER_S
-        attempt = 0
-        while True:
+
+        async def attempt() -> float | None:
             stats.requests += 1
-            wait = await self._attempt(batch, body)
-            if wait is None:
-                return
-            attempt += 1
-            if self._stopping.is_set() or time.monotonic() + wait > deadline:
-                stats.unconfirmed += len(batch)
-                return
+            return await self._attempt(batch, body)
+
+        def again() -> None:
             stats.retried += 1
-            await asyncio.sleep(wait if wait > 0 else min(0.2 * 2**attempt, MAX_RETRY_WAIT_S))
+
+        if not await until_answered(attempt, self._stopping, again):
+            stats.unconfirmed += len(batch)
 
     async def _attempt(self, batch: list[Event], body: bytes) -> float | None:
         """One request; None when done, else seconds to wait before retrying (0: back off)."""
@@ -166,13 +163,33 @@ class Sender:
                 self._on_accepted(event)
 
 
+async def until_answered(
+    attempt: Callable[[], Awaitable[float | None]],
+    stopping: asyncio.Event,
+    on_retry: Callable[[], None],
+    now: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Make ``attempt`` (None when answered for good, else seconds to wait before
+    retrying, 0: back off) until answered; False when given up (stopping, or retrying
+    past ``_GIVE_UP_AFTER_S``): the outcome is then unknown."""
+    deadline = now() + _GIVE_UP_AFTER_S
+    tries = 0
+    while (wait := await attempt()) is not None:
+        tries += 1
+        if stopping.is_set() or now() + wait > deadline:
+            return False
+        on_retry()
+        await asyncio.sleep(wait if wait > 0 else min(0.2 * 2**tries, _MAX_RETRY_WAIT_S))
+    return True
+
+
 def retry_after(response: httpx.Response) -> float:
     """Seconds to wait before retrying: the answer's ``Retry-After``, within bounds."""
     try:
         seconds = float(response.headers.get("Retry-After", "0"))
     except ValueError:
         seconds = 0.0
-    return min(max(seconds, 0.05), MAX_RETRY_WAIT_S)
+    return min(max(seconds, 0.05), _MAX_RETRY_WAIT_S)
 
 
 def problem_detail(response: httpx.Response) -> str:
