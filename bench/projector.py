@@ -247,7 +247,7 @@ async def run_projector(
         BASEWATCH_KAFKA_IDEMPOTENCE="false",
         BASEWATCH_API_KEYS=f"bench:read:{hash_key(READ_KEY)}",
         BASEWATCH_MASTER_KEY=new_master_key(),
-        BASEWATCH_LOG_LEVEL="WARNING",
+        BASEWATCH_LOG_LEVEL=os.environ.get("BENCH_PROJECTOR_LOG_LEVEL", "WARNING"),
         # The backlog's heartbeats are weeks old: no churn sweep work during the measurement.
         BASEWATCH_AT_RISK_AFTER="3650d",
         BASEWATCH_CHURN_AFTER="3651d",

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection.known import StaleState
 from basewatch_projector.rules.installation import Installation
-from basewatch_projector.storage.bulk import any_of, guarded_update, upsert
+from basewatch_projector.storage.bulk import any_of, guarded_update, upsert_columns
 from basewatch_projector.storage.tables import installations
 
 _FIELDS = tuple(f.name for f in fields(Installation))
 _VALUES = attrgetter(*_FIELDS)
-_COLUMNS = (*_FIELDS, "updated_at")
+_CHANGED = tuple(
+    c for c in (*_FIELDS, "updated_at") if c not in ("installation_id", "first_seen_at")
+)
 
 
 async def load_installations(
@@ -43,24 +46,31 @@ async def save_installations(
     """Upsert the new states of the installations a batch touched. Those in ``expected``
     were folded from the cache without a read: each is updated only while its row still
     has that ``updated_at``; StaleState when one has not (the caller's batch rolls back)."""
-    # A shallow copy per row (dataclasses.asdict deep-copies every dict, which dominated),
-    # read by one attrgetter: a profile showed the per-field dict comprehension at 5 %.
-    data = [dict(zip(_COLUMNS, (*_VALUES(inst), now), strict=True)) for inst in rows]
-    changed = [c for c in (*_FIELDS, "updated_at") if c not in ("installation_id", "first_seen_at")]
     expected = expected or {}
-    guarded = [
-        {**d, "expected": expected[d["installation_id"]]}
-        for d in data
-        if d["installation_id"] in expected
-    ]
-    data = [d for d in data if d["installation_id"] not in expected]
-    await upsert(conn, installations, data, ["installation_id"], changed)
-    if guarded:
+    fresh: list[tuple[Any, ...]] = []
+    cached: list[tuple[Any, ...]] = []
+    for inst in rows:
+        (cached if inst.installation_id in expected else fresh).append(_VALUES(inst))
+    await upsert_columns(conn, installations, _columns(fresh, now), ["installation_id"], _CHANGED)
+    if cached:
+        guards = [expected[values[0]] for values in cached]
         updated = await guarded_update(
-            conn, installations, guarded, "installation_id", "updated_at"
+            conn, installations, _columns(cached, now), "installation_id", "updated_at", guards
         )
-        if updated != len(guarded):
-            raise StaleState(f"{len(guarded) - updated} cached installations changed meanwhile")
+        if updated != len(cached):
+            raise StaleState(f"{len(cached) - updated} cached installations changed meanwhile")
+
+
+def _columns(values: list[tuple[Any, ...]], now: datetime) -> dict[str, Sequence[Any]]:
+    """Rows of field values (in _FIELDS order) as columns, with updated_at."""
+    # Transposed in C: a dict per row, then a list per column from the dicts, cost
+    # ~20 % of a catch-up's busy time (py-spy, 300,000 heartbeats).
+    if not values:
+        return {}
+    return {
+        **dict(zip(_FIELDS, zip(*values, strict=True), strict=True)),
+        "updated_at": [now] * len(values),
+    }
 
 
 async def installations_by_status(conn: AsyncConnection) -> dict[str, int]:

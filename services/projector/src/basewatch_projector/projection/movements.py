@@ -26,7 +26,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.rules.installation import Installation
-from basewatch_projector.storage.bulk import insert_of
+from basewatch_projector.storage.bulk import upsert
 from basewatch_projector.storage.tables import movements_pending
 from basewatch_shared.contract.vocabulary import IN_USE, CustomerStatus, InstallationStatus
 
@@ -91,10 +91,6 @@ async def add_pending(conn: AsyncConnection, moves: Moves) -> None:
     ]
     if not rows:
         return
-    stmt = insert_of(conn, movements_pending).values(rows)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["base", "kind", "product_id"],
-            set_={"value": movements_pending.c.value + stmt.excluded.value},
-        )
+    await upsert(
+        conn, movements_pending, rows, ("base", "kind", "product_id"), ["value"], adding=True
     )

@@ -19,7 +19,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.storage.bulk import any_of, insert_of
+from basewatch_projector.storage.bulk import any_of, upsert
 from basewatch_projector.storage.tables import purchases, sales_pending
 
 _SPLIT: Final = 10**9  # api/revenue.py: each part stays far below 2^63 when summed
@@ -27,7 +27,7 @@ Line = tuple[datetime, str, str]  # (occurred_at, event_id, currency): an order'
 Key = tuple[str, str, datetime]  # (product_id, currency, occurred_at)
 Order = tuple[str, str, str]  # (customer_id, order_id, product_id)
 FIELDS: Final = ("units", "orders", "lines", "high", "low")
-CHUNK: Final = 1000  # rows per statement: 8 parameters each, within both databases' limit
+KEY: Final = ("product_id", "currency", "occurred_at")
 
 
 def sale_deltas(
@@ -87,12 +87,6 @@ async def add_sales(conn: AsyncConnection, new: Sequence[dict[str, Any]]) -> Non
         | {name: delta[name] for name in FIELDS}
         for (product, currency, at), delta in sorted(sale_deltas(new, earlier).items())
     ]
-    s = sales_pending.c
-    for start in range(0, len(rows), CHUNK):
-        stmt = insert_of(conn, sales_pending).values(rows[start : start + CHUNK])
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["product_id", "currency", "occurred_at"],
-                set_={name: s[name] + stmt.excluded[name] for name in FIELDS},
-            )
-        )
+    # One statement whatever the number of rows (storage/bulk.py), compiled once: a
+    # multi-row VALUES was compiled anew for every batch (py-spy: ~7 % of a catch-up).
+    await upsert(conn, sales_pending, rows, KEY, FIELDS, adding=True)

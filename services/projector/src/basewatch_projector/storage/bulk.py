@@ -8,7 +8,7 @@ SQLite gets a prepared ``executemany`` (in-process, already cheap).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -44,42 +44,72 @@ def any_of(
     return column.in_(values)
 
 
+Columns = Mapping[str, Sequence[Any]]  # a batch's rows as one list of values per column
+
+
+def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """``rows`` (dicts with the same keys) as one list per column."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
 async def upsert(
     conn: AsyncConnection,
     table: Table,
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
     update_columns: Collection[str],
+    *,
+    adding: bool = False,
 ) -> None:
-    """Insert ``rows``; on a key conflict overwrite ``update_columns`` (none: ignore the row)."""
-    if not rows:
+    """Insert ``rows``; on a key conflict overwrite ``update_columns`` (none: ignore the
+    row), or with ``adding`` add the row's values to them (counters, deltas)."""
+    await upsert_columns(conn, table, columns_of(rows), keys, update_columns, adding=adding)
+
+
+async def upsert_columns(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Columns,
+    keys: Sequence[str],
+    update_columns: Collection[str],
+    *,
+    adding: bool = False,
+) -> None:
+    """``upsert`` of rows given as columns (no dict per row for a large batch)."""
+    if not columns or not next(iter(columns.values())):
         return
-    columns = tuple(rows[0])
+    names = tuple(columns)
     if is_postgres(conn):
-        sql = _unnest_upsert(table, columns, tuple(keys), tuple(update_columns))
-        params = {f"p{i}": _pg_column(table, c, rows) for i, c in enumerate(columns)}
+        sql = _unnest_upsert(table, names, tuple(keys), tuple(update_columns), adding)
+        params = {f"p{i}": _pg_column(table, c, columns[c]) for i, c in enumerate(names)}
         await conn.execute(sql, params)
         return
     stmt = sqlite.insert(table)
     if update_columns:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns}
-        )
+        excluded = stmt.excluded
+        set_ = {c: table.c[c] + excluded[c] if adding else excluded[c] for c in update_columns}
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    await conn.execute(stmt, list(rows))
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    await conn.execute(stmt, rows)
 
 
-def _pg_column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
+def _pg_column(table: Table, name: str, values: Sequence[Any]) -> Sequence[Any]:
     """One column's values; JSON documents are encoded here, as their type would."""
     if isinstance(table.c[name].type, Json):
-        return [None if r[name] is None else orjson.dumps(r[name]).decode() for r in rows]
-    return [r[name] for r in rows]
+        dumps = orjson.dumps
+        return [None if v is None else dumps(v).decode() for v in values]
+    return values
 
 
 @lru_cache(maxsize=64)
 def _unnest_upsert(
-    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], updates: tuple[str, ...]
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    updates: tuple[str, ...],
+    adding: bool,
 ) -> Any:
     arrays, selected = [], []
     for i, name in enumerate(columns):
@@ -87,7 +117,10 @@ def _unnest_upsert(
         arrays.append(f"CAST(:p{i} AS {column_type.compile(dialect=_PG)}[])")
         selected.append(f"u.{name}")
     conflict = (
-        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
+        "DO UPDATE SET "
+        + ", ".join(
+            f"{c} = {f'{table.name}.{c} + ' if adding else ''}EXCLUDED.{c}" for c in updates
+        )
         if updates
         else "DO NOTHING"
     )
@@ -100,16 +133,21 @@ def _unnest_upsert(
 
 
 async def guarded_update(
-    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str, guard: str
+    conn: AsyncConnection,
+    table: Table,
+    columns: Columns,
+    key: str,
+    guard: str,
+    expected: Sequence[Any],
 ) -> int:
-    """PostgreSQL: update ``rows`` (by ``key``) in one statement where ``guard`` still holds
-    each row's ``expected`` value; return how many rows it updated."""
-    if not rows:
+    """PostgreSQL: update the rows of ``columns`` (by ``key``) in one statement where
+    ``guard`` still holds each row's ``expected`` value; return how many rows it updated."""
+    if not expected:
         return 0
-    columns = tuple(c for c in rows[0] if c != "expected")
-    sql = _guarded(table, columns, key, guard)
-    params = {f"p{i}": _pg_column(table, c, rows) for i, c in enumerate(columns)}
-    params["expected"] = [r["expected"] for r in rows]
+    names = tuple(columns)
+    sql = _guarded(table, names, key, guard)
+    params = {f"p{i}": _pg_column(table, c, columns[c]) for i, c in enumerate(names)}
+    params["expected"] = expected
     result = await conn.execute(sql, params)
     return int(result.rowcount)
 
