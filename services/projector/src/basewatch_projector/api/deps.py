@@ -35,8 +35,10 @@ class Served:
     broker_ready: Callable[[], Awaitable[bool] | bool] | None = None
 
 
-def served(request: Request) -> Served:
+async def served(request: Request) -> Served:
     """The app's ``Served``, set when the app was built."""
+    # async: a plain def dependency runs in the thread pool, and the hop there and back
+    # waited for the consume loop's turns twice per request (py-spy: the AnyIO worker).
     state = request.app.state.served
     assert isinstance(state, Served)
     return state

@@ -176,9 +176,11 @@ class Consumer:
             items = self._assignment.still_ours(items)
             if not items:
                 return
+            await asyncio.sleep(0)  # a turn for the read API between walks of the batch
             await self._dead_letters.send([i for i in items if i.error is not None])
             records = [i.decoded for i in items if i.decoded is not None]
             moves = offset_moves(items, self.lag.positions())
+            await asyncio.sleep(0)
             await self._commit(items, records, moves)
         await self._commit_kafka(moves)
 
@@ -186,6 +188,7 @@ class Consumer:
         """Apply ``records`` and move the stored offsets, in one transaction."""
         now = self._clock()
         started = asyncio.get_running_loop().time()
+        partitions = telemetry_partitions(items)
         async with self._engine.begin() as conn:
             applied = await apply_records(
                 conn,
@@ -193,16 +196,20 @@ class Consumer:
                 loyal_min_orders=self._loyal_min_orders,
                 policy=self._sweeper.policy,
                 now=now,
-                partitions=telemetry_partitions(items),
+                partitions=partitions,
                 known=self._known,
                 erasures=[i.erasure for i in items if i.erasure is not None],
             )
             if not await advance_offsets(conn, self._group, moves, now):
                 raise FencedError("offsets moved by another member")
         elapsed = asyncio.get_running_loop().time() - started
+        # Each step walks the batch: the read API gets turns between them (the lock held
+        # keeps the rebalance listener and the sweep out meanwhile).
         self._known.remember((after for _, after in applied.installations), now)
+        await asyncio.sleep(0)
         self._metrics.observe_batch(records, applied.duplicates, elapsed)
         self._on_signals(applied.signals)
+        await asyncio.sleep(0)
         self.lag.note_applied(items, moves)
         self._sweeper.touched((after for _, after in applied.installations), self.lag.positions())
 

@@ -1,16 +1,16 @@
 """Multi-row statements that stay fast for thousands of rows, on PostgreSQL and SQLite.
 
-PostgreSQL gets one statement per batch whatever its size: the rows travel as one
-array per column and ``unnest`` turns them back into rows, so the driver encodes
+PostgreSQL gets one statement per thousand rows (``STATEMENT_ROWS``): the rows travel
+as one array per column and ``unnest`` turns them back into rows, so the driver encodes
 arrays in C instead of SQLAlchemy rendering and processing one parameter per value.
 SQLite gets a prepared ``executemany`` (in-process, already cheap).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import ColumnElement, Table, any_, bindparam, text
@@ -45,6 +45,10 @@ def any_of(
 
 
 Columns = Mapping[str, Sequence[Any]]  # a batch's rows as one list of values per column
+# Rows per statement on PostgreSQL. The driver encodes a statement's arrays in one go,
+# holding the event loop (and the read API's requests) meanwhile: ~6 ms for 1,000
+# installation rows, where a batch's 6,000 in one statement took ~35 ms.
+STATEMENT_ROWS: Final = 1000
 
 
 def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -81,8 +85,9 @@ async def upsert_columns(
     names = tuple(columns)
     if is_postgres(conn):
         sql = _unnest_upsert(table, names, tuple(keys), tuple(update_columns), adding)
-        params = {f"p{i}": _pg_column(table, c, columns[c]) for i, c in enumerate(names)}
-        await conn.execute(sql, params)
+        for part in _parts(columns):
+            params = {f"p{i}": _pg_column(table, c, part[c]) for i, c in enumerate(names)}
+            await conn.execute(sql, params)
         return
     stmt = sqlite.insert(table)
     if update_columns:
@@ -146,10 +151,22 @@ async def guarded_update(
         return 0
     names = tuple(columns)
     sql = _guarded(table, names, key, guard)
-    params = {f"p{i}": _pg_column(table, c, columns[c]) for i, c in enumerate(names)}
-    params["expected"] = expected
-    result = await conn.execute(sql, params)
-    return int(result.rowcount)
+    updated = 0
+    for part in _parts({**columns, "expected": expected}):
+        params = {f"p{i}": _pg_column(table, c, part[c]) for i, c in enumerate(names)}
+        params["expected"] = part["expected"]
+        updated += int((await conn.execute(sql, params)).rowcount)
+    return updated
+
+
+def _parts(columns: Columns) -> Iterator[Columns]:
+    """``columns`` in slices of at most STATEMENT_ROWS rows."""
+    size = len(next(iter(columns.values())))
+    if size <= STATEMENT_ROWS:
+        yield columns
+        return
+    for start in range(0, size, STATEMENT_ROWS):
+        yield {name: values[start : start + STATEMENT_ROWS] for name, values in columns.items()}
 
 
 @lru_cache(maxsize=8)
