@@ -352,7 +352,9 @@ async def read_latency(
             t = time.perf_counter()
             response = await client.get("/v1/summary" if name == "summary" else path)
             samples[name].append(time.perf_counter() - t)
-            if response.status_code != 200:
+            # While applying, a customer whose events are still in the backlog is 404:
+            # an answer too, from the same queries.
+            if response.status_code != 200 and not (until and response.status_code == 404):
                 raise SystemExit(f"GET {response.url.path}: {response.status_code}")
     results: dict[str, float] = {}
     for name, taken in samples.items():
