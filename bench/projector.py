@@ -301,7 +301,9 @@ async def run_projector(
         if reading is not None and not reading.done():
             reading.cancel()
         proc.terminate()
-        await asyncio.wait_for(proc.wait(), 30)
+        stopping = time.monotonic()
+        await asyncio.wait_for(proc.wait(), 120)
+        print(f"  (the projector stopped {time.monotonic() - stopping:.1f} s after SIGTERM)")
         await engine.dispose()
         await drop_schema(schema)
     catch_up = finished - started

@@ -114,7 +114,7 @@ class Consumer:
                 fetched = await self._fetcher.fetch_while(self._process(items, stop))
             self.lag.export()
             async with self._assignment.lock:
-                await self._recorder.tick(self._standing())
+                await self._recorder.tick(self._standing(), stop)
             async with self._assignment.lock:
                 at = self._standing()
                 await self._sweeper.catch_up(

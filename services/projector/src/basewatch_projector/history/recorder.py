@@ -9,6 +9,7 @@ sample is written, in one transaction, and the pending boundary moves on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -97,9 +98,10 @@ class Recorder:
         the history still to be sampled (a replay would otherwise churn at 'now')."""
         return clock if self.pending is None else min(clock, self.pending)
 
-    async def tick(self, at: Standing) -> None:
+    async def tick(self, at: Standing, stop: asyncio.Event | None = None) -> None:
         """Sample every boundary this instance's partitions have all passed (the caller
-        holds the consume loop's lock: no batch is applied meanwhile)."""
+        holds the consume loop's lock: no batch is applied meanwhile), until ``stop`` is
+        set: the boundaries left are sampled after the next start."""
         self._moved = {tp: seen for tp, seen in self._moved.items() if tp in at.owned}
         signals: list[Row] = []
         try:
@@ -109,6 +111,8 @@ class Recorder:
                 bucket = self.pending
                 if not at.owned or bucket is None or not self._passed(bucket, at):
                     break
+                if stop is not None and stop.is_set():
+                    break  # each sample can take a while (a large base): SIGTERM waits for one
                 if walked >= MAX_IDLE_BOUNDARIES:  # nothing was applied since the first
                     bucket = max(bucket, self._last_passed(at))
                 signals += await self._sample(bucket, at)
