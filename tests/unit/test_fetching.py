@@ -11,7 +11,7 @@ from aiokafka.structs import ConsumerRecord
 
 from basewatch_projector.consume import fetching
 from basewatch_projector.consume.decode import Item
-from basewatch_projector.consume.fetching import SLICE, Fetcher
+from basewatch_projector.consume.fetching import GET_RECORDS, SLICE, Fetcher
 
 TP = TopicPartition("telemetry", 0)
 RECORDS = 3 * SLICE
@@ -22,14 +22,19 @@ def record(offset: int) -> ConsumerRecord:
 
 
 class FakeKafka:
-    """A consumer that has RECORDS records of one partition to give, once."""
+    """A consumer that has RECORDS records of one partition to give, once, in order."""
 
     def __init__(self) -> None:
         self.waits: list[int] = []
+        self.given = 0
+        self.between: list[Any] = []  # called after each getmany, before it returns
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, Any]:
         self.waits.append(timeout_ms)
-        return {TP: [record(o) for o in range(min(RECORDS, max_records))]}
+        start, self.given = self.given, min(RECORDS, self.given + max_records)
+        for call in self.between:
+            call()
+        return {TP: [record(o) for o in range(start, self.given)]} if self.given > start else {}
 
     def assignment(self) -> set[TopicPartition]:
         return {TP}
@@ -39,8 +44,11 @@ class FakeKafka:
 
 
 class FakeAssignment:
+    def __init__(self) -> None:
+        self.epoch = 7
+
     def epochs(self) -> dict[TopicPartition, int]:
-        return {TP: 7}
+        return {TP: self.epoch}
 
 
 class FakeLag:
@@ -48,8 +56,13 @@ class FakeLag:
         pass
 
 
-def fetcher(kafka: FakeKafka) -> Fetcher:
-    return Fetcher(kafka, FakeAssignment(), FakeLag(), max_records=RECORDS)  # type: ignore[arg-type]
+def fetcher(kafka: FakeKafka, assignment: FakeAssignment | None = None) -> Fetcher:
+    return Fetcher(
+        kafka,
+        assignment or FakeAssignment(),  # type: ignore[arg-type]
+        FakeLag(),  # type: ignore[arg-type]
+        max_records=RECORDS,
+    )
 
 
 @pytest.fixture
@@ -77,7 +90,9 @@ def test_the_next_fetch_is_decoded_between_the_awaits_of_the_batch_applied(
         steps.append("committed")
 
     fetched = asyncio.run(fetcher(kafka).fetch_while(applying()))
-    assert kafka.waits == [0]  # there is work: the fetch does not wait for more records
+    # There is work: the fetch does not wait for more records; it takes what is buffered
+    # in parts (GET_RECORDS), each a turn of the event loop apart.
+    assert kafka.waits == [0] * -(-RECORDS // GET_RECORDS)
     assert [i.raw.offset for i in fetched.items] == list(range(RECORDS))
     assert {i.epoch for i in fetched.items} == {7} and fetched.epochs == {TP: 7}
     # Each slice in a gap of the batch's transaction, none after it had to wait.
@@ -100,3 +115,22 @@ def test_a_batch_that_fails_cancels_the_decoding_and_propagates(steps: list[str]
 
     asyncio.run(run())
     assert steps.count("decode") < 3
+
+
+def test_a_part_taken_before_a_move_is_stale_against_the_epochs_returned() -> None:
+    kafka, assignment = FakeKafka(), FakeAssignment()
+    calls = 0
+
+    def moved_after_the_first_part() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # while the second part is taken: the first part's epoch is old
+            assignment.epoch = 8
+
+    kafka.between.append(moved_after_the_first_part)
+    fetched = asyncio.run(fetcher(kafka, assignment).fetch(wait_ms=200))
+    assert kafka.waits[0] == 200 and set(kafka.waits[1:]) == {0}  # waits only for the first
+    first = [i for i in fetched.items if i.raw.offset < GET_RECORDS]
+    rest = [i for i in fetched.items if i.raw.offset >= GET_RECORDS]
+    assert {i.epoch for i in first} == {7} and {i.epoch for i in rest} == {8}
+    assert fetched.epochs == {TP: 8}  # the first part is dropped as stale, fetched again
