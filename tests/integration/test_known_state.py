@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.known import Known, StaleState
+from basewatch_projector.storage.bulk import STATEMENT_ROWS
 from basewatch_projector.storage.migrate import migrate
 from basewatch_projector.storage.tables import installations
 from basewatch_shared.contract.events import EVENT_ADAPTER
@@ -61,3 +62,51 @@ async def test_a_cached_state_folds_without_a_read_and_a_changed_row_refuses_it(
     finally:
         await engine.dispose()
     assert version == "1.2"
+
+
+async def test_a_batch_larger_than_a_statement_is_written_whole_or_refused_whole(
+    postgres_db: TestDatabase,
+) -> None:
+    # More installations than two statements carry (bulk.STATEMENT_ROWS): the rows go in
+    # three parts, and a row changed meanwhile in the last part refuses the whole batch.
+    n = 2 * STATEMENT_ROWS + 500
+    ids = [f"i{k:05d}" for k in range(n)]
+    engine = postgres_db.engine()
+    await migrate(engine)
+    known = Known(limit=n)
+
+    async def batch(kind: str, at: datetime, second: int) -> None:
+        events = [{"event_id": f"{kind}-{second}-{i}", "type": kind, "occurred_at": ts(second),
+                   "installation_id": i, "product_id": "p1", "customer_id": "c1", "version": "1"}
+                  for i in ids]  # fmt: skip
+        records = [Record(EVENT_ADAPTER.validate_python(e), at, "t") for e in events]
+        async with engine.begin() as conn:
+            applied = await apply_records(
+                conn, records, loyal_min_orders=2, policy=POLICY, now=at, known=known
+            )
+        known.remember((after for _, after in applied.installations), at)
+
+    async def beats() -> set[Any]:
+        async with engine.connect() as conn:
+            return set((await conn.execute(select(installations.c.last_heartbeat_at))).scalars())
+
+    try:
+        await batch("install", T, 0)
+        assert (await beats(), len(known)) == ({None}, n)
+        await batch("heartbeat", T + timedelta(minutes=4), 4)  # from the cache, every part
+        assert await beats() == {datetime.fromisoformat(ts(4))}
+        async with engine.begin() as conn:  # another writer, in the last part's rows
+            await conn.execute(
+                update(installations)
+                .where(installations.c.installation_id == ids[-1])
+                .values(updated_at=T + timedelta(hours=1))
+            )
+        with pytest.raises(StaleState):
+            await batch("heartbeat", T + timedelta(minutes=5), 5)
+        # The parts written before the refusal rolled back with it.
+        assert await beats() == {datetime.fromisoformat(ts(4))}
+        known.forget()
+        await batch("heartbeat", T + timedelta(minutes=5), 5)
+        assert await beats() == {datetime.fromisoformat(ts(5))}
+    finally:
+        await engine.dispose()

@@ -87,6 +87,6 @@ async def add_sales(conn: AsyncConnection, new: Sequence[dict[str, Any]]) -> Non
         | {name: delta[name] for name in FIELDS}
         for (product, currency, at), delta in sorted(sale_deltas(new, earlier).items())
     ]
-    # One statement whatever the number of rows (storage/bulk.py), compiled once: a
-    # multi-row VALUES was compiled anew for every batch (py-spy: ~7 % of a catch-up).
+    # The cached unnest statement of storage/bulk.py: a multi-row VALUES was a new
+    # statement, compiled anew, for every batch (py-spy: ~7 % of a catch-up).
     await upsert(conn, sales_pending, rows, KEY, FIELDS, adding=True)
