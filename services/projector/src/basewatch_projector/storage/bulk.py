@@ -67,7 +67,12 @@ async def upsert(
 ) -> None:
     """Insert ``rows``; on a key conflict overwrite ``update_columns`` (none: ignore the
     row), or with ``adding`` add the row's values to them (counters, deltas)."""
-    await upsert_columns(conn, table, columns_of(rows), keys, update_columns, adding=adding)
+    if not rows:
+        return
+    if is_postgres(conn):
+        await upsert_columns(conn, table, columns_of(rows), keys, update_columns, adding=adding)
+    else:
+        await _sqlite_upsert(conn, table, rows, keys, update_columns, adding)
 
 
 async def upsert_columns(
@@ -89,6 +94,18 @@ async def upsert_columns(
             params = {f"p{i}": _pg_column(table, c, part[c]) for i, c in enumerate(names)}
             await conn.execute(sql, params)
         return
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    await _sqlite_upsert(conn, table, rows, keys, update_columns, adding)
+
+
+async def _sqlite_upsert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    update_columns: Collection[str],
+    adding: bool,
+) -> None:
     stmt = sqlite.insert(table)
     if update_columns:
         excluded = stmt.excluded
@@ -96,8 +113,7 @@ async def upsert_columns(
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    await conn.execute(stmt, rows)
+    await conn.execute(stmt, list(rows))
 
 
 def _pg_column(table: Table, name: str, values: Sequence[Any]) -> Sequence[Any]:
@@ -145,8 +161,9 @@ async def guarded_update(
     guard: str,
     expected: Sequence[Any],
 ) -> int:
-    """PostgreSQL: update the rows of ``columns`` (by ``key``) in one statement where
-    ``guard`` still holds each row's ``expected`` value; return how many rows it updated."""
+    """PostgreSQL: update the rows of ``columns`` (by ``key``), STATEMENT_ROWS per
+    statement, where ``guard`` still holds each row's ``expected`` value; return how many
+    rows were updated."""
     if not expected:
         return 0
     names = tuple(columns)
