@@ -339,9 +339,9 @@ def _percentiles(samples: list[float]) -> tuple[float, float, float]:
 async def read_latency(
     port: int, customers: int, n: int = 2000, until: asyncio.Event | None = None
 ) -> dict[str, float]:
-    """p50/p95/p99 of the read API (one client, sequential): ``n`` requests for one
-    customer and a tenth as many summaries, one summary after every ten customers; with
-    ``until``, as many as fit before it is set (the measurement while applying)."""
+    """p50/p95/p99 of the read API (one client, sequential): ``n`` requests, every
+    eleventh the summary and the others one customer each; with ``until``, as many as
+    fit before it is set (the measurement while applying)."""
     samples: dict[str, list[float]] = {"customer": [], "summary": []}
     headers = {"Authorization": f"Bearer {READ_KEY}"}
     rng = random.Random(1)
