@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +23,7 @@ from basewatch_projector.storage.tables import signals
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out
-from tests.support.kafka import produce, read_records
+from tests.support.kafka import produce, read_records, send
 from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
 from tests.support.polling import eventually
@@ -74,13 +75,19 @@ async def stored(engine: AsyncEngine) -> list[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def heartbeating(bootstrap: str, topics: Topics, ids: Sequence[str]) -> AsyncIterator[None]:
-    """Keep ``ids`` sending a heartbeat every 0.3 s while the block runs."""
+    """Keep ``ids`` sending a heartbeat every 0.3 s while the block runs.
+
+    One producer for all of them, started first: each heartbeat is stamped as it is sent
+    (a producer started per beat would put its start, seconds on a loaded machine,
+    between a stamp and the next, a real silence)."""
 
     stop = asyncio.Event()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
 
     async def beat() -> None:
         while not stop.is_set():
-            await produce(bootstrap, topics, [heartbeat(i) for i in ids])
+            await send(producer, topics, [heartbeat(i) for i in ids])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.3)
 
@@ -88,8 +95,11 @@ async def heartbeating(bootstrap: str, topics: Topics, ids: Sequence[str]) -> As
     try:
         yield
     finally:
-        stop.set()  # not cancelled: the producer closes its connections itself
-        await task
+        stop.set()  # not cancelled: the last send completes
+        try:
+            await task
+        finally:
+            await producer.stop()
 
 
 async def test_silence_then_resumption_then_uninstall_each_one_signal(

@@ -46,27 +46,33 @@ async def produce(bootstrap: str, topics: Topics, records: Iterable[Out]) -> int
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        partitioner = DefaultPartitioner()
-        buckets: dict[tuple[str, int], list[Out]] = defaultdict(list)
-        count = 0
-        for out in records:
-            topic = topics.customers if out.kind == "customers" else topics.telemetry
-            parts = sorted(await producer.partitions_for(topic))
-            buckets[(topic, partitioner(out.key, parts, parts))].append(out)
-            count += 1
-        futures = []
-        for (topic, partition), outs in buckets.items():
-            batch = producer.create_batch()
-            for out in outs:
-                if batch.append(key=out.key, value=out.value, timestamp=None) is None:
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=out.key, value=out.value, timestamp=None)
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*futures)
-        return count
+        return await send(producer, topics, records)
     finally:
         await producer.stop()
+
+
+async def send(producer: AIOKafkaProducer, topics: Topics, records: Iterable[Out]) -> int:
+    """Send ``records`` with a started ``producer``, keyed as ingest would; return how
+    many were acknowledged."""
+    partitioner = DefaultPartitioner()
+    buckets: dict[tuple[str, int], list[Out]] = defaultdict(list)
+    count = 0
+    for out in records:
+        topic = topics.customers if out.kind == "customers" else topics.telemetry
+        parts = sorted(await producer.partitions_for(topic))
+        buckets[(topic, partitioner(out.key, parts, parts))].append(out)
+        count += 1
+    futures = []
+    for (topic, partition), outs in buckets.items():
+        batch = producer.create_batch()
+        for out in outs:
+            if batch.append(key=out.key, value=out.value, timestamp=None) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=out.key, value=out.value, timestamp=None)
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*futures)
+    return count
 
 
 async def log_ends(

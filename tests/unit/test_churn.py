@@ -36,8 +36,9 @@ def test_policy_targets(status: str, silent: timedelta, product: str | None, exp
 
 
 def pos(records: int | None, received: datetime | None) -> PartitionPosition:
-    position = PartitionPosition(committed=0, end=records, last_received_at=received)
-    return position
+    return PartitionPosition(
+        committed=0, end=records, end_reported_at=NOW, last_received_at=received
+    )
 
 
 DELAY = timedelta(seconds=5)
@@ -53,6 +54,17 @@ def test_each_partition_has_its_own_clock() -> None:
     assert partition_clock(pos(0, NOW - timedelta(seconds=1)), NOW, DELAY) == NOW - timedelta(
         seconds=1
     )
+
+
+def test_a_caught_up_partition_is_judged_when_the_broker_said_so_not_now() -> None:
+    # The broker reported the log end 10 s ago and nothing was fetched since (a stalled
+    # loop): records acknowledged meanwhile may have been received up to DELAY before
+    # that report, not before now.
+    reported = NOW - timedelta(seconds=10)
+    position = PartitionPosition(committed=4, end=4, end_reported_at=reported)
+    assert partition_clock(position, NOW, DELAY) == reported - DELAY
+    position.last_received_at = reported - timedelta(seconds=1)  # its stream time, later
+    assert partition_clock(position, NOW, DELAY) == reported - timedelta(seconds=1)
 
 
 def test_no_clock_while_a_partition_is_unknown() -> None:

@@ -42,6 +42,9 @@ class FakeKafka:
     def highwater(self, tp: TopicPartition) -> int:
         return RECORDS
 
+    def last_poll_timestamp(self, tp: TopicPartition) -> int:
+        return 0
+
 
 class FakeAssignment:
     def __init__(self) -> None:
@@ -52,7 +55,7 @@ class FakeAssignment:
 
 
 class FakeLag:
-    def fetched(self, tp: TopicPartition, highwater: int) -> None:
+    def fetched(self, tp: TopicPartition, highwater: int, at_ms: int) -> None:
         pass
 
 

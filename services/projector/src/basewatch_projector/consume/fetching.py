@@ -88,7 +88,7 @@ class Fetcher:
                 break
             timeout_ms = 0  # only what is buffered already
         for tp in self._kafka.assignment():
-            self._lag.fetched(tp, self._kafka.highwater(tp))
+            self._lag.fetched(tp, self._kafka.highwater(tp), self._kafka.last_poll_timestamp(tp))
         return raws, epochs
 
 

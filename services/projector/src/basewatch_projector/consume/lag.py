@@ -9,7 +9,7 @@ last record applied from that partition; a partition that is caught up has no la
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from basewatch_projector.consume.decode import Item
@@ -70,11 +70,13 @@ class LagTracker:
                 position.last_received_at = received if held is None else max(held, received)
             position.last_occurred_at = occurred or position.last_occurred_at
 
-    def fetched(self, tp: TopicPartition, end: int | None) -> None:
-        """Record the log end offset a fetch response reported."""
+    def fetched(self, tp: TopicPartition, end: int | None, at_ms: int | None) -> None:
+        """Record the log end offset a fetch response reported, and when it came
+        (``at_ms``: milliseconds since the epoch, aiokafka's ``last_poll_timestamp``)."""
         position = self._positions.get(tp)
-        if position is not None and end is not None and end >= 0:
+        if position is not None and end is not None and end >= 0 and at_ms is not None:
             position.end = end
+            position.end_reported_at = datetime.fromtimestamp(at_ms / 1000, UTC)
 
     def seconds(self, position: PartitionPosition, now: datetime) -> float | None:
         """Lag in seconds: 0 when caught up; unknown until a record was applied."""

@@ -5,8 +5,11 @@ installation's events all arrive on one partition, so its silence depends only o
 partition's progress. A partition's clock is its **stream time**, the latest
 ``received_at`` applied from it (a running maximum: a function of the log alone, so a
 replay reaches the same times at the same records); once it is caught up, at least the
-wall clock minus the longest time ingest may take from receipt to acknowledgement
-(records received before that are in the log, so applied).
+time the broker reported its log end minus the longest time ingest may take from
+receipt to acknowledgement (records received before that were in the log the broker
+reported, so applied). Not the wall clock now: a record acknowledged since that report
+may have been received up to the ingest delay before it, and a loop that has not
+fetched for a while would otherwise judge silent what waits on the broker.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class PartitionPosition:
 
     committed: int | None = None  # next offset to apply, as the database holds it
     end: int | None = None  # log end offset, from the last fetch response
+    end_reported_at: datetime | None = None  # when that fetch response came
     last_received_at: datetime | None = None  # the stream time: the latest received_at applied
     last_occurred_at: datetime | None = None
     # A lower bound of the earliest silence deadline of the partition's installations in
@@ -46,10 +50,12 @@ class PartitionPosition:
 def partition_clock(
     position: PartitionPosition, now: datetime, ingest_delay: timedelta
 ) -> datetime | None:
-    """The partition's clock: its stream time; once caught up, at least ``now`` minus
-    ``ingest_delay``. None while it is behind with nothing applied (or never fetched)."""
+    """The partition's clock: its stream time; once caught up, at least the time its log
+    end was reported (``now`` at the latest) minus ``ingest_delay``. None while it is
+    behind with nothing applied (or never fetched)."""
     stream = position.last_received_at
     if position.records == 0:
-        floor = now - ingest_delay
+        reported = position.end_reported_at
+        floor = (now if reported is None else min(now, reported)) - ingest_delay
         return floor if stream is None else max(stream, floor)
     return stream if position.records is not None else None
