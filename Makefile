@@ -1,7 +1,10 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Everything installs from this repository's own files: requirements.lock pins
 # every third-party package by version and hash; the three workspace packages
-# are installed editable on top.
+# are installed editable on top. Everything is compiled to bytecode at install: where
+# PYTHONDONTWRITEBYTECODE is set (as on these machines), Python would otherwise compile every
+# module from source at each process start (the projector's imports: 4.7 s, 1.8 s
+# compiled).
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
@@ -19,8 +22,9 @@ $(UV):
 
 $(VENV)/.installed: requirements.lock shared/pyproject.toml services/ingest/pyproject.toml services/projector/pyproject.toml | $(UV)
 	$(UV) venv --quiet --allow-existing $(VENV)
-	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e shared -e services/ingest -e services/projector
+	$(PY) -m compileall -q shared/src services/ingest/src services/projector/src
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,7 +34,7 @@ install: $(VENV)/.installed
 PEER_VENV := .venv-peer
 $(PEER_VENV)/.installed: bench/peer/requirements.lock | $(UV)
 	$(UV) venv --quiet --allow-existing $(PEER_VENV)
-	$(UV) pip sync --quiet --python $(PEER_VENV)/bin/python bench/peer/requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PEER_VENV)/bin/python bench/peer/requirements.lock
 	touch $@
 
 ## system-deps: Debian packages the tests need (promtool, chromium, chromedriver), when missing
