@@ -114,12 +114,14 @@ def test_a_partition_passes_a_boundary_held_after_it_caught_up_past_it_or_stuck(
         records: int | None = 0,
         stalled_for: timedelta = timedelta(0),
         now: datetime | None = None,
+        reported_at: datetime | None = None,
     ) -> bool:
         now = now or at(1) + timedelta(seconds=2)
         return partition_passed(
             at(1),
             held_from=held_from,
             records=records,
+            reported_at=reported_at or now,
             stalled_for=stalled_for,
             now=now,
             grace=timedelta(seconds=1),
@@ -130,6 +132,11 @@ def test_a_partition_passes_a_boundary_held_after_it_caught_up_past_it_or_stuck(
     assert passed(held_from=at(2), records=5)  # held records count, not the backlog
     assert passed(records=0)
     assert not passed(records=0, now=at(1) + timedelta(seconds=0.5))  # grace
+    # Caught up as the broker reported within the grace, nothing fetched since (a
+    # stalled loop): what was acknowledged since may have been received before the boundary.
+    late = at(1) + timedelta(seconds=60)
+    assert not passed(records=0, now=late, reported_at=at(1) + timedelta(seconds=0.5))
+    assert passed(records=0, now=late, reported_at=at(1) + timedelta(seconds=1))
     assert not passed(records=0, now=at(0.5), stalled_for=STALLED)  # idle is not stuck
     assert not passed(records=3)  # behind: records before the boundary may be coming
     assert not passed(records=None)  # not fetched yet

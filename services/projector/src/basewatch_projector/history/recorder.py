@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.history.samples import claim, sample, settled_through
 from basewatch_projector.history.steps import boundary_after, boundary_at_or_before, grace
-from basewatch_projector.rules.clock import PartitionPosition
+from basewatch_projector.rules.clock import PartitionPosition, caught_up_at
 from basewatch_projector.rules.signals import OnSignals, Row
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 
@@ -42,17 +42,19 @@ def partition_passed(
     *,
     held_from: datetime | None,
     records: int | None,
+    reported_at: datetime | None,
     stalled_for: timedelta,
     now: datetime,
     grace: timedelta,
 ) -> bool:
     """Whether a partition has passed boundary ``bucket``: its next record, held, was
-    received at or after it; or it is caught up and the wall clock is past the boundary
-    by the grace; or it is behind (or unknown) but has not moved for STALLED."""
+    received at or after it; or it is caught up as the broker reported (``reported_at``)
+    past the boundary by the grace; or it is behind (or unknown) but has not moved for
+    STALLED."""
     if held_from is not None:
         return held_from >= bucket
     if records == 0:
-        return now >= bucket + grace
+        return min(now, reported_at or now) >= bucket + grace
     return stalled_for >= STALLED
 
 
@@ -136,16 +138,18 @@ class Recorder:
         self.pending = boundary_after(min(starts, default=at.now), self.interval)
 
     def _passed(self, bucket: datetime, at: Standing) -> bool:
-        return all(
-            partition_passed(
-                bucket,
-                held_from=at.held.get(tp),
-                records=None if at.positions.get(tp) is None else at.positions[tp].records,
-                stalled_for=self._stalled_for(tp, at.positions.get(tp), at.now),
-                now=at.now,
-                grace=self._grace,
-            )
-            for tp in at.owned
+        return all(self._partition_passed(bucket, tp, at) for tp in at.owned)
+
+    def _partition_passed(self, bucket: datetime, tp: TopicPartition, at: Standing) -> bool:
+        position = at.positions.get(tp)
+        return partition_passed(
+            bucket,
+            held_from=at.held.get(tp),
+            records=None if position is None else position.records,
+            reported_at=None if position is None else position.end_reported_at,
+            stalled_for=self._stalled_for(tp, position, at.now),
+            now=at.now,
+            grace=self._grace,
         )
 
     def _stalled_for(
@@ -161,8 +165,16 @@ class Recorder:
 
     def _last_passed(self, at: Standing) -> datetime:
         """The latest boundary every owned partition has passed (all have passed one)."""
-        horizon = min(at.held.get(tp, at.now - self._grace) for tp in at.owned)
+        horizon = min(at.held.get(tp, self._reached(tp, at)) for tp in at.owned)
         return boundary_at_or_before(horizon, self.interval)
+
+    def _reached(self, tp: TopicPartition, at: Standing) -> datetime:
+        """How far a partition not held has surely reached: when it was last known to be
+        caught up, less the grace (``_passed`` said it is caught up or stuck)."""
+        position = at.positions.get(tp)
+        if position is None or position.records != 0:  # stuck: the others go on
+            return at.now - self._grace
+        return caught_up_at(position, at.now) - self._grace
 
     async def _sample(self, bucket: datetime, at: Standing) -> list[Row]:
         """Sweep on clock ``bucket`` and write the sample, in one transaction."""

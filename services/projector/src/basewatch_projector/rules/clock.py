@@ -55,7 +55,13 @@ def partition_clock(
     behind with nothing applied (or never fetched)."""
     stream = position.last_received_at
     if position.records == 0:
-        reported = position.end_reported_at
-        floor = (now if reported is None else min(now, reported)) - ingest_delay
+        floor = caught_up_at(position, now) - ingest_delay
         return floor if stream is None else max(stream, floor)
     return stream if position.records is not None else None
+
+
+def caught_up_at(position: PartitionPosition, now: datetime) -> datetime:
+    """When a caught-up partition was last known to be caught up: when the broker
+    reported the log end that is applied (``now`` at the latest)."""
+    reported = position.end_reported_at
+    return now if reported is None else min(now, reported)
