@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +22,7 @@ from basewatch_projector.storage.tables import signals
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out
-from tests.support.kafka import produce, read_records, send
+from tests.support.kafka import produce, producing, read_records, send
 from tests.support.keys import READ_AUTH
 from tests.support.metrics import metric
 from tests.support.polling import eventually
@@ -82,24 +81,20 @@ async def heartbeating(bootstrap: str, topics: Topics, ids: Sequence[str]) -> As
     between a stamp and the next, a real silence)."""
 
     stop = asyncio.Event()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+    async with producing(bootstrap) as producer:
 
-    async def beat() -> None:
-        while not stop.is_set():
-            await send(producer, topics, [heartbeat(i) for i in ids])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.3)
+        async def beat() -> None:
+            while not stop.is_set():
+                await send(producer, topics, [heartbeat(i) for i in ids])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.3)
 
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        stop.set()  # not cancelled: the last send completes
+        task = asyncio.create_task(beat())
         try:
-            await task
+            yield
         finally:
-            await producer.stop()
+            stop.set()  # not cancelled: the last send completes
+            await task
 
 
 async def test_silence_then_resumption_then_uninstall_each_one_signal(

@@ -28,7 +28,7 @@ from basewatch_projector.storage.tables import history, history_progress
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
 from tests.support.history import Out
-from tests.support.kafka import produce
+from tests.support.kafka import produce, producing, send
 from tests.support.keys import READ_AUTH
 from tests.support.polling import eventually
 from tests.support.services import serve
@@ -407,7 +407,10 @@ async def test_a_live_projector_samples_each_boundary_as_the_clock_passes_it(
 ) -> None:
     second = timedelta(seconds=1)
     received: list[datetime] = []
-    async with serve(create_app(projector_settings(history_interval="1s"))) as api:
+    async with (
+        serve(create_app(projector_settings(history_interval="1s"))) as api,
+        producing(kafka_bootstrap) as producer,  # started first: each record sent as stamped
+    ):
         for n in range(4):  # a new suspect every 0.7 s, received now
             # Not just before a boundary: a test machine under load may take some tenths
             # of a second from the broker to the projector, more than the grace of 0.2 s.
@@ -418,7 +421,7 @@ async def test_a_live_projector_samples_each_boundary_as_the_clock_passes_it(
             value = {"event_id": f"live-{n}", "type": "identify", "customer_id": f"l{n}",
                      "occurred_at": _z(received[-1]), "received_at": _z(received[-1]),
                      "source": "test"}  # fmt: skip
-            await produce(kafka_bootstrap, topics, [Out("customers", b"l", orjson.dumps(value))])
+            await send(producer, topics, [Out("customers", b"l", orjson.dumps(value))])
             await asyncio.sleep(0.5)
         await eventually(
             lambda: _settled(migrated), lambda s: s is not None and s > received[-1] + second

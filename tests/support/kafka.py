@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -43,10 +44,19 @@ def fresh_group() -> str:
 
 async def produce(bootstrap: str, topics: Topics, records: Iterable[Out]) -> int:
     """Produce ``records`` keyed as ingest would; return how many were acknowledged."""
+    async with producing(bootstrap) as producer:
+        return await send(producer, topics, records)
+
+
+@contextlib.asynccontextmanager
+async def producing(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer (``acks=all``), for records stamped as they are sent: starting
+    one takes seconds on a loaded machine, which must not come between a stamp and its
+    send."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        return await send(producer, topics, records)
+        yield producer
     finally:
         await producer.stop()
 
