@@ -22,6 +22,7 @@ LAYERS = {
     "storage": 0,
     "errors": 0,
     "settings": 0,
+    "threaded": 0,
     "metrics": 1,
     "opening": 1,
     "projection": 2,

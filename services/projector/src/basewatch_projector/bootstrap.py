@@ -1,18 +1,19 @@
 """Every resource the projector runs on, opened in one place and closed in reverse.
 
-In order: the database engine (and the check that it is migrated), the Kafka producer,
-the Kafka consumer, then the consume loop and the outbox as tasks. Each is registered
-on one ``AsyncExitStack`` as soon as it exists, so a start that fails at any step
-closes what was opened before it and raises ``CannotStart``, whose text says in one
-line what is missing. On the way out the tasks stop first (the batch in flight commits
-or rolls back whole), then the consumer leaves the group, the producer flushes, and the
-engine closes its connections.
+The consume side runs on a thread of its own (``threaded``: the read API never waits for
+the consume loop's turns): the engine (checked migrated), the producer, the keys
+reader, the consumer, then the consume loop and the outbox as tasks. Then the read API's
+own engine, on its loop. Each goes on an ``AsyncExitStack`` as soon as it exists: a
+start that fails at any step closes what it opened and raises ``CannotStart``, one line
+that says what is missing. On the way out the tasks stop (the batch in flight commits
+or rolls back whole), the consumer leaves the group, the producer flushes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -27,14 +28,15 @@ from basewatch_projector.errors import CannotStart
 from basewatch_projector.history.recorder import Recorder
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.opening import open_engine, reaching_database, why
-from basewatch_projector.outbox import Outbox
+from basewatch_projector.outbox import Outbox, stored_then_published
 from basewatch_projector.projection.known import Known
 from basewatch_projector.rules.policy import Policy
-from basewatch_projector.rules.signals import OnSignals, Row
+from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.migrate import NotMigrated, check_migrated
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_projector.tasks import Tasks
+from basewatch_projector.threaded import on_own_thread
 from basewatch_shared.keyring.reader import KeysReader
 from basewatch_shared.keyring.ring import KeyRing
 from basewatch_shared.logs import quiet
@@ -58,10 +60,14 @@ async def running(
     """Open every resource, run the consume loop and the outbox; close all in reverse."""
     group = {"consumer_group": settings.consumer_group}
     async with AsyncExitStack() as stack:
-        projector = await _open(settings, metrics, lag, stack)
+        consuming = await stack.enter_async_context(
+            on_own_thread(lambda: _consuming(settings, metrics, lag), "consume")
+        )
+        engine, _ = open_engine(settings)  # the read API's, on its own event loop
+        stack.push_async_callback(engine.dispose)
         log.info("projector started", extra=group)
         try:
-            yield projector
+            yield Projector(engine, consuming)
         finally:
             log.info("projector stopping", extra=group)
             try:
@@ -70,15 +76,25 @@ async def running(
                 log.info("projector stopped")
 
 
+@asynccontextmanager
+async def _consuming(
+    settings: Settings, metrics: Metrics, lag: LagTracker
+) -> AsyncIterator[Callable[[], Awaitable[bool]]]:
+    """The consume side, on the consume thread; yields the read API's broker check."""
+    async with AsyncExitStack() as stack:
+        yield await _open(settings, metrics, lag, stack)
+
+
 async def _open(
     settings: Settings, metrics: Metrics, lag: LagTracker, stack: AsyncExitStack
-) -> Projector:
+) -> Callable[[], Awaitable[bool]]:
+    """Open the consume side; returns the broker check."""
     topics = Topics(settings.topic_prefix)
     engine = await _database(settings, stack)
     producer = _producer(settings)
     await _start(producer, settings, stack)
     outbox = Outbox(engine, producer, settings.kafka_bootstrap_servers, topics.signals)
-    wiring = _Wiring(settings, topics, engine, metrics, lag, _signals_stored(metrics, outbox))
+    wiring = _Wiring(settings, topics, engine, metrics, lag, stored_then_published(metrics, outbox))
     # Every key on the keys topic read before the first record (docs/erasure.md).
     keys = KeysReader(settings.kafka_bootstrap_servers, topics.keys, KeyRing(settings.master()))
     await _start(keys, settings, stack)
@@ -91,11 +107,13 @@ async def _open(
     tasks.start(consumer.run(tasks.stop), "consume loop")
     tasks.start(outbox.run(tasks.stop), "outbox")
 
-    async def broker_ready() -> bool:
-        metadata = await producer.client.fetch_all_metadata()
-        return bool(metadata.brokers())
+    loop = asyncio.get_running_loop()
 
-    return Projector(engine, broker_ready)
+    async def broker_ready() -> bool:  # awaited on the read API's loop, run on this one
+        asked = asyncio.run_coroutine_threadsafe(producer.client.fetch_all_metadata(), loop)
+        return bool((await asyncio.wrap_future(asked)).brokers())
+
+    return broker_ready
 
 
 async def _database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
@@ -211,17 +229,6 @@ async def _consumer(
         known=known,
         keys=keys,
     )
-
-
-def _signals_stored(metrics: Metrics, outbox: Outbox) -> OnSignals:
-    """Count committed signals and wake the outbox to publish them."""
-
-    def stored(rows: Sequence[Row]) -> None:
-        metrics.observe_signals(rows)
-        if rows:
-            outbox.notify()
-
-    return stored
 
 
 def policy_of(settings: Settings) -> Policy:

@@ -23,6 +23,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from basewatch_projector.metrics import Metrics
+from basewatch_projector.rules.signals import OnSignals, Row
 from basewatch_projector.storage.bulk import any_of
 from basewatch_projector.storage.tables import signals
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
@@ -188,3 +190,14 @@ async def _wait(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> No
     _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
+
+
+def stored_then_published(metrics: Metrics, outbox: Outbox) -> OnSignals:
+    """Count committed signals and wake the outbox to publish them."""
+
+    def stored(rows: Sequence[Row]) -> None:
+        metrics.observe_signals(rows)
+        if rows:
+            outbox.notify()
+
+    return stored

@@ -4,10 +4,14 @@ The log end offset comes from fetch responses (``consumer.highwater``), which is
 Kafka's own ``records-lag`` metric uses and what the embedded broker answers
 correctly. Lag in seconds, while behind, is wall time minus the ``received_at`` of the
 last record applied from that partition; a partition that is caught up has no lag.
+
+The consume thread moves the positions; the read API's thread reads them (``freshness``,
+``snapshot``, ``export``): a lock keeps each read whole.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,18 +30,21 @@ class LagTracker:
         self._metrics = metrics
         self._clock = clock
         self._positions: dict[TopicPartition, PartitionPosition] = {}
+        self._lock = threading.Lock()
 
     def assigned(self, offsets: dict[TopicPartition, int | None]) -> None:
         """Start tracking newly assigned partitions at their stored offsets."""
-        for tp, offset in offsets.items():
-            self._positions[tp] = PartitionPosition(committed=offset)
+        with self._lock:
+            for tp, offset in offsets.items():
+                self._positions[tp] = PartitionPosition(committed=offset)
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         """Stop tracking partitions another member now owns, and drop their series."""
-        for tp in partitions:
-            if self._positions.pop(tp, None) is not None:
-                for gauge in self._metrics.partition_gauges:
-                    gauge.remove(*map(str, tp))
+        with self._lock:
+            for tp in partitions:
+                if self._positions.pop(tp, None) is not None:
+                    for gauge in self._metrics.partition_gauges:
+                        gauge.remove(*map(str, tp))
 
     def note_applied(
         self, items: Sequence[Item], moves: Mapping[TopicPartition, tuple[Any, int]]
@@ -50,8 +57,9 @@ class LagTracker:
                 tp, received = (item.raw.topic, item.raw.partition), item.decoded.received_at
                 last[tp] = item.decoded.event.occurred_at
                 latest[tp] = max(latest.get(tp, received), received)
-        for tp, (_, new) in moves.items():
-            self.applied(tp, new, latest.get(tp), last.get(tp))
+        with self._lock:
+            for tp, (_, new) in moves.items():
+                self._applied(tp, new, latest.get(tp), last.get(tp))
 
     def applied(
         self,
@@ -62,6 +70,16 @@ class LagTracker:
     ) -> None:
         """Record that a batch moved ``tp`` to ``next_offset``; ``received``: the latest
         receive time it applied there (the stream time never goes back)."""
+        with self._lock:
+            self._applied(tp, next_offset, received, occurred)
+
+    def _applied(
+        self,
+        tp: TopicPartition,
+        next_offset: int,
+        received: datetime | None,
+        occurred: datetime | None,
+    ) -> None:
         position = self._positions.get(tp)
         if position is not None:
             position.committed = next_offset
@@ -73,10 +91,13 @@ class LagTracker:
     def fetched(self, tp: TopicPartition, end: int | None, at_ms: int | None) -> None:
         """Record the log end offset a fetch response reported, and when it came
         (``at_ms``: milliseconds since the epoch, aiokafka's ``last_poll_timestamp``)."""
-        position = self._positions.get(tp)
-        if position is not None and end is not None and end >= 0 and at_ms is not None:
-            position.end = end
-            position.end_reported_at = datetime.fromtimestamp(at_ms / 1000, UTC)
+        if end is None or end < 0 or at_ms is None:
+            return
+        with self._lock:
+            position = self._positions.get(tp)
+            if position is not None:
+                position.end = end
+                position.end_reported_at = datetime.fromtimestamp(at_ms / 1000, UTC)
 
     def seconds(self, position: PartitionPosition, now: datetime) -> float | None:
         """Lag in seconds: 0 when caught up; unknown until a record was applied."""
@@ -89,7 +110,8 @@ class LagTracker:
     def freshness(self) -> float | None:
         """The largest lag in seconds over the assigned partitions (None if unknown)."""
         now = self._clock()
-        lags = [self.seconds(p, now) for p in self._positions.values()]
+        with self._lock:
+            lags = [self.seconds(p, now) for p in self._positions.values()]
         known = [lag for lag in lags if lag is not None]
         return max(known) if known else None
 
@@ -100,11 +122,16 @@ class LagTracker:
 
     def positions(self) -> dict[TopicPartition, PartitionPosition]:
         """The tracked partitions (a copy)."""
-        return dict(self._positions)
+        with self._lock:
+            return dict(self._positions)
 
     def export(self) -> None:
         """Set the per-partition gauges from the current positions."""
         now = self._clock()
+        with self._lock:
+            self._export(now)
+
+    def _export(self, now: datetime) -> None:
         m = self._metrics
         for (topic, partition), pos in self._positions.items():
             labels: dict[str, Any] = {"topic": topic, "partition": str(partition)}
@@ -123,6 +150,10 @@ class LagTracker:
     def snapshot(self) -> list[dict[str, Any]]:
         """Per partition, what GET /v1/ops/lag returns."""
         now = self._clock()
+        with self._lock:
+            return self._snapshot(now)
+
+    def _snapshot(self, now: datetime) -> list[dict[str, Any]]:
         return [
             {
                 "topic": topic,
