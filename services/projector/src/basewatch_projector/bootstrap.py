@@ -63,7 +63,9 @@ async def running(
         consuming = await stack.enter_async_context(
             on_own_thread(lambda: _consuming(settings, metrics, lag), "consume")
         )
-        engine, _ = open_engine(settings)  # the read API's, on its own event loop
+        # The read API's, on its loop. No pre-ping: a round trip less per request; after
+        # an outage one request finds the dead connection (503) and the pool renews.
+        engine, _ = open_engine(settings, pre_ping=False)
         stack.push_async_callback(engine.dispose)
         log.info("projector started", extra=group)
         try:

@@ -19,10 +19,12 @@ from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 
 
-def open_engine(settings: Settings) -> tuple[AsyncEngine, str]:
+def open_engine(settings: Settings, *, pre_ping: bool = True) -> tuple[AsyncEngine, str]:
     """The settings' engine (the caller disposes it) and where it points, password hidden."""
     try:
-        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        engine = create_engine(
+            settings.database_url, schema=settings.database_schema, pre_ping=pre_ping
+        )
     except ValueError as exc:  # a URL of another kind of database
         raise CannotStart(str(exc)) from None
     return engine, normalize_url(settings.database_url).render_as_string(hide_password=True)

@@ -28,8 +28,12 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL and a busy timeout, PostgreSQL a schema."""
+def create_engine(url: str, *, schema: str | None = None, pre_ping: bool = True) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL and a busy timeout, PostgreSQL a schema.
+
+    ``pre_ping``: each checkout first tests its connection (one round trip). Without it a
+    connection that died is found by the statement that uses it, which fails; the pool
+    then drops every connection as old as it."""
     parsed = normalize_url(url)
     connect_args: dict[str, Any] = {}
     if parsed.drivername.startswith("sqlite"):
@@ -52,7 +56,7 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         connect_args=connect_args,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )
