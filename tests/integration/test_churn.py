@@ -72,6 +72,17 @@ async def stored(engine: AsyncEngine) -> list[tuple[str, str]]:
         return [(r.kind, r.installation_id or r.customer_id) for r in rows]
 
 
+async def timeline(engine: AsyncEngine) -> list[tuple[str, str, str, str]]:
+    """(kind, subject, when on the pipeline's clock, when noticed) of every stored signal:
+    what a failed comparison shows."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(signals).order_by(signals.c.signal_id))
+        return [
+            (r.kind, r.installation_id or r.customer_id, str(r.occurred_at), str(r.detected_at))
+            for r in rows
+        ]
+
+
 @contextlib.asynccontextmanager
 async def heartbeating(bootstrap: str, topics: Topics, ids: Sequence[str]) -> AsyncIterator[None]:
     """Keep ``ids`` sending a heartbeat every 0.3 s while the block runs.
@@ -134,7 +145,9 @@ async def test_silence_then_resumption_then_uninstall_each_one_signal(
             ),
         ],
     )
-    async with serve(create_app(settings)) as api, heartbeating(kafka_bootstrap, topics, ["keep"]):
+    # Beating from right after its install: a silence while the app starts (seconds on a
+    # loaded machine) would be a real one, and "keep" would turn at_risk and back.
+    async with heartbeating(kafka_bootstrap, topics, ["keep"]), serve(create_app(settings)) as api:
         await eventually(
             lambda: stored(migrated), lambda s: ("customer.lapsed", "c1") in s, within=30
         )
@@ -155,7 +168,7 @@ async def test_silence_then_resumption_then_uninstall_each_one_signal(
                 ("installation.reactivated", "back"): 1,
                 ("customer.reactivated", "c1"): 1,
             }
-        )
+        ), await timeline(migrated)
         keep = (await api.get("/v1/installations/keep", headers=READ_AUTH)).json()
         assert keep["status"] == "active"
         feed = (await api.get("/v1/signals?kind=installation.churned", headers=READ_AUTH)).json()
@@ -211,7 +224,7 @@ async def test_mass_silence_is_held_until_released(
     quiet = [f"q{n}" for n in range(15)]
     loud = [f"l{n}" for n in range(5)]
     await produce(kafka_bootstrap, topics, [install(i, "c1") for i in quiet + loud])
-    async with serve(create_app(settings)) as api, heartbeating(kafka_bootstrap, topics, loud):
+    async with heartbeating(kafka_bootstrap, topics, loud), serve(create_app(settings)) as api:
 
         def held() -> Awaitable[float]:
             return metric(api, "basewatch_projector_churn_held_transitions")
