@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
+import pytest_asyncio
 
 from basewatch_projector.storage.migrate import migrate
-from basewatch_shared.topics import Topics
-from tests.support.databases import TestDatabase
-from tests.support.kafka import KafkaBackend, fresh_group
+from basewatch_shared.topics import create_topics
+from tests.support.databases import sqlite_database
+from tests.support.kafka import TEST_PARTITIONS, KafkaBackend, fresh_group, fresh_topics
 from tests.support.keys import INGEST_KEY, READ_KEY
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, service_env
@@ -34,18 +35,26 @@ PATIENCE = 5.0  # well past the 1 s deadlines: what has not happened by then nev
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(params=["ingest", "projector"])
+# One service process per module and kind, not per test: each start costs seconds, and
+# no test leaves anything behind that the next one reads (a connection still closing on
+# the server's side is waited out where it counts: _served_connection).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["ingest", "projector"])
 async def service(
     request: pytest.FixtureRequest,
     kafka_backend: KafkaBackend,
-    topics: Topics,
-    sqlite_db: TestDatabase,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ServiceProcess]:
     """The service, as a process, with small limits."""
-    engine = sqlite_db.engine()
+    topics = fresh_topics()
+    await create_topics(kafka_backend.bootstrap_servers, topics, TEST_PARTITIONS, 1)
+    database = sqlite_database(tmp_path_factory.mktemp("limits") / "basewatch.db")
+    engine = database.engine()
     await migrate(engine)
     await engine.dispose()
-    env = service_env(sqlite_db, kafka_backend, topics, fresh_group(), **LIMITS)
+    env = service_env(database, kafka_backend, topics, fresh_group(), **LIMITS)
     proc = await ServiceProcess(request.param, env).start()
     try:
         await wait_healthy(proc)

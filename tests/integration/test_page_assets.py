@@ -9,22 +9,24 @@ projector's HTTP surface is unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.api.page import STATIC
 from basewatch_projector.app import create_app
-from basewatch_projector.settings import Settings
-from tests.support.databases import TestDatabase
+from basewatch_shared.topics import create_topics
+from tests.support.databases import sqlite_database
+from tests.support.kafka import TEST_PARTITIONS, KafkaBackend, fresh_group, fresh_topics
 from tests.support.keys import READ_AUTH
-from tests.support.services import serve
+from tests.support.live import live
+from tests.support.services import projector_settings_for
 
 VENDOR = STATIC / "vendor"
 MEDIA_TYPES = {
@@ -43,7 +45,6 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-ORIGIN = "http://test"  # the in-process client's base URL
 MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"></script>')
 # The specifier of each static import and re-export: the modules a module loads.
 IMPORT = re.compile(
@@ -51,18 +52,23 @@ IMPORT = re.compile(
 )
 
 
-@pytest.fixture
-def database(sqlite_db: TestDatabase) -> TestDatabase:
-    """SQLite only: the page reads no table; one database is enough to start the app."""
-    return sqlite_db
+@pytest.fixture(scope="module")
+def served(kafka_backend: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The projector over HTTP, started once for the module (a start costs seconds): on
+    SQLite, as the page reads no table and one database is enough to start it."""
+    topics = fresh_topics()
+    asyncio.run(create_topics(kafka_backend.bootstrap_servers, topics, TEST_PARTITIONS, 1))
+    database = sqlite_database(tmp_path_factory.mktemp("page") / "basewatch.db")
+    asyncio.run(database.migrate())
+    settings = projector_settings_for(kafka_backend, topics, fresh_group(), database)
+    with live(create_app(settings)) as base:
+        yield base
 
 
 @pytest.fixture
-async def projector(
-    migrated: AsyncEngine, projector_settings: Callable[..., Settings]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The projector app with its lifespan running."""
-    async with serve(create_app(projector_settings())) as client:
+async def projector(served: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the running projector."""
+    async with httpx.AsyncClient(base_url=served) as client:
         yield client
 
 
@@ -76,12 +82,13 @@ async def _modules(projector: httpx.AsyncClient) -> dict[str, list[str]]:
     Walked as the browser walks it: from the page's module scripts, each import
     resolved against the URL of the module that makes it and fetched from the projector.
     """
+    origin = str(projector.base_url).rstrip("/")
     page = (await projector.get("/")).text
-    todo = [urljoin(f"{ORIGIN}/", src) for src in MODULE_SCRIPT.findall(page)]
+    todo = [urljoin(f"{origin}/", src) for src in MODULE_SCRIPT.findall(page)]
     modules: dict[str, list[str]] = {}
     while todo:
         url = todo.pop()
-        assert url.startswith(f"{ORIGIN}/static/"), f"a module from elsewhere: {url}"
+        assert url.startswith(f"{origin}/static/"), f"a module from elsewhere: {url}"
         path = urlsplit(url).path.removeprefix("/static/")
         if path in modules:
             continue
