@@ -61,18 +61,6 @@ class LagTracker:
             for tp, (_, new) in moves.items():
                 self._applied(tp, new, latest.get(tp), last.get(tp))
 
-    def applied(
-        self,
-        tp: TopicPartition,
-        next_offset: int,
-        received: datetime | None,
-        occurred: datetime | None,
-    ) -> None:
-        """Record that a batch moved ``tp`` to ``next_offset``; ``received``: the latest
-        receive time it applied there (the stream time never goes back)."""
-        with self._lock:
-            self._applied(tp, next_offset, received, occurred)
-
     def _applied(
         self,
         tp: TopicPartition,
@@ -80,6 +68,8 @@ class LagTracker:
         received: datetime | None,
         occurred: datetime | None,
     ) -> None:
+        """``tp`` moved to ``next_offset``; ``received``: the latest receive time applied
+        there (the stream time never goes back). The caller holds the lock."""
         position = self._positions.get(tp)
         if position is not None:
             position.committed = next_offset
