@@ -67,9 +67,7 @@ def heartbeat(iid: str) -> Out:
 
 async def stored(engine: AsyncEngine) -> list[tuple[str, str]]:
     """(kind, subject) of every stored signal, in feed order."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(select(signals).order_by(signals.c.signal_id))
-        return [(r.kind, r.installation_id or r.customer_id) for r in rows]
+    return [(kind, subject) for kind, subject, *_ in await timeline(engine)]
 
 
 async def timeline(engine: AsyncEngine) -> list[tuple[str, str, str, str]]:

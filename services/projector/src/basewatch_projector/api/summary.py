@@ -56,7 +56,7 @@ async def summary(conn: AsyncConnection) -> dict[str, Any]:
 
 def _counts() -> CompoundSelect[Any]:
     """The three counts in one statement: one round trip, not three (while the consume
-    loop applies, each round trip waits for a turn of the event loop they share)."""
+    thread applies, each round trip waits for the interpreter lock)."""
     c, i = customers.c, installations.c
     text, number = String(), Integer()
     by_customer = select(
