@@ -143,7 +143,7 @@ async def test_dev_runs_the_whole_system_and_stops_cleanly(
         assert {t["topic"]: len(t["partitions"]) for t in described} == dict.fromkeys(topics.all, 3)
         # The migrations ran.
         db = sqlite3.connect(tmp_path / "data" / "basewatch.db")
-        assert db.execute("select version_num from alembic_version").fetchone() == ("0007",)
+        assert db.execute("select version_num from alembic_version").fetchone() == ("0008",)
         db.close()
 
         async with httpx.AsyncClient() as client:

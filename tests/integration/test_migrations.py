@@ -30,7 +30,7 @@ async def test_migrate_is_idempotent_and_checked(database: TestDatabase) -> None
             await check_migrated(engine)
         await migrate(engine)
         await migrate(engine)
-        assert await current_revision(engine) == "0007"
+        assert await current_revision(engine) == "0008"
         await check_migrated(engine)
     finally:
         await engine.dispose()

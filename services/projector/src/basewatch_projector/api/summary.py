@@ -1,7 +1,7 @@
 """``/v1/summary``: the customer base, the installed base, and where they overlap.
 
-Two grouped counts and an indexed count, whatever the size of the tables, in one
-statement: one snapshot, so the numbers agree with each other.
+Read from the counts the database keeps (``storage/counts.py``): a few rows, one
+snapshot, so the numbers agree with each other, whatever the size of the tables.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from fastapi import APIRouter
-from sqlalchemy import CompoundSelect, Integer, String, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.api.deps import Conn
 from basewatch_projector.api.documents import Summary
 from basewatch_projector.api.products import nulls_last, tally
-from basewatch_projector.storage.tables import customers, installations
+from basewatch_projector.storage.counts import CUSTOMERS, kept
 from basewatch_shared.contract.vocabulary import (
     IN_USE,
     PAYING,
@@ -26,8 +25,6 @@ from basewatch_shared.contract.vocabulary import (
 )
 
 MAX_PRODUCTS: Final = 100
-# Which count a row of the one statement belongs to.
-_CUSTOMERS, _INSTALLATIONS, _UNOWNED = "customers", "installations", "unowned"
 router = APIRouter()
 
 
@@ -39,66 +36,22 @@ async def get_summary(conn: Conn) -> dict[str, Any]:
 
 async def summary(conn: AsyncConnection) -> dict[str, Any]:
     """Customers by segment and status, installations by status and product, the overlap."""
-    kinds: dict[tuple[str, str], int] = {}
-    prospects_in_use = unknown = 0
+    kinds: dict[tuple[str | None, str], int] = {}
+    in_use_not_paid = 0
     products: dict[str | None, list[tuple[str, int]]] = defaultdict(list)
-    for part, first, second, status, n, used in await conn.execute(_COUNTS):
-        if part == _CUSTOMERS:  # first: the segment, second: the status
-            kinds[(first, second)] = n
-            if first == Segment.PROSPECT:  # an owner that has not purchased
-                prospects_in_use += int(used or 0)
-        elif part == _INSTALLATIONS:  # first: the product, second: the version
-            products[first].append((status, n))
-        else:
-            unknown = n
-    return _document(kinds, products, prospects_in_use + unknown)
-
-
-def _counts() -> CompoundSelect[Any]:
-    """The three counts in one statement: one round trip, not three (while the consume
-    thread applies, each round trip waits for the interpreter lock)."""
-    c, i = customers.c, installations.c
-    text, number = String(), Integer()
-    by_customer = select(
-        literal(_CUSTOMERS, text),
-        c.segment,
-        c.status,
-        null().cast(text),
-        func.count(),
-        func.sum(c.installations_in_use),
-    ).group_by(c.segment, c.status)
-    # By version too: the groups then follow an index on (product_id, version, status),
-    # which an index-only scan counts without hashing; the versions are summed here.
-    by_installation = select(
-        literal(_INSTALLATIONS, text),
-        i.product_id,
-        i.version,
-        i.status,
-        func.count(),
-        null().cast(number),
-    ).group_by(i.product_id, i.version, i.status)
-    # Installations in use whose owner has not purchased: the prospects' (kept on the
-    # customer rows) plus those whose owner is unknown (one indexed count).
-    unowned = (
-        select(
-            literal(_UNOWNED, text),
-            null().cast(text),
-            null().cast(text),
-            null().cast(text),
-            func.count(),
-            null().cast(number),
-        )
-        .select_from(installations)
-        .where(i.customer_id.is_(None), i.status.in_(IN_USE))
-    )
-    return union_all(by_customer, by_installation, unowned)
-
-
-_COUNTS: Final = _counts()
+    for count in await kept(conn):
+        if count.base == CUSTOMERS:  # label: the segment
+            kinds[(count.label, count.status)] = count.n
+            if count.label == Segment.PROSPECT:  # an owner that has not purchased
+                in_use_not_paid += count.used
+        else:  # label: the product; used: in use, whose owner is unknown
+            products[count.label].append((count.status, count.n))
+            in_use_not_paid += count.used
+    return _document(kinds, products, in_use_not_paid)
 
 
 def _document(
-    kinds: dict[tuple[str, str], int],
+    kinds: dict[tuple[str | None, str], int],
     products: dict[str | None, list[tuple[str, int]]],
     in_use_not_paid: int,
 ) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from basewatch_projector.rules.installation import Installation
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.rules.silence import next_deadline
+from basewatch_projector.storage.counts import fold
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 
 log = logging.getLogger("basewatch.projector.churn")
@@ -153,6 +154,7 @@ class Sweeper:
         try:
             async with self._engine.begin() as conn:
                 result = await self._sweep(conn, {tp.partition: c for tp, c in clocks.items()}, now)
+                await fold(conn)  # what the counts' readers sum stays small
                 counts = await installations_by_status(conn)
         except MAYBE_TRANSIENT as exc:
             if not transient(exc):

@@ -26,14 +26,15 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.history.cohorts import sample_cohorts
 from basewatch_projector.history.movements import hold_pending, settle
 from basewatch_projector.history.sales import settle_sales
 from basewatch_projector.storage.bulk import insert_of, upsert
-from basewatch_projector.storage.tables import customers, history, history_progress, installations
+from basewatch_projector.storage.counts import CUSTOMERS, kept
+from basewatch_projector.storage.tables import history, history_progress
 from basewatch_shared.contract.vocabulary import IN_USE, PAYING, CustomerStatus
 
 Labels = tuple[tuple[str, Any], ...]
@@ -52,26 +53,24 @@ def changes(previous: Mapping[Key, int], current: Mapping[Key, int]) -> dict[Key
 async def counts(conn: AsyncConnection) -> dict[Key, int]:
     """The current size of every series: customers by segment, the retained customers
     (bought, not lapsed: ``projection/movements.py``), installations by product and
-    status (grouped counts over indexes), and the installed base (``in_use``: active or
-    at_risk) per product and in all, one series each, so that GET /v1/movements reads
-    one series instead of summing statuses and products."""
-    c, i = customers.c, installations.c
-    found: dict[Key, int] = {}
-    by_segment = select(c.segment, c.status == CustomerStatus.LAPSED, func.count())
-    base = 0
-    for segment, lapsed, n in await conn.execute(by_segment.group_by(c.segment, c.status)):
-        key = ("customers", (("segment", segment),))
-        found[key] = found.get(key, 0) + int(n)
-        base += int(n) if segment in PAYING and not lapsed else 0
-    found[("retained", ())] = base
-    by_product = select(i.product_id, i.status, func.count()).group_by(i.product_id, i.status)
-    found[("in_use", ())] = 0
-    for product_id, status, n in await conn.execute(by_product):
-        found[("installations", (("product_id", product_id), ("status", status)))] = int(n)
-        if status in IN_USE:
-            key = ("in_use", (("product_id", product_id),))
-            found[key] = found.get(key, 0) + int(n)
-            found[("in_use", ())] += int(n)
+    status, and the installed base (``in_use``: active or at_risk) per product and in
+    all, one series each, so that GET /v1/movements reads one series instead of summing
+    statuses and products. From the counts the database keeps (``storage/counts.py``)."""
+    found: dict[Key, int] = {("retained", ()): 0, ("in_use", ()): 0}
+    for count in await kept(conn):
+        if count.base == CUSTOMERS:  # label: the segment
+            key: Key = ("customers", (("segment", count.label),))
+            found[key] = found.get(key, 0) + count.n
+            if count.label in PAYING and count.status != CustomerStatus.LAPSED:
+                found[("retained", ())] += count.n
+            continue
+        # Installations, by version too: summed per product and status here.
+        key = ("installations", (("product_id", count.label), ("status", count.status)))
+        found[key] = found.get(key, 0) + count.n
+        if count.status in IN_USE:
+            key = ("in_use", (("product_id", count.label),))
+            found[key] = found.get(key, 0) + count.n
+            found[("in_use", ())] += count.n
     return found
 
 

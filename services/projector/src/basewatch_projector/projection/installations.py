@@ -8,12 +8,13 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection.known import StaleState
 from basewatch_projector.rules.installation import Installation
 from basewatch_projector.storage.bulk import any_of, guarded_update, upsert_columns
+from basewatch_projector.storage.counts import INSTALLATIONS, kept
 from basewatch_projector.storage.tables import installations
 
 _FIELDS = tuple(f.name for f in fields(Installation))
@@ -74,8 +75,9 @@ def _columns(values: list[tuple[Any, ...]], now: datetime) -> dict[str, Sequence
 
 
 async def installations_by_status(conn: AsyncConnection) -> dict[str, int]:
-    """How many installations there are in each status."""
-    rows = await conn.execute(
-        select(installations.c.status, func.count()).group_by(installations.c.status)
-    )
-    return {status: int(n) for status, n in rows}
+    """How many installations there are in each status (the counts the database keeps)."""
+    by_status: dict[str, int] = {}
+    for count in await kept(conn):
+        if count.base == INSTALLATIONS:
+            by_status[count.status] = by_status.get(count.status, 0) + count.n
+    return by_status

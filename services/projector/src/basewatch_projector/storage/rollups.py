@@ -1,5 +1,6 @@
-"""The read API's running totals and per-sample cells (docs/tables.md#sales-and-cohorts),
-in the one ``metadata`` of ``tables.py``, which lists them."""
+"""The read API's running totals, per-sample cells and kept counts
+(docs/tables.md#sales-and-cohorts), in the one ``metadata`` of ``tables.py``, which lists
+them."""
 
 from __future__ import annotations
 
@@ -51,4 +52,19 @@ cohort_cells = Table(
     *(Column(name, String(10), nullable=False) for name in ("cohort", "at")),  # YYYY-MM-DD
     *(Column(name, BigInteger, nullable=False) for name in ("size", "value", "again")),
     PrimaryKeyConstraint("base", "period", "every", "product_id", "cohort", "at"),
+)
+
+# The sizes of the two bases, kept by the database (triggers of migration 0008) in the
+# transaction that changes a customer or an installation: each row is a delta, the sum
+# per key is the count (storage/counts.py). Customers: label the segment, used their
+# installations in use; installations: label the product, used those in use without
+# an owner.
+base_counts = Table(
+    "base_counts",
+    metadata,
+    Column("base", String(16), nullable=False),
+    Column("label", Id),
+    Column("version", Id),
+    Column("status", String(16), nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in ("n", "used")),
 )

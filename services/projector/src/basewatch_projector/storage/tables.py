@@ -19,13 +19,21 @@ from sqlalchemy import (
 
 from basewatch_projector.storage.columns import Id, Json, UtcDateTime, metadata
 from basewatch_projector.storage.rollups import (
+    base_counts,
     cohort_cells,
     movement_totals,
     sales_pending,
     sales_totals,
 )
 
-__all__ = ["cohort_cells", "metadata", "movement_totals", "sales_pending", "sales_totals"]
+__all__ = [
+    "base_counts",
+    "cohort_cells",
+    "metadata",
+    "movement_totals",
+    "sales_pending",
+    "sales_totals",
+]
 
 customers = Table(
     "customers",

@@ -1,0 +1,69 @@
+"""The sizes of the two bases, as the database keeps them (``base_counts``, migration 0008).
+
+Every statement that writes a customer or an installation appends its change of the
+counts in its own transaction, so ``kept`` reads exact counts in one snapshot without
+scanning either table. ``fold`` replaces the rows with their sums, so what ``kept`` reads
+stays small: it deletes the rows it sees and inserts their sums in one transaction, and
+a concurrent fold (another instance) deletes only rows this one did not, so nothing is
+counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Final, NamedTuple
+
+from sqlalchemy import delete, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basewatch_projector.storage.rollups import base_counts
+
+CUSTOMERS: Final = "customers"  # label: the segment; used: their installations in use
+INSTALLATIONS: Final = "installations"  # label: the product; used: in use, no owner
+
+
+class Count(NamedTuple):
+    """How many customers (by segment and status) or installations (by product,
+    version and status) there are, and how many of them ``used`` counts."""
+
+    base: str
+    label: str | None
+    version: str | None
+    status: str
+    n: int
+    used: int
+
+
+Key = tuple[str, str | None, str | None, str]
+_c = base_counts.c
+_KEY = (_c.base, _c.label, _c.version, _c.status)
+_KEPT: Final = (
+    select(*_KEY, func.sum(_c.n), func.sum(_c.used))
+    .group_by(*_KEY)
+    .having(func.sum(_c.n) != literal(0))
+)
+
+
+async def kept(conn: AsyncConnection) -> list[Count]:
+    """Every non-empty count, in the connection's snapshot."""
+    rows = await conn.execute(_KEPT)
+    return [Count(b, label, v, status, int(n), int(used)) for b, label, v, status, n, used in rows]
+
+
+async def fold(conn: AsyncConnection) -> int:
+    """Replace the rows this transaction sees by one row per key; how many it read."""
+    rows = (await conn.execute(delete(base_counts).returning(*_KEY, _c.n, _c.used))).all()
+    n: Counter[Key] = Counter()
+    used: Counter[Key] = Counter()
+    for base, label, version, status, dn, dused in rows:
+        key = (base, label, version, status)
+        n[key] += dn
+        used[key] += dused
+    sums = [
+        {"base": k[0], "label": k[1], "version": k[2], "status": k[3], "n": n[k], "used": used[k]}
+        for k in n.keys() | used.keys()
+        if n[k] or used[k]
+    ]
+    if sums:
+        await conn.execute(base_counts.insert(), sums)
+    return len(rows)
