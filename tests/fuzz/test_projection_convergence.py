@@ -2,7 +2,8 @@
 
 ``apply_records`` over any permutation of a history, with redeliveries, cut into
 batches that each commit on their own, leaves the same customers, installations and
-purchases as applying the history once, in order, in one batch.
+purchases as applying the history once, in order, in one batch; and the counts the
+database keeps of them (``base_counts``) are the counts of the rows, also once emptied.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from basewatch_shared.contract.records import Record
 from tests.support.policy import POLICY
 from tests.support.profiles import scaled
 from tests.support.strategies import NOW, as_dict, deliveries, histories
-from tests.support.tables import snapshot
+from tests.support.tables import kept_and_scanned, snapshot
 
 RECEIVED = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
@@ -41,9 +42,12 @@ async def applied(engine: AsyncEngine, batches: Sequence[Sequence[Event]]) -> di
             )
         known.remember((after for _, after in done.installations), NOW)
     tables = await snapshot(engine)
+    kept, scanned = await kept_and_scanned(engine)
+    assert kept == scanned
     async with engine.begin() as conn:  # the next example starts from empty tables
         for table in (signals, purchases, installations, customers):
             await conn.execute(delete(table))
+    assert await kept_and_scanned(engine) == ([], [])
     return tables
 
 

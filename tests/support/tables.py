@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import case, func, literal, null, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from basewatch_projector.storage.counts import CUSTOMERS, INSTALLATIONS, Count, kept
 from basewatch_projector.storage.tables import consumer_offsets, customers, installations, purchases
+from basewatch_shared.contract.vocabulary import IN_USE
 
 # Wall-clock bookkeeping differs between runs; everything else must be identical.
 _VOLATILE = {"updated_at", "first_seen_at", "status_changed_at"}
@@ -38,3 +40,33 @@ async def applied_offsets(engine: AsyncEngine, group: str) -> int:
             )
         )
     return int(total or 0)
+
+
+async def kept_and_scanned(engine: AsyncEngine) -> tuple[list[Count], list[Count]]:
+    """The counts the database keeps (base_counts) and the same counts scanned from the
+    customers and installations, in one snapshot, in one order: they must be equal."""
+    async with engine.connect() as conn:
+        return sorted(await kept(conn), key=str), sorted(await _scanned(conn), key=str)
+
+
+async def _scanned(conn: AsyncConnection) -> list[Count]:
+    c, i = customers.c, installations.c
+    unowned_in_use = case((i.customer_id.is_(None) & i.status.in_(IN_USE), 1), else_=0)
+    by_customer = select(
+        literal(CUSTOMERS),
+        c.segment,
+        null(),
+        c.status,
+        func.count(),
+        func.sum(c.installations_in_use),
+    ).group_by(c.segment, c.status)
+    by_installation = select(
+        literal(INSTALLATIONS),
+        i.product_id,
+        i.version,
+        i.status,
+        func.count(),
+        func.sum(unowned_in_use),
+    ).group_by(i.product_id, i.version, i.status)
+    rows = await conn.execute(union_all(by_customer, by_installation))
+    return [Count(b, label, v, s, int(n), int(used)) for b, label, v, s, n, used in rows]
