@@ -45,9 +45,11 @@ from basewatch_projector.history.sales import add, bucket_of, zero
 from basewatch_projector.projection.movements import SIGNS
 from basewatch_projector.projection.sales import sale_deltas
 from basewatch_projector.rules.customer import customer_status, segment
+from basewatch_projector.storage.counts import fold
 from basewatch_projector.storage.engine import create_engine, normalize_url
 from basewatch_projector.storage.migrate import migrate
 from basewatch_projector.storage.tables import (
+    base_counts,
     cohort_cells,
     customers,
     history,
@@ -284,7 +286,9 @@ def _customer(
 async def load(
     engine: AsyncEngine, data: dict[str, list[dict[str, Any]]], indexes: tuple[str, ...]
 ) -> None:
-    """Multi-row inserts in chunks, extra ``indexes``, then VACUUM ANALYZE for the planner."""
+    """Multi-row inserts in chunks, extra ``indexes``, then VACUUM ANALYZE for the planner.
+    The inserts go row by row to the triggers of ``base_counts``; they are folded as a
+    projector's first sweep would."""
     tables = (
         customers, installations, purchases, history, history_progress, movements,
         movement_totals, sales_totals, cohort_cells,
@@ -296,9 +300,10 @@ async def load(
                 await conn.execute(insert(table), rows[start : start + CHUNK])
         for statement in indexes:
             await conn.exec_driver_sql(statement)
+        await fold(conn)
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in tables:
+        for table in (*tables, base_counts):
             await conn.exec_driver_sql(f"VACUUM ANALYZE {table.name}")
 
 
