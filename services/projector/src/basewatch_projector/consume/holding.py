@@ -12,7 +12,6 @@ without a round trip to the broker.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -35,23 +34,37 @@ class Holding:
     ) -> list[Item]:
         """The records to apply now: the held ones and ``items``, per partition those
         before its first record ``cut`` holds. The rest is held and its partition paused."""
-        was_held = set(self._held)
-        queue = [i for held in self._held.values() for i in held] + list(items)
-        held: dict[TopicPartition, list[Item]] = defaultdict(list)
+        was_held = self._held
+        held: dict[TopicPartition, list[Item]] = {}
         kept: list[Item] = []
-        for item in queue:
+        # A held partition releases records from the front of its list only, so the cut
+        # is asked about those, not about every record held (a replay holds thousands
+        # and releases a few hundred at each boundary).
+        for tp, waiting in was_held.items():
+            epoch = epochs.get(tp)  # records held before a repositioning: fetched again
+            current = [item for item in waiting if item.epoch == epoch]
+            first = next(
+                (k for k, item in enumerate(current) if cut.holds(tp, item.decoded)),
+                len(current),
+            )
+            kept += current[:first]
+            if first < len(current):
+                held[tp] = current[first:]
+        for item in items:
             tp = TopicPartition(item.raw.topic, item.raw.partition)
             if item.epoch != epochs.get(tp):
                 if tp not in was_held:
                     kept.append(item)  # a stale fetch: the consume loop drops it
-                continue  # held before the partition was repositioned: fetched again
-            if tp in held or cut.holds(tp, item.decoded):
+                continue  # its partition was held and repositioned: fetched again
+            if tp in held:
                 held[tp].append(item)
+            elif cut.holds(tp, item.decoded):
+                held[tp] = [item]
             else:
                 kept.append(item)
-        self._held = dict(held)
-        self._pausing.hold(Reason.HOLDING, self._held.keys() - was_held)
-        self._pausing.release(Reason.HOLDING, was_held - self._held.keys())
+        self._held = held
+        self._pausing.hold(Reason.HOLDING, held.keys() - was_held.keys())
+        self._pausing.release(Reason.HOLDING, was_held.keys() - held.keys())
         return kept
 
     def ready(self, cut: Cut) -> bool:
