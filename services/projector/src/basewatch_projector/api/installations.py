@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from basewatch_projector.api import queries
-from basewatch_projector.api.deps import Conn
+from basewatch_projector.api.deps import Conn, OneStatement
 from basewatch_projector.api.documents import Installation, InstallationPage
 from basewatch_projector.api.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 from basewatch_projector.api.problems import LIST, ONE
@@ -40,6 +40,8 @@ async def list_installations(
 
 
 @router.get("/installations/{installation_id}", response_model=Installation, responses=ONE)
-async def get_installation(installation_id: Annotated[Identifier, Path()], conn: Conn) -> Document:
+async def get_installation(
+    installation_id: Annotated[Identifier, Path()], conn: OneStatement
+) -> Document:
     """One installation."""
     return await queries.installation(conn, installation_id)

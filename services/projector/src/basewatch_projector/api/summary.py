@@ -13,7 +13,7 @@ from typing import Any, Final
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.api.deps import Conn
+from basewatch_projector.api.deps import OneStatement
 from basewatch_projector.api.documents import Summary
 from basewatch_projector.api.products import nulls_last, tally
 from basewatch_projector.storage.counts import CUSTOMERS, kept
@@ -29,7 +29,7 @@ router = APIRouter()
 
 
 @router.get("/summary", response_model=Summary)
-async def get_summary(conn: Conn) -> dict[str, Any]:
+async def get_summary(conn: OneStatement) -> dict[str, Any]:
     """The customer base, the installed base, and their overlap."""
     return await summary(conn)
 
