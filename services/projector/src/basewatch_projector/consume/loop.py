@@ -41,6 +41,7 @@ from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
+from basewatch_projector.storage.counts import fold
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_shared.contract.records import Record
 from basewatch_shared.keyring.reader import KeysReader
@@ -202,6 +203,7 @@ class Consumer:
             )
             if not await advance_offsets(conn, self._group, moves, now):
                 raise FencedError("offsets moved by another member")
+            await fold(conn)  # the batch's changes of the kept counts, summed
         elapsed = asyncio.get_running_loop().time() - started
         # Each step walks the batch: the read API gets turns between them (the lock held
         # keeps the rebalance listener and the sweep out meanwhile).

@@ -3,9 +3,10 @@
 Every statement that writes a customer or an installation appends its change of the
 counts in its own transaction, so ``kept`` reads exact counts in one snapshot without
 scanning either table. ``fold`` replaces the rows with their sums, so what ``kept`` reads
-stays small: it deletes the rows it sees and inserts their sums in one transaction, and
-a concurrent fold (another instance) deletes only rows this one did not, so nothing is
-counted twice.
+stays small (each batch and each sweep folds; a catch-up adds hundreds of rows per
+batch): it deletes the rows it sees and inserts their sums in one transaction, and a
+concurrent fold (another instance) skips the rows this one deleted, so nothing is
+counted twice and no fold waits for another.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Final, NamedTuple
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import delete, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.storage.rollups import base_counts
@@ -50,8 +51,11 @@ async def kept(conn: AsyncConnection) -> list[Count]:
     return [Count(b, label, v, status, int(n), int(used)) for b, label, v, status, n, used in rows]
 
 
-async def fold(conn: AsyncConnection) -> int:
-    """Replace the rows this transaction sees by one row per key; how many it read."""
+async def fold(conn: AsyncConnection) -> None:
+    """Replace the rows this transaction sees by one row per count."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_FOLD_POSTGRES)
+        return
     rows = (await conn.execute(delete(base_counts).returning(*_KEY, _c.n, _c.used))).all()
     n: Counter[Key] = Counter()
     used: Counter[Key] = Counter()
@@ -66,4 +70,21 @@ async def fold(conn: AsyncConnection) -> int:
     ]
     if sums:
         await conn.execute(base_counts.insert(), sums)
-    return len(rows)
+
+
+# One statement, no rows through Python. SKIP LOCKED: rows another instance's fold
+# deleted and has not committed are its to fold; this one never waits for them.
+_FOLD_POSTGRES: Final = text(
+    """
+    WITH gone AS (
+        DELETE FROM base_counts WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM base_counts FOR UPDATE SKIP LOCKED
+        ))
+        RETURNING base, label, version, status, n, used
+    )
+    INSERT INTO base_counts (base, label, version, status, n, used)
+    SELECT base, label, version, status, sum(n), sum(used) FROM gone
+    GROUP BY base, label, version, status
+    HAVING sum(n) <> 0 OR sum(used) <> 0
+    """
+)
