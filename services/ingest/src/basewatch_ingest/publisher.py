@@ -156,6 +156,12 @@ class Publisher:
         cluster = producer.client.cluster
         while True:
             await self._wakeup.wait()
+            # Two turns of the loop before taking the round: the requests whose bodies
+            # arrived in the same turn as the one that woke it append first, and travel
+            # in this round instead of the next (bench.ingest, single events: 172-177 ->
+            # 160-164 us of server CPU per request; no wait when nothing else is ready).
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
             self._wakeup.clear()
             busy = {node for node, batches in self._unacked.items() if batches}
             ready, self._ready = self._ready, {}
