@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -132,6 +133,24 @@ async def test_every_write_of_a_counted_column_is_counted(migrated: AsyncEngine)
         kept, scanned = await kept_and_scanned(migrated)
         assert kept == scanned, name
     assert scanned  # the steps left rows to count
+
+
+async def test_a_batch_that_rolls_back_leaves_the_counts_as_they_were(
+    migrated: AsyncEngine,
+) -> None:
+    """A batch refused half-way (a cached state gone stale, an outage, a record the
+    database refuses) rolls back whole: so do the changes of the counts it made."""
+    async with migrated.begin() as conn:
+        await STEPS["customers arrive"](conn)
+    before = await kept_and_scanned(migrated)
+    with pytest.raises(RuntimeError):
+        async with migrated.begin() as conn:
+            await STEPS["installations arrive"](conn)
+            await STEPS["a segment and a status change"](conn)
+            await fold(conn)
+            raise RuntimeError("the batch fails after writing and folding")
+    assert await kept_and_scanned(migrated) == before
+    assert before[0] == before[1]
 
 
 async def test_a_write_that_changes_nothing_counted_adds_no_row(migrated: AsyncEngine) -> None:

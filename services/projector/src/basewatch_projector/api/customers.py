@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from basewatch_projector.api import queries
+from basewatch_projector.api import one_customer, queries
 from basewatch_projector.api.deps import Conn, OneStatement
 from basewatch_projector.api.documents import CustomerPage, CustomerWithInstallations
 from basewatch_projector.api.pagination import DEFAULT_LIMIT, Cursor, Limit, page
@@ -38,4 +38,4 @@ async def list_customers(
 @router.get("/customers/{customer_id}", response_model=CustomerWithInstallations, responses=ONE)
 async def get_customer(customer_id: Annotated[Identifier, Path()], conn: OneStatement) -> Document:
     """One customer with its revenue per currency and its installations."""
-    return await queries.customer(conn, customer_id)
+    return await one_customer.customer(conn, customer_id)

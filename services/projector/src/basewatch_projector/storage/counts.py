@@ -11,7 +11,6 @@ counted twice and no fold waits for another.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Final, NamedTuple
 
 from sqlalchemy import delete, func, literal, select, text
@@ -56,20 +55,19 @@ async def fold(conn: AsyncConnection) -> None:
     if conn.dialect.name == "postgresql":
         await conn.execute(_FOLD_POSTGRES)
         return
-    rows = (await conn.execute(delete(base_counts).returning(*_KEY, _c.n, _c.used))).all()
-    n: Counter[Key] = Counter()
-    used: Counter[Key] = Counter()
-    for base, label, version, status, dn, dused in rows:
-        key = (base, label, version, status)
-        n[key] += dn
-        used[key] += dused
-    sums = [
-        {"base": k[0], "label": k[1], "version": k[2], "status": k[3], "n": n[k], "used": used[k]}
-        for k in n.keys() | used.keys()
-        if n[k] or used[k]
+    rows = await conn.execute(delete(base_counts).returning(*_KEY, _c.n, _c.used))
+    sums: dict[Key, list[int]] = {}
+    for base, label, version, status, n, used in rows:
+        summed = sums.setdefault((base, label, version, status), [0, 0])
+        summed[0] += n
+        summed[1] += used
+    folded = [
+        {"base": b, "label": label, "version": v, "status": s, "n": n, "used": used}
+        for (b, label, v, s), (n, used) in sums.items()
+        if n or used
     ]
-    if sums:
-        await conn.execute(base_counts.insert(), sums)
+    if folded:
+        await conn.execute(base_counts.insert(), folded)
 
 
 # One statement, no rows through Python. SKIP LOCKED: rows another instance's fold
