@@ -73,6 +73,17 @@ async def get_lag(projector: httpx.AsyncClient) -> dict[str, Any]:
     return body
 
 
+async def batch_sizes(projector: httpx.AsyncClient) -> dict[str, float]:
+    """The batch size histogram's cumulative counts on /metrics, by upper bound."""
+    exposition = (await projector.get("/metrics")).text
+    return {
+        sample.labels["le"]: sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "basewatch_projector_batch_records_bucket"
+    }
+
+
 def rows(body: dict[str, Any]) -> dict[Partition, dict[str, Any]]:
     return {(row["topic"], row["partition"]): row for row in body["partitions"]}
 
@@ -169,6 +180,11 @@ async def test_lag_is_exact_with_a_known_backlog(
             assert exported["basewatch_projector_committed_offset"] == {
                 tp: float(n) for tp, n in expected.items() if n
             }
+            # Never more than 50 records a batch: those held at the first history boundary
+            # (every partition's first fetch) are released 50 at a time, not all at once.
+            sizes = await batch_sizes(projector)
+            assert sizes["+Inf"] >= BACKLOG / 50
+            assert sizes["100.0"] == sizes["+Inf"], sizes
 
             assert (await projector.get("/v1/ops/lag")).status_code == 401
             forbidden = await projector.get("/v1/ops/lag", headers=INGEST_AUTH)

@@ -57,6 +57,10 @@ class Fetcher:
         raws, epochs = await self._poll(wait_ms)
         return Fetched(await _decode_in_slices(raws, self._keys), epochs)
 
+    def nothing(self) -> Fetched:
+        """No records, with the partitions' epochs now (what is held is admitted alone)."""
+        return Fetched([], self._assignment.epochs())
+
     async def fetch_while(self, applying: Coroutine[Any, Any, None]) -> Fetched:
         """The records fetched now, decoded while ``applying`` runs (awaited here; what
         it raises propagates)."""

@@ -79,7 +79,7 @@ class Consumer:
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
         self._clock, self._known = clock, known
         self._pausing = Pausing(consumer)
-        self._holding = Holding(self._pausing)
+        self._holding = Holding(self._pausing, batch_max_records)
         self._assignment = Assignment(
             consumer,
             engine,
@@ -105,13 +105,17 @@ class Consumer:
         """Consume until ``stop`` is set; the batch in flight finishes or rolls back whole."""
         fetched: Fetched | None = None  # decoded while the batch before was applied
         while not stop.is_set():
-            if fetched is None:
+            if fetched is None and self._holding.overflowing:
+                fetched = self._fetcher.nothing()  # a batch's worth is held already
+            elif fetched is None:
                 ready = self._holding.ready(self._cut())
                 fetched = await self._fetcher.fetch(wait_ms=0 if ready else 200)
             # Cut at the pending boundary and the deadlines now, after the batch before.
             items = self._holding.admit(fetched.items, fetched.epochs, self._cut())
             fetched = None
-            if items:
+            if items and self._holding.overflowing:
+                await self._process(items, stop)
+            elif items:
                 fetched = await self._fetcher.fetch_while(self._process(items, stop))
             self.lag.export()
             async with self._assignment.lock:
