@@ -52,9 +52,10 @@ class Fetcher:
         self._kafka, self._assignment, self._lag = consumer, assignment, lag
         self._max, self._keys = max_records, keys
 
-    async def fetch(self, wait_ms: int) -> Fetched:
-        """The next records, waiting up to ``wait_ms`` for some."""
-        raws, epochs = await self._poll(wait_ms)
+    async def fetch(self, wait_ms: int, *, most: int | None = None) -> Fetched:
+        """The next records (at most ``most``, else a batch's worth), waiting up to
+        ``wait_ms`` for some."""
+        raws, epochs = await self._poll(wait_ms, self._max if most is None else most)
         return Fetched(await _decode_in_slices(raws, self._keys), epochs)
 
     def nothing(self) -> Fetched:
@@ -64,7 +65,7 @@ class Fetcher:
     async def fetch_while(self, applying: Coroutine[Any, Any, None]) -> Fetched:
         """The records fetched now, decoded while ``applying`` runs (awaited here; what
         it raises propagates)."""
-        raws, epochs = await self._poll(0)
+        raws, epochs = await self._poll(0, self._max)
         decoding = asyncio.create_task(_decode_in_slices(raws, self._keys))
         try:
             await applying
@@ -74,15 +75,15 @@ class Fetcher:
         return Fetched(await decoding, epochs)
 
     async def _poll(
-        self, wait_ms: int
+        self, wait_ms: int, most: int
     ) -> tuple[list[tuple[KafkaRecord, int]], dict[TopicPartition, int]]:
         raws: list[tuple[KafkaRecord, int]] = []
         timeout_ms = wait_ms
-        while len(raws) < self._max:
+        while len(raws) < most:
             # Taken in parts, a turn of the loop apart: aiokafka makes its record objects
             # in one go (~5 ms per thousand), and the read API waits meanwhile.
             fetched = await self._kafka.getmany(
-                timeout_ms=timeout_ms, max_records=min(GET_RECORDS, self._max - len(raws))
+                timeout_ms=timeout_ms, max_records=min(GET_RECORDS, most - len(raws))
             )
             # Taken before any await: the epoch of this part's fetch. A partition moved
             # between two parts has the first part's records stale (fetched again).

@@ -29,7 +29,7 @@ from basewatch_projector.churn.cut import Cut
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.consume.deadletter import DeadLetters
 from basewatch_projector.consume.decode import Item, offset_moves, telemetry_partitions
-from basewatch_projector.consume.fetching import Fetched, Fetcher
+from basewatch_projector.consume.fetching import GET_RECORDS, Fetched, Fetcher
 from basewatch_projector.consume.holding import Holding
 from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
@@ -109,7 +109,11 @@ class Consumer:
                 fetched = self._fetcher.nothing()  # a batch's worth is held already
             elif fetched is None:
                 ready = self._holding.ready(self._cut())
-                fetched = await self._fetcher.fetch(wait_ms=0 if ready else 200)
+                # Until the first boundary is known every record is held, waiting for
+                # each partition's first one: a part is enough (whole batches held 51,000
+                # records at a catch-up's start, and their memory stayed the process's).
+                most = GET_RECORDS if self._recorder.pending is None else None
+                fetched = await self._fetcher.fetch(wait_ms=0 if ready else 200, most=most)
             # Cut at the pending boundary and the deadlines now, after the batch before.
             items = self._holding.admit(fetched.items, fetched.epochs, self._cut())
             fetched = None
