@@ -19,7 +19,7 @@ import uuid
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
-from bench.projector import PARTITIONS, preload, run_projector
+from bench.projector import DAYS_BACK, PARTITIONS, preload, run_projector
 
 HOUR = 3600.0
 
@@ -42,6 +42,11 @@ async def main() -> None:
     parser.add_argument("--boundaries", type=int, default=1000)
     parser.add_argument("--port", type=int, default=18081)
     args = parser.parse_args()
+    most = (DAYS_BACK - 4) * 24  # the spread starts 3 days after T0 and ends a day before today
+    if not 0 < args.boundaries <= most:
+        parser.error(
+            f"--boundaries must be between 1 and {most}: the records are received in the past"
+        )
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
