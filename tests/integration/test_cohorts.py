@@ -4,20 +4,24 @@ that bought again at each week's end: as the last history sample of each week co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from basewatch_projector.churn.sweep import sweep
-from basewatch_projector.history.cohorts import sample_cohorts
+from basewatch_projector.history.cohorts import PERIODS, Period, due, sample_cohorts
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.rules.policy import Policy
+from basewatch_projector.storage.migrate import migrate
+from basewatch_projector.storage.tables import cohort_cells
 from basewatch_shared.contract.events import EVENT_ADAPTER
 from basewatch_shared.contract.records import Record
+from tests.support.databases import TestDatabase
 from tests.support.keys import READ_AUTH
 from tests.support.services import projector_app
 
@@ -71,32 +75,38 @@ STEPS: list[tuple[list[dict[str, Any]], datetime | None, datetime]] = [
 ]  # fmt: skip
 
 
+async def _step(conn: AsyncConnection, n: int) -> None:
+    """Apply the events of STEPS[n], then its sweep (if any)."""
+    events, clock, _ = STEPS[n]
+    policy = Policy(at_risk_after=timedelta(hours=1), churn_after=D, hold_min=99)
+    records = [
+        Record(
+            event=EVENT_ADAPTER.validate_python(e | {"event_id": f"e{n}.{k}"}),
+            received_at=datetime.fromisoformat(e["occurred_at"]),
+            source="test",
+        )
+        for k, e in enumerate(events)
+    ]
+    partitions = {"i1": 0, "i2": 0, "i3": 0}
+    await apply_records(
+        conn, records, loyal_min_orders=2, policy=policy, now=NOW, partitions=partitions
+    )
+    if clock is not None:
+        await sweep(
+            conn,
+            clocks={0: (None, clock)},  # no earlier sweep: what is due is one jump
+            now=NOW,
+            policy=policy,
+            loyal_min_orders=2,
+            window=timedelta(0),
+        )
+
+
 @pytest.fixture
 async def client(migrated: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    partitions = {"i1": 0, "i2": 0, "i3": 0}
-    policy = Policy(at_risk_after=timedelta(hours=1), churn_after=D, hold_min=99)
-    for n, (events, clock, bucket) in enumerate(STEPS):
-        records = [
-            Record(
-                event=EVENT_ADAPTER.validate_python(e | {"event_id": f"e{n}.{k}"}),
-                received_at=datetime.fromisoformat(e["occurred_at"]),
-                source="test",
-            )
-            for k, e in enumerate(events)
-        ]
+    for n, (_, _, bucket) in enumerate(STEPS):
         async with migrated.begin() as conn:
-            await apply_records(
-                conn, records, loyal_min_orders=2, policy=policy, now=NOW, partitions=partitions
-            )
-            if clock is not None:
-                await sweep(
-                    conn,
-                    clocks={0: (None, clock)},  # no earlier sweep: what is due is one jump
-                    now=NOW,
-                    policy=policy,
-                    loyal_min_orders=2,
-                    window=timedelta(0),
-                )
+            await _step(conn, n)
             await sample_cohorts(conn, bucket)
     transport = httpx.ASGITransport(app=projector_app(migrated))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -151,3 +161,43 @@ async def test_installation_and_customer_cohorts_by_week(client: httpx.AsyncClie
         response = await client.get("/v1/cohorts", params=bad, headers=READ_AUTH)
         assert response.status_code == 422, (bad, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def _daily(engine: AsyncEngine, rule: Callable[[datetime], Collection[Period]]) -> list[Any]:
+    """STEPS sampled at every day's boundary from week -3 up to today, each sample
+    writing the periods ``rule`` names; the cells written."""
+    bucket, n = MONDAY - timedelta(weeks=3), 0
+    while bucket <= NOW:
+        async with engine.begin() as conn:
+            while n < len(STEPS) and STEPS[n][2] <= bucket:
+                await _step(conn, n)
+                n += 1
+            await sample_cohorts(conn, bucket, rule(bucket))
+        bucket += D
+    async with engine.connect() as conn:
+        return sorted((await conn.execute(select(cohort_cells))).all())
+
+
+async def test_a_replay_writes_the_cells_of_each_periods_last_sample_only(
+    migrated: AsyncEngine, another_database: TestDatabase
+) -> None:
+    """A replay skips the cells a later sample of the same period overwrites: what is
+    stored equals what writing every period at every sample stores."""
+    skipped: list[datetime] = []
+
+    def replay(bucket: datetime) -> Collection[Period]:
+        periods = due(bucket, D, NOW)
+        if len(periods) < len(PERIODS):
+            skipped.append(bucket)
+        return periods
+
+    cells = await _daily(migrated, replay)
+    engine = another_database.engine()
+    try:
+        await migrate(engine)
+        every = await _daily(engine, lambda _: tuple(PERIODS))
+    finally:
+        await engine.dispose()
+    assert cells == every
+    assert {cell.base for cell in cells} == {"installations", "customers"}
+    assert len(skipped) >= 14  # the past weeks' days but their last, at least

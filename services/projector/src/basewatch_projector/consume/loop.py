@@ -81,15 +81,9 @@ class Consumer:
         self._pausing = Pausing(consumer)
         self._holding = Holding(self._pausing, batch_max_records)
         self._assignment = Assignment(
-            consumer,
-            engine,
-            group=group,
-            lag=lag,
-            pausing=self._pausing,
-            holding=self._holding,
-            metrics=metrics,
-            known=known,
-        )
+            consumer, engine, group=group, lag=lag, pausing=self._pausing,
+            holding=self._holding, metrics=metrics, known=known,
+        )  # fmt: skip
         self._fetcher = Fetcher(  # keys: opens sealed personal fields
             consumer, self._assignment, lag, max_records=batch_max_records, keys=keys
         )
@@ -104,11 +98,12 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in flight finishes or rolls back whole."""
         fetched: Fetched | None = None  # decoded while the batch before was applied
+        sampled = False  # the last tick moved the boundary: a replay's empty hour, no wait
         while not stop.is_set():
             if fetched is None and self._holding.overflowing:
                 fetched = self._fetcher.nothing()  # a batch's worth is held already
             elif fetched is None:
-                ready = self._holding.ready(self._cut())
+                ready = sampled or self._holding.ready(self._cut())
                 # Until the first boundary is known every record is held, waiting for
                 # each partition's first one: a part is enough (whole batches held 51,000
                 # records at a catch-up's start, and their memory stayed the process's).
@@ -123,7 +118,7 @@ class Consumer:
                 fetched = await self._fetcher.fetch_while(self._process(items, stop))
             self.lag.export()
             async with self._assignment.lock:
-                await self._recorder.tick(self._standing(), stop)
+                sampled = await self._recorder.tick(self._standing(), stop)
             async with self._assignment.lock:
                 at = self._standing()
                 await self._sweeper.catch_up(

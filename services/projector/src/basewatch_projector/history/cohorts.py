@@ -16,6 +16,7 @@ as it stood at each period's end), and a replay writes the same cells.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -40,6 +41,24 @@ def starts(period: Period, now: datetime) -> list[date]:
         return [monday - timedelta(weeks=n) for n in reversed(range(PERIODS[period]))]
     months = today.year * 12 + today.month - 1
     return [date(m // 12, m % 12 + 1, 1) for m in range(months - PERIODS[period] + 1, months + 1)]
+
+
+def _first_day(period: Period, at: datetime) -> date:
+    day = at.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+
+
+def due(bucket: datetime, interval: timedelta, now: datetime) -> list[Period]:
+    """The periods whose cells the sample at ``bucket`` writes: those it is the last
+    boundary of (the next is in another period), and the period going on at ``now``.
+    A replay skips the other samples' cells: a later sample in their period overwrites
+    them (a profile of bench.replay: cohorts were half of each sample's time)."""
+    return [
+        period
+        for period in PERIODS
+        if _first_day(period, bucket - _US) != _first_day(period, bucket + interval - _US)
+        or _first_day(period, bucket - _US) == _first_day(period, now)
+    ]
 
 
 def key(conn: AsyncConnection, at: ColumnElement[Any], period: Period) -> ColumnElement[str]:
@@ -82,10 +101,12 @@ async def _customers(
     }
 
 
-async def sample_cohorts(conn: AsyncConnection, bucket: datetime) -> int:
+async def sample_cohorts(
+    conn: AsyncConnection, bucket: datetime, periods: Collection[Period] = tuple(PERIODS)
+) -> int:
     """Store the cohorts' counts at ``bucket`` in the column of its period."""
     rows: list[dict[str, Any]] = []
-    for period in PERIODS:
+    for period in periods:
         first = starts(period, bucket - _US)
         since = datetime.combine(first[0], datetime.min.time(), UTC)
         at = first[-1].isoformat()

@@ -20,6 +20,7 @@ from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
+from basewatch_projector.history.cohorts import PERIODS, due
 from basewatch_projector.history.samples import claim, sample, settled_through
 from basewatch_projector.history.steps import boundary_after, boundary_at_or_before, grace
 from basewatch_projector.rules.clock import PartitionPosition, caught_up_at
@@ -100,10 +101,12 @@ class Recorder:
         the history still to be sampled (a replay would otherwise churn at 'now')."""
         return clock if self.pending is None else min(clock, self.pending)
 
-    async def tick(self, at: Standing, stop: asyncio.Event | None = None) -> None:
+    async def tick(self, at: Standing, stop: asyncio.Event | None = None) -> bool:
         """Sample every boundary this instance's partitions have all passed (the caller
         holds the consume loop's lock: no batch is applied meanwhile), until ``stop`` is
-        set: the boundaries left are sampled after the next start."""
+        set: the boundaries left are sampled after the next start. True when the pending
+        boundary moved (what it held may be released now)."""
+        was = self.pending
         self._moved = {tp: seen for tp, seen in self._moved.items() if tp in at.owned}
         signals: list[Row] = []
         try:
@@ -117,12 +120,15 @@ class Recorder:
                     break  # each sample can take a while (a large base): SIGTERM waits for one
                 if walked >= MAX_IDLE_BOUNDARIES:  # nothing was applied since the first
                     bucket = max(bucket, self._last_passed(at))
-                signals += await self._sample(bucket, at)
+                # The sample before a jump writes every period's cohort cells: the
+                # jump may cross the end of its period.
+                signals += await self._sample(bucket, at, walked + 1 >= MAX_IDLE_BOUNDARIES)
         except MAYBE_TRANSIENT as exc:
             if not transient(exc):
                 raise
             log.warning("history sample failed; the next tick retries", extra={"error": repr(exc)})
         self._on_signals(signals)
+        return self.pending != was
 
     def _start(self, at: Standing) -> None:
         """The first boundary ever: after the earliest record of every owned partition."""
@@ -176,7 +182,7 @@ class Recorder:
             return at.now - self._grace
         return caught_up_at(position, at.now) - self._grace
 
-    async def _sample(self, bucket: datetime, at: Standing) -> list[Row]:
+    async def _sample(self, bucket: datetime, at: Standing, every_period: bool) -> list[Row]:
         """Sweep on clock ``bucket`` and write the sample, in one transaction."""
         telemetry = sorted(tp.partition for tp in at.owned if tp.topic == self._telemetry)
         async with self._engine.begin() as conn:
@@ -187,7 +193,8 @@ class Recorder:
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await self._sweeper.sweep(conn, at.positions, telemetry, bucket, at.now)
-            await sample(conn, bucket, previous, self.interval)
+            periods = PERIODS if every_period else due(bucket, self.interval, at.now)
+            await sample(conn, bucket, previous, self.interval, periods)
         self._sweeper.settle(at.positions, result)
         self.pending = bucket + self.interval
         return result.signals

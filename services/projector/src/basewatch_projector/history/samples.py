@@ -22,14 +22,14 @@ series that disappears gets a 0), and the reader carries the last value forward.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.history.cohorts import sample_cohorts
+from basewatch_projector.history.cohorts import PERIODS, Period, sample_cohorts
 from basewatch_projector.history.movements import hold_pending, settle
 from basewatch_projector.history.sales import settle_sales
 from basewatch_projector.storage.bulk import insert_of, upsert
@@ -131,17 +131,22 @@ async def write(
 
 
 async def sample(
-    conn: AsyncConnection, bucket: datetime, previous: Mapping[Key, int], interval: timedelta
+    conn: AsyncConnection,
+    bucket: datetime,
+    previous: Mapping[Key, int],
+    interval: timedelta,
+    periods: Collection[Period] = tuple(PERIODS),
 ) -> None:
     """Write the sample at ``bucket`` (claimed, swept) and settle the pending movements
     at it: under the hold, the counts and the moves see the same committed batches. Sum
     the pending sales into their totals by ``occurred_at`` at boundaries of ``interval``
-    (whichever sample takes a delta, it lands in the same bucket)."""
+    (whichever sample takes a delta, it lands in the same bucket). Write the cohort
+    cells of ``periods`` (``cohorts.due``)."""
     await hold_pending(conn)
     await write(conn, bucket, previous, await counts(conn))
     await settle(conn, bucket)
     await settle_sales(conn, interval)
-    await sample_cohorts(conn, bucket)
+    await sample_cohorts(conn, bucket, periods)
 
 
 async def settled_through(conn: AsyncConnection) -> datetime | None:
