@@ -3,14 +3,14 @@ resuming, moved in the same transaction as the batch it applies (exactly once)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.storage.bulk import insert_of
+from basewatch_projector.storage.bulk import guarded_update, insert_of
 from basewatch_projector.storage.tables import consumer_offsets
 
 TopicPartition = tuple[str, int]
@@ -45,12 +45,36 @@ async def advance_offsets(
 
     A compare-and-set: if another instance already moved a partition (a rebalance
     raced this batch), nothing matches and the caller rolls the whole batch back.
+    On PostgreSQL the partitions that have a row move in one statement (one per
+    partition cost a replay's batch 3.4 ms of its 20, bench.replay with timings).
     """
+    if conn.dialect.name == "postgresql":
+        stored = {tp: move for tp, move in moves.items() if move[0] is not None}
+        if not await _move_stored(conn, group, stored, now):
+            return False
+        moves = {tp: move for tp, move in moves.items() if tp not in stored}
     for tp, (expected, new) in moves.items():
         moved = await conn.execute(_move(conn, group, tp, expected, new, now))
         if moved.rowcount != 1:
             return False
     return True
+
+
+async def _move_stored(conn: AsyncConnection, group: str, moves: Moves, now: datetime) -> bool:
+    """PostgreSQL: move partitions that have a row, in one statement."""
+    if not moves:
+        return True
+    columns: dict[str, Sequence[Any]] = {
+        "group_id": [group] * len(moves),
+        "topic": [topic for topic, _ in moves],
+        "partition": [partition for _, partition in moves],
+        "next_offset": [new for _, new in moves.values()],
+        "updated_at": [now] * len(moves),
+    }
+    expected = [old for old, _ in moves.values()]
+    keys = ("group_id", "topic", "partition")
+    updated = await guarded_update(conn, consumer_offsets, columns, keys, "next_offset", expected)
+    return updated == len(moves)
 
 
 def _move(

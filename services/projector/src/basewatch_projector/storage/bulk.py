@@ -157,17 +157,17 @@ async def guarded_update(
     conn: AsyncConnection,
     table: Table,
     columns: Columns,
-    key: str,
+    key: str | tuple[str, ...],
     guard: str,
     expected: Sequence[Any],
 ) -> int:
-    """PostgreSQL: update the rows of ``columns`` (by ``key``), STATEMENT_ROWS per
-    statement, where ``guard`` still holds each row's ``expected`` value; return how many
-    rows were updated."""
+    """PostgreSQL: update the rows of ``columns`` (by ``key``, one column or several),
+    STATEMENT_ROWS per statement, where ``guard`` still holds each row's ``expected``
+    value; return how many rows were updated."""
     if not expected:
         return 0
     names = tuple(columns)
-    sql = _guarded(table, names, key, guard)
+    sql = _guarded(table, names, (key,) if isinstance(key, str) else key, guard)
     updated = 0
     for part in _parts({**columns, "expected": expected}):
         params = {f"p{i}": _pg_column(table, c, part[c]) for i, c in enumerate(names)}
@@ -187,15 +187,16 @@ def _parts(columns: Columns) -> Iterator[Columns]:
 
 
 @lru_cache(maxsize=8)
-def _guarded(table: Table, columns: tuple[str, ...], key: str, guard: str) -> Any:
+def _guarded(table: Table, columns: tuple[str, ...], keys: tuple[str, ...], guard: str) -> Any:
     arrays = [
         f"CAST(:p{i} AS {table.c[name].type.compile(dialect=_PG)}[])"
         for i, name in enumerate(columns)
     ]
     arrays.append(f"CAST(:expected AS {table.c[guard].type.compile(dialect=_PG)}[])")
-    updates = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
+    updates = ", ".join(f"{c} = u.{c}" for c in columns if c not in keys)
+    match = " AND ".join(f"t.{k} = u.{k}" for k in keys)
     return text(
         f"UPDATE {table.name} AS t SET {updates} "
         f"FROM unnest({', '.join(arrays)}) AS u({', '.join(columns)}, expected) "
-        f"WHERE t.{key} = u.{key} AND t.{guard} = u.expected"
+        f"WHERE {match} AND t.{guard} = u.expected"
     )
