@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from basewatch_projector.history.cohorts import due
 from basewatch_projector.history.recorder import STALLED, partition_passed
 from basewatch_projector.history.samples import Key, changes, decode_latest, encode_latest
 from basewatch_projector.history.steps import (
@@ -169,3 +170,22 @@ def test_a_sample_with_any_mix_of_missing_and_present_labels_is_stored_and_read_
     document = encode_latest(sample)
     assert decode_latest(orjson.loads(orjson.dumps(document))) == sample
     assert encode_latest(dict(reversed(list(sample.items())))) == document  # a stable order
+
+
+def test_a_sample_writes_the_cohort_cells_of_the_periods_it_ends_and_of_the_current_one() -> None:
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)  # a Sunday
+    past_monday = datetime(2026, 11, 9, tzinfo=UTC)
+    # Hourly: Monday 00:00 ends the week before; an hour later ends nothing.
+    assert due(past_monday, H, now) == ["week"]
+    assert due(past_monday + H, H, now) == []
+    assert due(past_monday - H, H, now) == []
+    # The first of a month ends the month before (2026-11-01 is a Sunday: not a week).
+    assert due(datetime(2026, 11, 1, tzinfo=UTC), H, now) == ["month"]
+    assert due(datetime(2026, 6, 1, tzinfo=UTC), H, now) == ["week", "month"]  # a Monday
+    # Daily: the last boundary of a week is its Monday 00:00 too, not the Sunday's.
+    assert due(past_monday - timedelta(days=1), timedelta(days=1), now) == []
+    # A boundary in the period going on writes it, whatever follows.
+    assert due(datetime(2026, 12, 2, 5, tzinfo=UTC), H, now) == ["week", "month"]
+    assert due(datetime(2026, 11, 25, 5, tzinfo=UTC), H, now) == []
+    # An interval longer than the period: every boundary ends one.
+    assert due(past_monday + H, timedelta(days=8), now) == ["week"]
