@@ -149,9 +149,6 @@ def _kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
-        # A partition resumed waits for the fetch in flight (aiokafka's 500 ms: a replay
-        # waited ~100 ms at a quarter of its boundaries, bench.replay with timings).
-        fetch_max_wait_ms=50,
         session_timeout_ms=session_ms,
         # How long a rebalance waits for members to rejoin; a member that died without
         # leaving would otherwise hold every restart up for minutes.
