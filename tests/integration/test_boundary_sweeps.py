@@ -4,12 +4,9 @@ on without a query; when one can, the sweep runs and applies it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
@@ -24,19 +21,6 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 H = timedelta(hours=1)
 POLICY = Policy(at_risk_after=3 * H, churn_after=30 * H, hold_min=99)
 TOPIC = "t.telemetry"
-
-
-@pytest.fixture
-def statements(migrated: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL statements the engine executes from here on."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(migrated.sync_engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(migrated.sync_engine, "before_cursor_execute", record)
 
 
 async def test_a_boundary_before_every_deadline_moves_the_clock_without_a_query(
