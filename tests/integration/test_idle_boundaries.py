@@ -1,16 +1,14 @@
 """A stretch without records, on SQLite and PostgreSQL: the recorder samples its first
-boundaries one by one, then crosses the rest in one step to the last one passed, and the
-sweeps of those samples run without a query once the partition's deadline is known."""
+boundaries one by one, then crosses the rest in steps that stop at each week's and
+month's last boundary, and the sweeps of those samples run without a query once the
+partition's deadline is known."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from aiokafka import TopicPartition
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
@@ -23,19 +21,6 @@ from basewatch_projector.rules.policy import Policy
 H = timedelta(hours=1)
 NOW = datetime(2026, 1, 20, 12, 30, tzinfo=UTC)
 TOPIC = "t.telemetry"
-
-
-@pytest.fixture
-def statements(migrated: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL statements the engine executes from here on."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(migrated.sync_engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(migrated.sync_engine, "before_cursor_execute", record)
 
 
 async def test_an_idle_stretch_is_sampled_one_by_one_then_crossed_in_one_step(
@@ -65,8 +50,9 @@ async def test_an_idle_stretch_is_sampled_one_by_one_then_crossed_in_one_step(
     assert recorder.pending == last + H
     claims = [sql for sql in statements if sql.startswith("UPDATE history_progress SET settled")]
     # One claim per sample (the first finds no row and inserts it): the first boundaries
-    # one by one, then one step to the last.
-    assert len(claims) == MAX_IDLE_BOUNDARIES + 1
+    # one by one (to 01-14 03:00), then a step to the week's last (01-19 00:00), then
+    # one to the last passed.
+    assert len(claims) == MAX_IDLE_BOUNDARIES + 2
     # Only the first sample swept with queries (no installation: no deadline, ever).
     sweeps = [sql for sql in statements if "FROM installations" in sql and "silent_since" in sql]
     assert 0 < len(sweeps) <= 2

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basewatch_projector.history.cohorts import due
+from basewatch_projector.history.cohorts import due, period_end
 from basewatch_projector.history.recorder import STALLED, partition_passed
 from basewatch_projector.history.samples import Key, changes, decode_latest, encode_latest
 from basewatch_projector.history.steps import (
@@ -189,3 +189,14 @@ def test_a_sample_writes_the_cohort_cells_of_the_periods_it_ends_and_of_the_curr
     assert due(datetime(2026, 11, 25, 5, tzinfo=UTC), H, now) == []
     # An interval longer than the period: every boundary ends one.
     assert due(past_monday + H, timedelta(days=8), now) == ["week"]
+
+
+def test_a_stretch_crossed_in_one_step_stops_at_a_weeks_or_months_last_boundary() -> None:
+    saturday = datetime(2026, 1, 10, 7, tzinfo=UTC)
+    assert period_end(saturday, H) == datetime(2026, 1, 12, tzinfo=UTC)  # Monday 00:00
+    assert period_end(datetime(2026, 1, 12, tzinfo=UTC), H) == datetime(2026, 1, 12, tzinfo=UTC)
+    # A month that ends inside the week: the month's end first; December into January.
+    assert period_end(datetime(2026, 1, 27, 1, tzinfo=UTC), H) == datetime(2026, 2, 1, tzinfo=UTC)
+    assert period_end(datetime(2026, 12, 29, tzinfo=UTC), H) == datetime(2027, 1, 1, tzinfo=UTC)
+    # Boundaries that do not fall at midnight (7 h since the epoch): the last one before.
+    assert period_end(saturday, timedelta(hours=7)) == datetime(2026, 1, 11, 19, tzinfo=UTC)

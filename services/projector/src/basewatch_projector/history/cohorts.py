@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import ColumnElement, Integer, String, case, cast, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from basewatch_projector.history.steps import boundary_at_or_before
 from basewatch_projector.storage.bulk import upsert
 from basewatch_projector.storage.tables import cohort_cells, customers, installations
 from basewatch_shared.contract.vocabulary import IN_USE, CustomerStatus
@@ -46,6 +47,17 @@ def starts(period: Period, now: datetime) -> list[date]:
 def _first_day(period: Period, at: datetime) -> date:
     day = at.astimezone(UTC).date()
     return day - timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+
+
+def period_end(bucket: datetime, interval: timedelta) -> datetime:
+    """The last boundary of ``bucket``'s week or month, whichever ends first: a stretch
+    crossed in one step (``recorder.py``) stops there, so its cells are written."""
+    day = _first_day("week", bucket - _US)
+    month = _first_day("month", bucket - _US)
+    after = min(
+        day + timedelta(weeks=1), date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    )
+    return boundary_at_or_before(datetime.combine(after, datetime.min.time(), UTC), interval)
 
 
 def due(bucket: datetime, interval: timedelta, now: datetime) -> list[Period]:

@@ -20,7 +20,7 @@ from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
-from basewatch_projector.history.cohorts import PERIODS, due
+from basewatch_projector.history.cohorts import due, period_end
 from basewatch_projector.history.samples import claim, sample, settled_through
 from basewatch_projector.history.steps import boundary_after, boundary_at_or_before, grace
 from basewatch_projector.rules.clock import PartitionPosition, caught_up_at
@@ -30,8 +30,9 @@ from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 log = logging.getLogger("basewatch.projector.history")
 MAX_BOUNDARIES_PER_TICK = 500  # the consume loop moves on; the next tick continues
 # Boundaries sampled one by one in a stretch without records; beyond, the stretch is
-# crossed in one step (only the sweep could differ between them; a demo database
-# restarted a day later would otherwise walk 17,280 boundaries of 5 s).
+# crossed in one step per week or month it ends (only the sweep could differ between
+# them; a demo database restarted a day later would otherwise walk 17,280 boundaries of
+# 5 s), so that each period's last boundary is sampled (its cohort cells).
 MAX_IDLE_BOUNDARIES = 100
 # A partition behind whose offset has not moved for this long (its leader is down, say)
 # no longer holds the boundary: the instance's other partitions go on.
@@ -119,10 +120,10 @@ class Recorder:
                 if stop is not None and stop.is_set():
                     break  # each sample can take a while (a large base): SIGTERM waits for one
                 if walked >= MAX_IDLE_BOUNDARIES:  # nothing was applied since the first
-                    bucket = max(bucket, self._last_passed(at))
-                # The sample before a jump writes every period's cohort cells: the
-                # jump may cross the end of its period.
-                signals += await self._sample(bucket, at, walked + 1 >= MAX_IDLE_BOUNDARIES)
+                    # Never past a week's or month's last boundary: its cohort cells.
+                    end = period_end(bucket, self.interval)
+                    bucket = max(bucket, min(self._last_passed(at), end))
+                signals += await self._sample(bucket, at)
         except MAYBE_TRANSIENT as exc:
             if not transient(exc):
                 raise
@@ -182,7 +183,7 @@ class Recorder:
             return at.now - self._grace
         return caught_up_at(position, at.now) - self._grace
 
-    async def _sample(self, bucket: datetime, at: Standing, every_period: bool) -> list[Row]:
+    async def _sample(self, bucket: datetime, at: Standing) -> list[Row]:
         """Sweep on clock ``bucket`` and write the sample, in one transaction."""
         telemetry = sorted(tp.partition for tp in at.owned if tp.topic == self._telemetry)
         async with self._engine.begin() as conn:
@@ -193,7 +194,7 @@ class Recorder:
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await self._sweeper.sweep(conn, at.positions, telemetry, bucket, at.now)
-            periods = PERIODS if every_period else due(bucket, self.interval, at.now)
+            periods = due(bucket, self.interval, at.now)
             await sample(conn, bucket, previous, self.interval, periods)
         self._sweeper.settle(at.positions, result)
         self.pending = bucket + self.interval
