@@ -42,6 +42,7 @@ from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.offsets import Moves, advance_offsets
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.counts import fold
+from basewatch_projector.storage.statistics import Statistics
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 from basewatch_shared.contract.records import Record
 from basewatch_shared.keyring.reader import KeysReader
@@ -79,6 +80,7 @@ class Consumer:
         self._recorder, self._sweeper, self._on_signals = recorder, sweeper, on_signals
         self._clock, self._known = clock, known
         self._pausing = Pausing(consumer)
+        self._statistics = Statistics(engine)
         self._holding = Holding(self._pausing, batch_max_records)
         self._assignment = Assignment(
             consumer, engine, group=group, lag=lag, pausing=self._pausing,
@@ -117,6 +119,7 @@ class Consumer:
             elif items:
                 fetched = await self._fetcher.fetch_while(self._process(items, stop))
             self.lag.export()
+            await self._statistics.keep()  # a catch-up's tables outgrow their statistics
             async with self._assignment.lock:
                 sampled = await self._recorder.tick(self._standing(), stop)
             async with self._assignment.lock:
