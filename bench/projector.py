@@ -1,6 +1,7 @@
 """Projector benchmark: catch up a backlog of events into PostgreSQL.
 
     .venv/bin/python -m bench.projector [--events 1000000] [--installations 100000]
+        [--read-rate 20]
 
 Pre-loads a backlog (mostly heartbeats over the installations, some identifies,
 installs, purchases and uninstalls) on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS),
@@ -9,14 +10,17 @@ and prints events/s, the time to catch up and the projector's peak RSS. In the s
 run, over the same backlog: the Quix Streams peer (bench/quix_peer.py, its PostgreSQL
 upsert sink), the database's limit (raw asyncpg, coalesced ``unnest`` upserts; see
 bench/peers.py), and a baseline that applies a slice naively, one statement per event,
-each in its own transaction; then the ratios. It also measures read API latency on the
-loaded tables.
+each in its own transaction; then the ratios. It also measures read API latency while
+the projector applies (one client, 20 requests/s by default, as a service polling the
+API; ``--read-rate 0`` reads back to back, and the reader's share of the projector's CPU
+then shows in its rate) and on the loaded tables after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -243,11 +247,12 @@ async def run_projector(
     total: int,
     port: int,
     customers: int | None = None,
+    read_rate: float = 0.0,
     **settings: str,
 ) -> dict[str, float]:
     """Start the projector process (``settings``: more of its environment); time it until
     every record is applied. With ``customers`` (how many there are), read from its API
-    meanwhile and after."""
+    meanwhile (``read_rate`` requests/s, 0 back to back) and after."""
     schema = await fresh_schema()
     group = f"bench-{uuid.uuid4().hex[:8]}"
     env = dict(
@@ -289,7 +294,9 @@ async def run_projector(
                 # record, before it applied any).
                 first_progress, first_done = time.monotonic(), int(done)
                 if customers is not None:
-                    reading = asyncio.create_task(read_latency(port, customers, until=caught_up))
+                    reading = asyncio.create_task(
+                        read_latency(port, customers, until=caught_up, rate=read_rate)
+                    )
             if done >= total:
                 break
             if proc.returncode is not None:
@@ -344,18 +351,37 @@ def _percentiles(samples: list[float]) -> tuple[float, float, float]:
 
 
 async def read_latency(
-    port: int, customers: int, n: int = 2000, until: asyncio.Event | None = None
+    port: int,
+    customers: int,
+    n: int = 2000,
+    until: asyncio.Event | None = None,
+    rate: float = 0.0,
 ) -> dict[str, float]:
     """p50/p95/p99 of the read API (one client, sequential): ``n`` requests, every
     eleventh the summary and the others one customer each; with ``until``, as many as
-    fit before it is set (the measurement while applying)."""
+    fit before it is set (the measurement while applying). With ``rate``, a request
+    starts every 1/rate s (one is skipped if the one before is still out), as a service
+    polling the API would; without, back to back (the reader then takes a share of the
+    projector's CPU: the same process serves it)."""
     samples: dict[str, list[float]] = {"customer": [], "summary": []}
     headers = {"Authorization": f"Bearer {READ_KEY}"}
     rng = random.Random(1)
+    start = time.perf_counter()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
         for i in range(n if until is None else sys.maxsize):
             if until is not None and until.is_set():
                 break
+            if rate:
+                due = start + i / rate - time.perf_counter()
+                if due < 0:
+                    continue  # late: this one's slot has passed
+                if until is None:
+                    await asyncio.sleep(due)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(until.wait(), due)
+                    if until.is_set():
+                        break
             name = "summary" if i % 11 == 10 else "customer"
             path = f"/v1/customers/cust-{rng.randrange(customers)}"
             t = time.perf_counter()
@@ -441,6 +467,12 @@ async def main() -> None:
     parser.add_argument("--installations", type=int, default=100_000)
     parser.add_argument("--baseline-events", type=int, default=20_000)
     parser.add_argument("--port", type=int, default=18081)
+    parser.add_argument(
+        "--read-rate",
+        type=float,
+        default=20.0,
+        help="read API requests/s while applying (0: back to back)",
+    )
     args = parser.parse_args()
 
     broker = None
@@ -459,7 +491,12 @@ async def main() -> None:
             f"({args.installations:,} installations, {PARTITIONS} partitions)"
         )
         result = await run_projector(
-            bootstrap, topics, total, args.port, customers=args.installations // 2
+            bootstrap,
+            topics,
+            total,
+            args.port,
+            customers=args.installations // 2,
+            read_rate=args.read_rate,
         )
         quix = await run_quix(bootstrap, topics, total)
         batch = int(os.environ.get("BASEWATCH_BATCH_MAX_RECORDS", "5000"))
@@ -493,8 +530,9 @@ async def main() -> None:
             f"  {label:<19} to Quix {result[key] / quix[key]:>6.2f} x"
             f"   to the limit {result[key] / limit['events_per_s']:>6.2f} x"
         )
-    print("read API, one client, p50 / p95 / p99 (goal while applying: p99 one customer")
-    print("  under 10 ms, summary under 50 ms)")
+    pace = f"{args.read_rate:g} requests/s" if args.read_rate else "back to back"
+    print(f"read API, one client ({pace} while applying, back to back after), p50 / p95 /")
+    print("  p99 (goal while applying: p99 one customer under 10 ms, summary under 50 ms)")
     for when, label in (("applying", "while applying"), ("after", "after catching up")):
         for name in ("customer", "summary"):
             key = f"{when}_{name}"
