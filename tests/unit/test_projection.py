@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,29 @@ def test_freshness_is_judged_with_the_product_the_heartbeat_leaves() -> None:
     named = Heartbeat(event_id="h", occurred_at=at(60), installation_id="i1", product_id="p2")
     apply_telemetry(fresh(), [INSTALL, HB2, named], NOW, judge)
     assert seen == ["p1", "p2"]
+
+
+def test_the_state_folded_from_is_left_as_it_was() -> None:
+    # The installation cache hands its states to the fold: a change to one of them
+    # (its attribute stamps, its usage) would be a row the database never got.
+    before = apply_telemetry(fresh(), [INSTALL, HB1], NOW, every_heartbeat_fresh)
+    kept = replace(
+        before, attr_times=copy.deepcopy(before.attr_times), usage=dict(before.usage or {})
+    )
+    newer = Heartbeat(
+        event_id="z", occurred_at=at(90), installation_id="i1", version="2.0", usage={"sessions": 9}
+    )
+    gone = Uninstall(event_id="y", occurred_at=at(95), installation_id="i1")
+    after = apply_telemetry(before, [newer, gone], NOW, every_heartbeat_fresh)
+    assert before == kept
+    assert (after.version, after.usage, after.status) == ("2.0", {"sessions": 9}, "uninstalled")
+    assert after.attr_times["version"] != before.attr_times["version"]
+
+
+def test_an_event_that_is_not_telemetry_is_refused_by_the_fold() -> None:
+    identify = Identify(event_id="x", occurred_at=at(0), customer_id="c1", traits=Traits())
+    with pytest.raises(TypeError, match="not a telemetry event: Identify"):
+        apply_telemetry(fresh(), [identify], NOW, every_heartbeat_fresh)  # type: ignore[list-item]
 
 
 def test_traits_last_writer_wins_per_trait_in_any_order() -> None:

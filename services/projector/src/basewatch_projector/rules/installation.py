@@ -9,10 +9,10 @@ holds against every activity that happened before it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from functools import singledispatch
-from typing import Any
+from operator import attrgetter
+from typing import Any, Final
 
 from basewatch_projector.rules.lww import Stamp, later, stamp_of
 from basewatch_shared.contract.events import Heartbeat, Install, Uninstall
@@ -60,9 +60,21 @@ class Installation:
         return activity is None or self.uninstalled_at >= activity
 
 
-def _attrs(inst: Installation, event: Install | Heartbeat) -> None:
-    """Last-writer-wins per attribute; an event that omits one leaves it alone."""
-    stamp: Stamp | None = None
+_VALUES: Final = attrgetter(*(f.name for f in fields(Installation)))
+
+
+def _working_copy(inst: Installation) -> Installation:
+    """A copy the fold may mutate: its own attr_times, the rest shared (immutable values;
+    the usage dict is replaced, never changed). Positional: dataclasses.replace cost four
+    times as much, a third of the fold's time (cProfile of 4,700 heartbeats)."""
+    copy = Installation(*_VALUES(inst))
+    copy.attr_times = dict(inst.attr_times)
+    return copy
+
+
+def _attrs(inst: Installation, event: Install | Heartbeat, stamp: Stamp | None = None) -> None:
+    """Last-writer-wins per attribute; an event that omits one leaves it alone. ``stamp``:
+    the event's, when the caller has made it already (made once per event)."""
     for name in ATTRIBUTES:
         value = getattr(event, name)
         if value is None:
@@ -76,27 +88,29 @@ def _attrs(inst: Installation, event: Install | Heartbeat) -> None:
 
 # The fold handlers mutate a private working copy (made once per batch in
 # apply_telemetry): copying a frozen row per event cost more than the rest of the fold.
-@singledispatch
 def fold(event: object, inst: Installation) -> None:
     """Apply one telemetry event to a working copy of an installation."""
-    raise TypeError(f"not a telemetry event: {type(event).__name__}")
+    handler = _FOLDS.get(type(event))
+    if handler is None:
+        raise TypeError(f"not a telemetry event: {type(event).__name__}")
+    handler(event, inst)
 
 
-@fold.register
 def _install(event: Install, inst: Installation) -> None:
     _attrs(inst, event)
     # The latest install counts: a reinstall after an uninstall starts the clock again.
     inst.installed_at = later(inst.installed_at, event.occurred_at)
 
 
-@fold.register
 def _heartbeat(event: Heartbeat, inst: Installation) -> None:
-    _attrs(inst, event)
-    if event.usage is not None:
+    if event.usage is None:
+        _attrs(inst, event)
+    else:
         # Last writer wins by (occurred_at, event_id) like the attributes: two heartbeats
         # at the same instant must not leave whichever arrived last. A row stored before
         # the usage had a stamp gets one that any later-or-equal heartbeat beats.
         stamp = stamp_of(event.occurred_at, event.event_id)
+        _attrs(inst, event, stamp)
         held = inst.attr_times.get("usage")
         if held is None and inst.usage_at is not None:
             held = stamp_of(inst.usage_at, "")
@@ -106,9 +120,17 @@ def _heartbeat(event: Heartbeat, inst: Installation) -> None:
     inst.last_heartbeat_at = later(inst.last_heartbeat_at, event.occurred_at)
 
 
-@fold.register
 def _uninstall(event: Uninstall, inst: Installation) -> None:
     inst.uninstalled_at = later(inst.uninstalled_at, event.occurred_at)
+
+
+# By the event's exact class (the contract's three telemetry models have no subclasses;
+# functools.singledispatch cost a tenth of the fold).
+_FOLDS: Final[dict[type, Callable[[Any, Installation], None]]] = {
+    Install: _install,
+    Heartbeat: _heartbeat,
+    Uninstall: _uninstall,
+}
 
 
 # Whether a heartbeat, with the installation's product as known once it is applied, says
@@ -131,7 +153,7 @@ def apply_telemetry(
     at_risk and churned belong to the churn sweep.
     """
     before = inst.activity_at
-    inst = replace(inst, attr_times=dict(inst.attr_times))
+    inst = _working_copy(inst)
     revived: datetime | None = None  # the latest activity that can end a silence
     for event in events:
         fold(event, inst)
