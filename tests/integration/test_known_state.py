@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.known import Known, StaleState
@@ -110,3 +111,50 @@ async def test_a_batch_larger_than_a_statement_is_written_whole_or_refused_whole
         assert await beats() == {datetime.fromisoformat(ts(5))}
     finally:
         await engine.dispose()
+
+
+# Per batch, one event for each of two installations: (what it says, the fields its
+# installation's row changes beyond a heartbeat's own, so the whole row is written).
+_BATCHES: list[tuple[dict[str, Any], bool]] = [
+    ({"type": "heartbeat", "occurred_at": ts(10), "version": "1.1", "usage": {"s": 1}}, False),
+    ({"type": "heartbeat", "occurred_at": ts(20), "product_id": "p2", "usage": {"s": 2}}, True),
+    ({"type": "uninstall", "occurred_at": ts(30)}, True),
+    ({"type": "heartbeat", "occurred_at": ts(40), "usage": {"s": 4}}, True),  # back: active
+    ({"type": "heartbeat", "occurred_at": ts(50), "platform": "linux", "usage": {"s": 5}}, True),
+    ({"type": "heartbeat", "occurred_at": ts(60), "usage": {"s": 6}}, False),
+    ({"type": "heartbeat", "occurred_at": ts(70), "customer_id": "c2"}, True),
+    ({"type": "heartbeat", "occurred_at": ts(5), "usage": {"s": 0}}, False),  # older: no-op
+]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_row_folded_from_the_cache_equals_the_row_folded_from_a_read(
+    migrated: AsyncEngine, statements: list[str]
+) -> None:
+    # The same events for c1, folded from the cache, and r1, read first (a cache of
+    # none). A cached heartbeat that moves only a heartbeat's fields is written with
+    # those alone, any other change whole: either way both rows must be the same.
+    cached, read = Known(limit=10), Known(limit=0)
+    for prefix, known in (("c", cached), ("r", read)):
+        await _apply(
+            migrated,
+            INSTALL | {"installation_id": f"{prefix}1"},
+            T,
+            known,
+        )
+    for n, (event, whole) in enumerate(_BATCHES, 1):
+        now = T + timedelta(minutes=n)
+        for prefix, known in (("c", cached), ("r", read)):
+            statements.clear()
+            named = {"event_id": f"e{n}", "installation_id": f"{prefix}1"}  # ids stamp
+            await _apply(migrated, event | named, now, known)
+            if prefix == "c":
+                update_sent = next(s for s in statements if s.startswith("UPDATE installations"))
+                assert ("product_id = u.product_id" in update_sent) == whole, n
+        async with migrated.connect() as conn:
+            rows = {
+                row.installation_id: row._asdict()
+                for row in await conn.execute(select(installations))
+            }
+        assert rows["c1"] | {"installation_id": None} == rows["r1"] | {"installation_id": None}, n
+    assert len(cached) == 1  # folded from the cache throughout

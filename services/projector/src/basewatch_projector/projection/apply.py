@@ -187,8 +187,7 @@ async def _installations(
         batch.named.update(
             e.customer_id for e in events if e.customer_id and e.customer_id not in owners
         )
-    expected = {i: at for i, (_, at) in cached.items()}
-    await save_installations(conn, (after for _, after in applied.installations), now, expected)
+    await save_installations(conn, (after for _, after in applied.installations), now, cached)
 
 
 async def _traits(conn: AsyncConnection, identifies: Mapping[str, list[Identify]]) -> None:
