@@ -187,7 +187,8 @@ async def _installations(
         batch.named.update(
             e.customer_id for e in events if e.customer_id and e.customer_id not in owners
         )
-    await save_installations(conn, (after for _, after in applied.installations), now, cached)
+    expected = {i: at for i, (_, at) in cached.items()}
+    await save_installations(conn, (after for _, after in applied.installations), now, expected)
 
 
 async def _traits(conn: AsyncConnection, identifies: Mapping[str, list[Identify]]) -> None:

@@ -22,14 +22,6 @@ _VALUES = attrgetter(*_FIELDS)
 _CHANGED = tuple(
     c for c in (*_FIELDS, "updated_at") if c not in ("installation_id", "first_seen_at")
 )
-# What a heartbeat that changes nothing else moves: a cached row whose other fields are
-# as before is written with these alone (half the arrays to encode and unnest: a
-# throwaway script on 30,000 installations, 1,000 rows a statement, 17-18 ms against
-# 21-22 ms, the client's CPU 7.5-7.9 against 10.2-11.3 ms).
-_HEARTBEAT = ("installation_id", "version", "attr_times", "last_heartbeat_at", "usage",
-              "usage_at", "silent_since")  # fmt: skip
-_HEARTBEAT_VALUES = attrgetter(*_HEARTBEAT)
-_OTHERS = attrgetter(*(f for f in _FIELDS if f not in _HEARTBEAT))
 
 
 async def load_installations(
@@ -50,50 +42,34 @@ async def save_installations(
     conn: AsyncConnection,
     rows: Iterable[Installation],
     now: datetime,
-    cached: Mapping[str, tuple[Installation, datetime]] | None = None,
+    expected: Mapping[str, datetime] | None = None,
 ) -> None:
-    """Upsert the new states of the installations a batch touched. Those in ``cached``
-    (the state before the batch, and the ``updated_at`` written with it) were folded
-    without a read: each is updated only while its row still has that ``updated_at``;
-    StaleState when one has not (the caller's batch rolls back)."""
-    cached = cached or {}
+    """Upsert the new states of the installations a batch touched. Those in ``expected``
+    were folded from the cache without a read: each is updated only while its row still
+    has that ``updated_at``; StaleState when one has not (the caller's batch rolls back)."""
+    expected = expected or {}
     fresh: list[tuple[Any, ...]] = []
-    whole: list[tuple[Any, ...]] = []  # cached, a field beyond a heartbeat's changed
-    beats: list[tuple[Any, ...]] = []  # cached, only a heartbeat's fields may have changed
-    guards: tuple[list[datetime], list[datetime]] = ([], [])
+    cached: list[tuple[Any, ...]] = []
     for inst in rows:
-        known = cached.get(inst.installation_id)
-        if known is None:
-            fresh.append(_VALUES(inst))
-        elif _OTHERS(inst) == _OTHERS(known[0]):
-            beats.append(_HEARTBEAT_VALUES(inst))
-            guards[0].append(known[1])
-        else:
-            whole.append(_VALUES(inst))
-            guards[1].append(known[1])
+        (cached if inst.installation_id in expected else fresh).append(_VALUES(inst))
     await upsert_columns(conn, installations, _columns(fresh, now), ["installation_id"], _CHANGED)
-    updated = 0
-    for values, names, expected in ((beats, _HEARTBEAT, guards[0]), (whole, _FIELDS, guards[1])):
-        if values:
-            columns = _columns(values, now, names)
-            updated += await guarded_update(
-                conn, installations, columns, "installation_id", "updated_at", expected
-            )
-    if updated != len(beats) + len(whole):
-        stale = len(beats) + len(whole) - updated
-        raise StaleState(f"{stale} cached installations changed meanwhile")
+    if cached:
+        guards = [expected[values[0]] for values in cached]
+        updated = await guarded_update(
+            conn, installations, _columns(cached, now), "installation_id", "updated_at", guards
+        )
+        if updated != len(cached):
+            raise StaleState(f"{len(cached) - updated} cached installations changed meanwhile")
 
 
-def _columns(
-    values: list[tuple[Any, ...]], now: datetime, names: Sequence[str] = _FIELDS
-) -> dict[str, Sequence[Any]]:
-    """Rows of field values (in the order of ``names``) as columns, with updated_at."""
+def _columns(values: list[tuple[Any, ...]], now: datetime) -> dict[str, Sequence[Any]]:
+    """Rows of field values (in _FIELDS order) as columns, with updated_at."""
     # Transposed in C: a dict per row, then a list per column from the dicts, cost
     # ~20 % of a catch-up's busy time (py-spy, 300,000 heartbeats).
     if not values:
         return {}
     return {
-        **dict(zip(names, zip(*values, strict=True), strict=True)),
+        **dict(zip(_FIELDS, zip(*values, strict=True), strict=True)),
         "updated_at": [now] * len(values),
     }
 
