@@ -113,7 +113,8 @@ async def test_a_batch_larger_than_a_statement_is_written_whole_or_refused_whole
         await engine.dispose()
 
 
-# One event per batch, for each of two installations: every field of the row moves.
+# One event per batch, for each of two installations: version, usage, product, status
+# (uninstalled, then active again), platform and owner move; the last changes nothing.
 _BATCHES: list[dict[str, Any]] = [
     {"type": "heartbeat", "occurred_at": ts(10), "version": "1.1", "usage": {"s": 1}},
     {"type": "heartbeat", "occurred_at": ts(20), "product_id": "p2", "usage": {"s": 2}},
@@ -133,16 +134,11 @@ async def test_a_row_folded_from_the_cache_equals_the_row_folded_from_a_read(
     # read first and upserted (a cache of none): after every batch both rows are the same.
     cached, read = Known(limit=10), Known(limit=0)
     for prefix, known in (("c", cached), ("r", read)):
-        await _apply(
-            migrated,
-            INSTALL | {"installation_id": f"{prefix}1"},
-            T,
-            known,
-        )
+        await _apply(migrated, INSTALL | {"installation_id": f"{prefix}1"}, T, known)
     for n, event in enumerate(_BATCHES, 1):
         now = T + timedelta(minutes=n)
         for prefix, known in (("c", cached), ("r", read)):
-            named = {"event_id": f"e{n}", "installation_id": f"{prefix}1"}  # ids stamp
+            named = {"event_id": f"e{n}", "installation_id": f"{prefix}1"}  # in the stamps compared
             await _apply(migrated, event | named, now, known)
         async with migrated.connect() as conn:
             rows = {

@@ -60,14 +60,16 @@ class Installation:
         return activity is None or self.uninstalled_at >= activity
 
 
-_VALUES: Final = attrgetter(*(f.name for f in fields(Installation)))
+# An installation's fields in their order, and its values in that order (one C call).
+FIELDS: Final = tuple(f.name for f in fields(Installation))
+field_values: Final = attrgetter(*FIELDS)
 
 
 def _working_copy(inst: Installation) -> Installation:
     """A copy the fold may mutate: its own attr_times, the rest shared (immutable values;
     the usage dict is replaced, never changed). Positional: dataclasses.replace cost four
     times as much, a third of the fold's time (cProfile of 4,700 heartbeats)."""
-    copy = Installation(*_VALUES(inst))
+    copy = Installation(*field_values(inst))
     copy.attr_times = dict(inst.attr_times)
     return copy
 
