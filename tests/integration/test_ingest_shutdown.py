@@ -108,6 +108,10 @@ async def test_sigterm_lets_requests_in_flight_finish_and_keeps_their_events(
                     await fresh.get("/healthz")
                 except httpx.ConnectError:
                     return True
+                except (httpx.RemoteProtocolError, httpx.ReadError):
+                    # Accepted by the kernel just before the listener closed, then
+                    # dropped by the stop without an answer: on the way, not there yet.
+                    return False
             return False
 
         await eventually(refuses_connections, bool, within=30)
