@@ -65,7 +65,7 @@ class Outbox:
         self._partitioner = DefaultPartitioner()
         # One publisher per signals topic: the advisory lock is named after the topic.
         digest = hashlib.sha256(f"basewatch-outbox:{topic}".encode()).digest()
-        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self.lock_key = int.from_bytes(digest[:8], "big", signed=True)
 
     def notify(self) -> None:
         """New signals were committed: publish soon."""
@@ -90,15 +90,18 @@ class Outbox:
     async def _acquire(self, conn: AsyncConnection) -> bool:
         if conn.dialect.name != "postgresql":
             return True
-        # Session-level: released when this connection closes (crash included).
-        return bool(
-            await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})
-        )
+        # Session-level: released when this connection closes (crash included), and kept
+        # across the commit, which ends the transaction the statement began: left open,
+        # its snapshot held back every row version dead since, so PostgreSQL could prune
+        # or vacuum none of them while this instance published.
+        held = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.lock_key})
+        await conn.commit()
+        return bool(held)
 
     async def _release(self, conn: AsyncConnection) -> None:
         # The connection goes back to the pool: a session lock would outlive us there.
         if conn.dialect.name == "postgresql" and not conn.invalidated:
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key})
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.lock_key})
             await conn.commit()
 
     async def _publish_while_leader(self, stop: asyncio.Event) -> None:
