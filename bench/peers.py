@@ -6,6 +6,9 @@
   projector's batch size, written with raw asyncpg as one ``unnest`` upsert per slice
   and table, one transaction per slice. No broker, no decoding in the timing: what the
   database takes.
+- The read limit: the statement the read API sends for one customer, sent straight to
+  PostgreSQL with raw asyncpg right after each of the API's (``DirectReads``): what the
+  database answers under the same write load, before any Python of the projector's.
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from basewatch_projector.api.one_customer import ONE_CUSTOMER
 from basewatch_shared.topics import Topics
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+_ASYNCPG_URL = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
 PEER_PYTHON = Path(__file__).resolve().parent.parent / ".venv-peer" / "bin" / "python"
 PEER_SCRIPT = Path(__file__).resolve().parent / "quix_peer.py"
 
@@ -132,3 +139,30 @@ def _upsert(schema: str, table: str, key: str) -> str:
 
 def _columns(values: list[Row]) -> list[list[Any]]:
     return [list(column) for column in zip(*values, strict=True)] if values else [[]] * 4
+
+
+class DirectReads:
+    """One customer's statement, as the read API sends it, on a connection of its own."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        # Compiled as the read API's engine compiles it (an engine that never connects).
+        compiled = ONE_CUSTOMER.compile(dialect=create_async_engine(_ASYNCPG_URL).dialect)
+        self._conn, self._sql = conn, str(compiled)
+        self._names, self._params = compiled.positiontup or [], compiled.params
+
+    async def customer(self, customer_id: str) -> float:
+        """Seconds the database took to answer for ``customer_id``, round trip included."""
+        args = [customer_id if n == "customer_id" else self._params[n] for n in self._names]
+        started = time.perf_counter()
+        await self._conn.fetch(self._sql, *args)
+        return time.perf_counter() - started
+
+
+@asynccontextmanager
+async def direct_reads(schema: str) -> AsyncIterator[DirectReads]:
+    """``DirectReads`` on the tables of ``schema``."""
+    conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": schema})
+    try:
+        yield DirectReads(conn)
+    finally:
+        await conn.close()

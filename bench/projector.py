@@ -49,7 +49,7 @@ from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
-from bench.peers import coalesced, run_limit, run_quix
+from bench.peers import coalesced, direct_reads, run_limit, run_quix
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PARTITIONS = 6
@@ -295,7 +295,9 @@ async def run_projector(
                 first_progress, first_done = time.monotonic(), int(done)
                 if customers is not None:
                     reading = asyncio.create_task(
-                        read_latency(port, customers, until=caught_up, rate=read_rate)
+                        read_latency(
+                            port, customers, until=caught_up, rate=read_rate, schema=schema
+                        )
                     )
             if done >= total:
                 break
@@ -310,7 +312,7 @@ async def run_projector(
         rss = _peak_rss_mb(proc.pid)
         during = await reading if reading is not None else {}
         batch = await mean_batch(port)
-        after = await read_latency(port, customers) if customers is not None else {}
+        after = await read_latency(port, customers, schema=schema) if customers is not None else {}
     finally:
         if reading is not None and not reading.done():
             reading.cancel()
@@ -356,18 +358,25 @@ async def read_latency(
     n: int = 2000,
     until: asyncio.Event | None = None,
     rate: float = 0.0,
+    schema: str | None = None,
 ) -> dict[str, float]:
     """p50/p95/p99 of the read API (one client, sequential): ``n`` requests, every
     eleventh the summary and the others one customer each; with ``until``, as many as
     fit before it is set (the measurement while applying). With ``rate``, a request
     starts every 1/rate s (one is skipped if the one before is still out), as a service
     polling the API would; without, back to back (the reader then takes a share of the
-    projector's CPU: the same process serves it)."""
-    samples: dict[str, list[float]] = {"customer": [], "summary": []}
+    projector's CPU: the same process serves it). With ``schema``, each customer's
+    statement is also sent straight to PostgreSQL right after the API's answer
+    (``database``: the limit under the same load)."""
+    samples: dict[str, list[float]] = {"customer": [], "summary": [], "database": []}
     headers = {"Authorization": f"Bearer {READ_KEY}"}
     rng = random.Random(1)
     start = time.perf_counter()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers)
+        )
+        direct = await stack.enter_async_context(direct_reads(schema)) if schema else None
         for i in range(n if until is None else sys.maxsize):
             if until is not None and until.is_set():
                 break
@@ -383,10 +392,14 @@ async def read_latency(
                     if until.is_set():
                         break
             name = "summary" if i % 11 == 10 else "customer"
-            path = f"/v1/customers/cust-{rng.randrange(customers)}"
+            customer_id = f"cust-{rng.randrange(customers)}"
             t = time.perf_counter()
-            response = await client.get("/v1/summary" if name == "summary" else path)
+            response = await client.get(
+                "/v1/summary" if name == "summary" else f"/v1/customers/{customer_id}"
+            )
             samples[name].append(time.perf_counter() - t)
+            if direct is not None and name == "customer":
+                samples["database"].append(await direct.customer(customer_id))
             # While applying, a customer whose events are still in the backlog is 404:
             # an answer too, from the same queries.
             if response.status_code != 200 and not (until and response.status_code == 404):
@@ -533,8 +546,9 @@ async def main() -> None:
     pace = f"{args.read_rate:g} requests/s" if args.read_rate else "back to back"
     print(f"read API, one client ({pace} while applying, back to back after), p50 / p95 /")
     print("  p99 (goal while applying: p99 one customer under 10 ms, summary under 50 ms)")
+    print("  (database: the one customer's statement sent straight to PostgreSQL after each)")
     for when, label in (("applying", "while applying"), ("after", "after catching up")):
-        for name in ("customer", "summary"):
+        for name in ("customer", "summary", "database"):
             key = f"{when}_{name}"
             if f"{key}_p99_ms" in result:
                 print(
@@ -542,6 +556,9 @@ async def main() -> None:
                     f"{result[f'{key}_p95_ms']:7.2f} {result[f'{key}_p99_ms']:7.2f} ms"
                     f"  ({result[f'{key}_requests']:,.0f} requests)"
                 )
+        if f"{when}_database_p99_ms" in result:
+            ratio = result[f"{when}_customer_p99_ms"] / result[f"{when}_database_p99_ms"]
+            print(f"  {label:<17} one customer's p99 / the database's: {ratio:.2f} x")
 
 
 if __name__ == "__main__":
