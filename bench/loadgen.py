@@ -24,13 +24,16 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
     events_accepted: int = 0
     errors: int = 0
+    refusals: list[bytes] = field(default_factory=list)  # the first few bodies not 202
 
-    def record(self, status: int, latency: float, events: int) -> None:
+    def record(self, status: int, latency: float, events: int, body: bytes = b"") -> None:
         """Count one response."""
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latencies.append(latency)
         if status == 202:
             self.events_accepted += events
+        elif len(self.refusals) < 3:
+            self.refusals.append(body)
 
     def percentile(self, q: float) -> float:
         """The q-th percentile latency in milliseconds (nearest rank)."""
@@ -66,8 +69,8 @@ class Connection:
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
         return cls(reader, writer)
 
-    async def send(self, request: bytes) -> int:
-        """Send a request, read the whole response, return its status."""
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """Send a request, read the whole response, return its status and body."""
         self._writer.write(request)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -76,9 +79,7 @@ class Connection:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        if length:
-            await self._reader.readexactly(length)
-        return status
+        return status, await self._reader.readexactly(length) if length else b""
 
     async def close(self) -> None:
         """Close the connection."""
@@ -111,8 +112,8 @@ async def closed_loop(
         while time.perf_counter() < deadline:
             request, events = next(cycle)
             sent = time.perf_counter()
-            status = await connection.send(request)
-            outcome.record(status, time.perf_counter() - sent, events)
+            status, body = await connection.send(request)
+            outcome.record(status, time.perf_counter() - sent, events, body)
 
     await asyncio.gather(*(client(c) for c in connections))
     outcome.seconds = time.perf_counter() - start
@@ -144,11 +145,11 @@ async def open_loop(
         pool = idle[target]
         connection = pool.pop() if pool else await Connection.open(*addresses[target])
         try:
-            status = await connection.send(request)
+            status, body = await connection.send(request)
         except (OSError, asyncio.IncompleteReadError):
             outcome.errors += 1
             return
-        outcome.record(status, time.perf_counter() - scheduled, events)
+        outcome.record(status, time.perf_counter() - scheduled, events, body)
         pool.append(connection)
 
     for n in itertools.count():

@@ -67,7 +67,7 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+def _spawn(argv: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
         [*argv, "--port", str(port)],
@@ -79,7 +79,7 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
+            with urllib.request.urlopen(f"http://{HOST}:{port}{ready}", timeout=1):
                 return proc, port
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -87,9 +87,12 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes
             time.sleep(0.1)
 
 
-def start(name: str, argv: list[str], env: dict[str, str], processes: int) -> Server:
-    """Start ``processes`` processes of ``argv --port N`` and wait until each answers."""
-    spawned = [_spawn(argv, env) for _ in range(processes)]
+def start(
+    name: str, argv: list[str], env: dict[str, str], processes: int, ready: str = "/healthz"
+) -> Server:
+    """Start ``processes`` processes of ``argv --port N`` and wait until each answers 200
+    at ``ready``."""
+    spawned = [_spawn(argv, env, ready) for _ in range(processes)]
     return Server(name, [proc for proc, _ in spawned], [port for _, port in spawned])
 
 
