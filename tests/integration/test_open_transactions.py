@@ -1,0 +1,106 @@
+"""A running projector leaves no transaction open between its pieces of work.
+
+A session idle in transaction keeps its snapshot, and PostgreSQL can then prune or
+vacuum no row version that died after it began: every heartbeat's update leaves one
+more behind, for as long as the session lasts. The outbox's lock did this for the
+projector's whole life (found with ``pg_stat_activity`` during ``bench.projector``);
+this runs every part at once (applying, the history sampler, the churn sweep and the
+outbox publishing what it signalled) and waits for a moment with none open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basewatch_projector.app import create_app
+from basewatch_projector.settings import Settings
+from basewatch_projector.storage.tables import history_progress, signals
+from basewatch_shared.topics import Topics
+from tests.support.history import Out
+from tests.support.kafka import produce
+from tests.support.polling import eventually
+from tests.support.services import serve
+
+
+def _at(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _out(event: dict[str, str], received: datetime) -> Out:
+    value = event | {"received_at": _at(received), "source": "test"}
+    return Out(
+        "telemetry",
+        event["installation_id"].encode(),
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS),
+    )
+
+
+async def _published_and_sampled(engine: AsyncEngine) -> tuple[int, bool]:
+    """Signals published to the topic, and whether the sampler has recorded a boundary."""
+    async with engine.connect() as conn:
+        published = await conn.scalar(
+            select(func.count()).select_from(signals).where(signals.c.published_at.is_not(None))
+        )
+        sampled = (await conn.execute(select(history_progress))).first() is not None
+    return int(published or 0), sampled
+
+
+async def _open_elsewhere(engine: AsyncEngine) -> list[tuple[str, str]]:
+    """Other sessions of this database idle in a transaction: their last statements."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT state, left(query, 80) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND state LIKE 'idle in transaction%'"
+            )
+        )
+        return [(row[0], row[1]) for row in rows]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_running_projector_leaves_no_transaction_open(
+    migrated: AsyncEngine,
+    projector_settings: Callable[..., Settings],
+    kafka_bootstrap: str,
+    topics: Topics,
+) -> None:
+    # hold_min_transitions: one of two installations churning is no outage to hold for.
+    settings = projector_settings(
+        history_interval="1s",
+        sweep_interval="1s",
+        at_risk_after="3d",
+        churn_after="14d",
+        hold_min_transitions=1000,
+    )
+    now = datetime.now(UTC)
+    month_ago = _at(now - timedelta(days=30))
+    # Installed a month ago and silent since: churned at the first sweep, a signal.
+    events = [
+        {
+            "event_id": "i1",
+            "type": "install",
+            "occurred_at": month_ago,
+            "installation_id": "a",
+            "customer_id": "c1",
+            "product_id": "p1",
+            "version": "1.0",
+        },
+        {"event_id": "h1", "type": "heartbeat", "occurred_at": _at(now), "installation_id": "b"},
+    ]
+    async with serve(create_app(settings)):
+        await produce(kafka_bootstrap, topics, [_out(e, now) for e in events])
+        await eventually(
+            lambda: _published_and_sampled(migrated),
+            lambda state: state[0] >= 1 and state[1],
+            within=30,
+        )
+        # The old outbox: [("idle in transaction", "SELECT pg_try_advisory_lock($1)")],
+        # for as long as it ran.
+        await eventually(lambda: _open_elsewhere(migrated), lambda sessions: not sessions)
