@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -103,14 +104,22 @@ async def test_a_pool_timeout_in_the_outbox_is_retried(
         await engine.dispose()
 
 
-async def publisher_session(engine: AsyncEngine, key: int) -> tuple[str, bool] | None:
-    """The state of the session that holds the publisher's advisory lock, and whether it
-    holds a snapshot (an xmin); None while no session holds it."""
+@dataclass(frozen=True)
+class LockSession:
+    """The session that holds the publisher's advisory lock, as PostgreSQL shows it."""
+
+    pid: int
+    state: str
+    has_snapshot: bool  # a backend_xmin: row versions dead since cannot be removed
+
+
+async def lock_session(engine: AsyncEngine, key: int) -> LockSession | None:
+    """The session holding the advisory lock ``key``; None while none holds it."""
     async with engine.connect() as conn:
         row = (
             await conn.execute(
                 text(
-                    "SELECT a.state, a.backend_xmin IS NOT NULL FROM pg_locks l"
+                    "SELECT a.pid, a.state, a.backend_xmin IS NOT NULL FROM pg_locks l"
                     " JOIN pg_stat_activity a ON a.pid = l.pid"
                     " WHERE l.locktype = 'advisory' AND l.granted"
                     " AND l.classid = :high AND l.objid = :low AND l.objsubid = 1"
@@ -118,7 +127,7 @@ async def publisher_session(engine: AsyncEngine, key: int) -> tuple[str, bool] |
                 {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
             )
         ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else LockSession(int(row[0]), str(row[1]), bool(row[2]))
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -133,12 +142,56 @@ async def test_the_publisher_holds_its_lock_without_a_transaction_open(
     stop = asyncio.Event()
     task = asyncio.create_task(outbox.run(stop))
     try:
-        # The old code: ("idle in transaction", True) for as long as it publishes.
+        # The old code: idle in transaction with a snapshot, for as long as it publishes.
         await eventually(
-            lambda: publisher_session(migrated, outbox.lock_key),
-            lambda session: session == ("idle", False),
+            lambda: lock_session(migrated, outbox.lock_key),
+            lambda s: s is not None and (s.state, s.has_snapshot) == ("idle", False),
             within=10,
         )
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_publisher_whose_session_ended_takes_the_lock_again_and_publishes_on(
+    migrated: AsyncEngine, kafka_bootstrap: str, kafka_idempotence: bool, topics: Topics
+) -> None:
+    # The lock is the session's: when the session ends (the database restarted, or an
+    # operator ended it) it is free for another replica, and a publisher that went on
+    # without it would publish beside that one. It must notice and take the lock again.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, enable_idempotence=kafka_idempotence
+    )
+    await producer.start()
+    outbox = Outbox(migrated, producer, kafka_bootstrap, topics.signals)
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    try:
+        first = await eventually(lambda: lock_session(migrated, outbox.lock_key), bool)
+        assert first is not None
+        async with migrated.connect() as conn:
+            ended = await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first.pid})
+        assert ended
+        # The old code went on publishing with no lock held, for as long as it ran.
+        await eventually(
+            lambda: lock_session(migrated, outbox.lock_key),
+            lambda s: s is not None and s.pid != first.pid,
+            within=15,
+        )
+        async with migrated.begin() as conn:
+            row = signal_row(
+                "customer.lapsed",
+                previous="active",
+                status="lapsed",
+                occurred_at=NOW,
+                detected_at=NOW,
+                customer_id="c1",
+            )
+            await store_signals(conn, [row])
+        outbox.notify()
+        await eventually(lambda: published(migrated), lambda marks: bool(marks) and all(marks))
     finally:
         stop.set()
         await task

@@ -78,7 +78,7 @@ class Outbox:
                 async with self._engine.connect() as lock_conn:
                     if await self._acquire(lock_conn):
                         try:
-                            await self._publish_while_leader(stop)
+                            await self._publish_while_leader(stop, lock_conn)
                         finally:
                             await self._release(lock_conn)
             except MAYBE_TRANSIENT as exc:
@@ -98,18 +98,33 @@ class Outbox:
         await conn.commit()
         return bool(held)
 
+    async def _holds(self, conn: AsyncConnection) -> bool:
+        """Whether this session still holds the lock. A session that ended (the database
+        restarted, an operator ended it) took its lock along, and another replica may
+        hold it now: the error its connection raises sends ``run`` to take it again."""
+        if conn.dialect.name != "postgresql":
+            return True
+        held = await conn.scalar(_HELD, _lock_parts(self.lock_key))
+        await conn.commit()
+        return bool(held)
+
     async def _release(self, conn: AsyncConnection) -> None:
         # The connection goes back to the pool: a session lock would outlive us there.
         if conn.dialect.name == "postgresql" and not conn.invalidated:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.lock_key})
             await conn.commit()
 
-    async def _publish_while_leader(self, stop: asyncio.Event) -> None:
+    async def _publish_while_leader(self, stop: asyncio.Event, lock_conn: AsyncConnection) -> None:
         await self._skip_already_published()
         while not stop.is_set():
             self._wake.clear()
-            while await self._publish_batch():
-                pass
+            # The lock checked before each batch: a publisher that lost it sends at most
+            # the batch in flight beside the one that took it over.
+            while await self._holds(lock_conn):
+                if not await self._publish_batch():
+                    break
+            else:
+                return  # lost without an error: take it again before publishing more
             await _wait(self._wake, stop, 1.0)
 
     async def _publish_batch(self) -> bool:
@@ -185,6 +200,19 @@ class Outbox:
             return highest
         finally:
             await consumer.stop()
+
+
+# Whether this session holds the advisory lock (key split as pg_locks shows it).
+_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+    " AND pid = pg_backend_pid() AND granted"
+    " AND classid = :high AND objid = :low AND objsubid = 1)"
+)
+
+
+def _lock_parts(key: int) -> dict[str, int]:
+    """A bigint advisory lock key as pg_locks shows it: two unsigned 32-bit halves."""
+    return {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}
 
 
 async def _wait(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
