@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,23 +21,10 @@ from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.tables import history_progress, signals
 from basewatch_shared.topics import Topics
-from tests.support.history import Out
 from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.services import serve
-
-
-def _at(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
-
-
-def _out(event: dict[str, str], received: datetime) -> Out:
-    value = event | {"received_at": _at(received), "source": "test"}
-    return Out(
-        "telemetry",
-        event["installation_id"].encode(),
-        orjson.dumps(value, option=orjson.OPT_SORT_KEYS),
-    )
+from tests.support.timeline import record_at
 
 
 async def _published_and_sampled(engine: AsyncEngine) -> tuple[int, bool]:
@@ -80,22 +66,17 @@ async def test_a_running_projector_leaves_no_transaction_open(
         hold_min_transitions=1000,
     )
     now = datetime.now(UTC)
-    month_ago = _at(now - timedelta(days=30))
-    # Installed a month ago and silent since: churned at the first sweep, a signal.
-    events = [
-        {
-            "event_id": "i1",
-            "type": "install",
-            "occurred_at": month_ago,
-            "installation_id": "a",
-            "customer_id": "c1",
-            "product_id": "p1",
-            "version": "1.0",
-        },
-        {"event_id": "h1", "type": "heartbeat", "occurred_at": _at(now), "installation_id": "b"},
+    # Installed a month ago, received now and silent since: churned at the first sweep,
+    # a signal; and an installation in use beside it.
+    install = {"event_id": "i1", "type": "install", "installation_id": "a"}
+    install |= {"customer_id": "c1", "product_id": "p1", "version": "1"}
+    heartbeat = {"event_id": "h1", "type": "heartbeat", "installation_id": "b"}
+    records = [
+        record_at("telemetry", "a", install, now - timedelta(days=30), received=now),
+        record_at("telemetry", "b", heartbeat, now),
     ]
     async with serve(create_app(settings)):
-        await produce(kafka_bootstrap, topics, [_out(e, now) for e in events])
+        await produce(kafka_bootstrap, topics, records)
         await eventually(
             lambda: _published_and_sampled(migrated),
             lambda state: state[0] >= 1 and state[1],

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from basewatch_projector.outbox import Outbox
+from basewatch_projector.outbox import Outbox, lock_parts
 from basewatch_projector.projection.signals import store_signals
 from basewatch_projector.rules.signals import signal_row
 from basewatch_projector.storage.engine import normalize_url
@@ -50,6 +50,20 @@ async def published(engine: AsyncEngine) -> list[datetime | None]:
     """When each stored signal was marked published (None: not yet)."""
     async with engine.connect() as conn:
         return list((await conn.scalars(select(signals.c.published_at))).all())
+
+
+async def store_one_signal(engine: AsyncEngine) -> None:
+    """Commit one signal for the outbox to publish."""
+    async with engine.begin() as conn:
+        row = signal_row(
+            "customer.lapsed",
+            previous="active",
+            status="lapsed",
+            occurred_at=NOW,
+            detected_at=NOW,
+            customer_id="c1",
+        )
+        await store_signals(conn, [row])
 
 
 async def test_a_pool_timeout_in_the_outbox_is_retried(
@@ -85,16 +99,7 @@ async def test_a_pool_timeout_in_the_outbox_is_retried(
         assert not ended, task.exception()  # the old code: the TimeoutError ended the task
         for conn in held:
             await conn.close()
-        async with migrated.begin() as conn:
-            row = signal_row(
-                "customer.lapsed",
-                previous="active",
-                status="lapsed",
-                occurred_at=NOW,
-                detected_at=NOW,
-                customer_id="c1",
-            )
-            await store_signals(conn, [row])
+        await store_one_signal(migrated)
         outbox.notify()
         await eventually(lambda: published(migrated), lambda marks: bool(marks) and all(marks))
     finally:
@@ -124,7 +129,7 @@ async def lock_session(engine: AsyncEngine, key: int) -> LockSession | None:
                     " WHERE l.locktype = 'advisory' AND l.granted"
                     " AND l.classid = :high AND l.objid = :low AND l.objsubid = 1"
                 ),
-                {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
+                lock_parts(key),
             )
         ).first()
     return None if row is None else LockSession(int(row[0]), str(row[1]), bool(row[2]))
@@ -180,16 +185,7 @@ async def test_a_publisher_whose_session_ended_takes_the_lock_again_and_publishe
             lambda s: s is not None and s.pid != first.pid,
             within=15,
         )
-        async with migrated.begin() as conn:
-            row = signal_row(
-                "customer.lapsed",
-                previous="active",
-                status="lapsed",
-                occurred_at=NOW,
-                detected_at=NOW,
-                customer_id="c1",
-            )
-            await store_signals(conn, [row])
+        await store_one_signal(migrated)
         outbox.notify()
         await eventually(lambda: published(migrated), lambda marks: bool(marks) and all(marks))
     finally:

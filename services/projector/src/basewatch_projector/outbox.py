@@ -104,7 +104,7 @@ class Outbox:
         hold it now: the error its connection raises sends ``run`` to take it again."""
         if conn.dialect.name != "postgresql":
             return True
-        held = await conn.scalar(_HELD, _lock_parts(self.lock_key))
+        held = await conn.scalar(_HELD, lock_parts(self.lock_key))
         await conn.commit()
         return bool(held)
 
@@ -210,7 +210,7 @@ _HELD = text(
 )
 
 
-def _lock_parts(key: int) -> dict[str, int]:
+def lock_parts(key: int) -> dict[str, int]:
     """A bigint advisory lock key as pg_locks shows it: two unsigned 32-bit halves."""
     return {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}
 
