@@ -3,14 +3,14 @@ resuming, moved in the same transaction as the batch it applies (exactly once)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.storage.bulk import guarded_update, insert_of
+from basewatch_projector.storage.bulk import EXPECTED, guarded_update, insert_of
 from basewatch_projector.storage.tables import consumer_offsets
 
 TopicPartition = tuple[str, int]
@@ -64,16 +64,19 @@ async def _move_stored(conn: AsyncConnection, group: str, moves: Moves, now: dat
     """PostgreSQL: move partitions that have a row, in one statement."""
     if not moves:
         return True
-    columns: dict[str, Sequence[Any]] = {
-        "group_id": [group] * len(moves),
-        "topic": [topic for topic, _ in moves],
-        "partition": [partition for _, partition in moves],
-        "next_offset": [new for _, new in moves.values()],
-        "updated_at": [now] * len(moves),
-    }
-    expected = [old for old, _ in moves.values()]
+    rows = [
+        {
+            "group_id": group,
+            "topic": topic,
+            "partition": partition,
+            "next_offset": new,
+            "updated_at": now,
+            EXPECTED: old,
+        }
+        for (topic, partition), (old, new) in moves.items()
+    ]
     keys = ("group_id", "topic", "partition")
-    updated = await guarded_update(conn, consumer_offsets, columns, keys, "next_offset", expected)
+    updated = await guarded_update(conn, consumer_offsets, rows, keys, "next_offset")
     return updated == len(moves)
 
 
