@@ -14,14 +14,14 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, distinct, func, select, update
+from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection.movements import Moves, customer_move
 from basewatch_projector.rules.causes import left_use
 from basewatch_projector.rules.customer import customer_status, segment
 from basewatch_projector.rules.policy import Policy
-from basewatch_projector.storage.bulk import any_of, upsert
+from basewatch_projector.storage.bulk import EXPECTED, any_of, update_rows, upsert
 from basewatch_projector.storage.tables import customers, installations, purchases
 from basewatch_shared.contract.vocabulary import IN_USE, CustomerStatus, Segment
 
@@ -64,22 +64,17 @@ async def save_traits(
     customer's row takes none (docs/erasure.md)."""
     if not merged:
         return
-    stmt = (
-        update(customers)
-        .where(customers.c.customer_id == bindparam("b_id"), customers.c.erased_at.is_(None))
-        .values(
-            traits=bindparam("traits"),
-            trait_times=bindparam("trait_times"),
-            country=bindparam("country"),
-        )
-    )
-    await conn.execute(
-        stmt,
-        [
-            {"b_id": cid, "traits": t, "trait_times": times, "country": t.get("country")}
-            for cid, (t, times) in merged.items()
-        ],
-    )
+    rows = [
+        {
+            "customer_id": cid,
+            "traits": t,
+            "trait_times": times,
+            "country": t.get("country"),
+            EXPECTED: None,
+        }
+        for cid, (t, times) in merged.items()
+    ]
+    await update_rows(conn, customers, rows, "customer_id", guard="erased_at")
 
 
 async def insert_purchases(
@@ -130,7 +125,7 @@ async def refresh_customers(
             moves["customers", kind, ""] += 1
         updates.append(
             {
-                "b_id": cid,
+                "customer_id": cid,
                 "orders": orders,
                 "first_purchase_at": first,
                 "last_purchase_at": last,
@@ -140,9 +135,7 @@ async def refresh_customers(
                 "updated_at": now,
             }
         )
-    if updates:
-        stmt = update(customers).where(customers.c.customer_id == bindparam("b_id"))
-        await conn.execute(stmt, updates)
+    await update_rows(conn, customers, updates, "customer_id")
     return changes
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.projection.known import StaleState
 from basewatch_projector.rules.installation import FIELDS, Installation, field_values
-from basewatch_projector.storage.bulk import EXPECTED, any_of, guarded_update, upsert
+from basewatch_projector.storage.bulk import EXPECTED, any_of, update_rows, upsert
 from basewatch_projector.storage.counts import INSTALLATIONS, kept
 from basewatch_projector.storage.tables import installations
 
@@ -56,7 +56,7 @@ async def save_installations(
             fresh.append(row)
     await upsert(conn, installations, fresh, ["installation_id"], _CHANGED)
     if cached:
-        updated = await guarded_update(conn, installations, cached, "installation_id", "updated_at")
+        updated = await update_rows(conn, installations, cached, "installation_id", "updated_at")
         if updated != len(cached):
             raise StaleState(f"{len(cached) - updated} cached installations changed meanwhile")
 

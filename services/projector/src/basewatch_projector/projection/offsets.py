@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.storage.bulk import EXPECTED, guarded_update, insert_of
+from basewatch_projector.storage.bulk import EXPECTED, insert_of, update_rows
 from basewatch_projector.storage.tables import consumer_offsets
 
 TopicPartition = tuple[str, int]
@@ -76,7 +76,7 @@ async def _move_stored(conn: AsyncConnection, group: str, moves: Moves, now: dat
         for (topic, partition), (old, new) in moves.items()
     ]
     keys = ("group_id", "topic", "partition")
-    updated = await guarded_update(conn, consumer_offsets, rows, keys, "next_offset")
+    updated = await update_rows(conn, consumer_offsets, rows, keys, "next_offset")
     return updated == len(moves)
 
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import ColumnElement, Table, any_, bindparam, text
+from sqlalchemy import ColumnElement, Table, any_, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
@@ -142,20 +142,26 @@ def _recordset_upsert(
     )
 
 
-async def guarded_update(
+async def update_rows(
     conn: AsyncConnection,
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     key: str | tuple[str, ...],
-    guard: str,
+    guard: str | None = None,
 ) -> int:
-    """PostgreSQL: update the rows given (dicts with the same keys, found by ``key``, one
-    column or several), STATEMENT_ROWS per statement, where ``guard`` still holds each
-    row's ``EXPECTED`` value; return how many rows were updated."""
+    """Update the rows given (dicts with the same keys): ``key``'s columns (one or
+    several) find each row, the others are written. With ``guard``, only where that
+    column still holds the row's ``EXPECTED`` value (None included). Returns how many
+    rows were updated."""
     if not rows:
         return 0
+    keys = (key,) if isinstance(key, str) else key
     columns = tuple(name for name in rows[0] if name != EXPECTED)
-    sql = _guarded(table, columns, (key,) if isinstance(key, str) else key, guard)
+    if not is_postgres(conn):
+        params = [{f"b_{name}": value for name, value in row.items()} for row in rows]
+        result = await conn.execute(_sqlite_update(table, columns, keys, guard), params)
+        return int(result.rowcount)
+    sql = _recordset_update(table, columns, keys, guard)
     updated = 0
     for start in range(0, len(rows), STATEMENT_ROWS):
         part = _document(rows[start : start + STATEMENT_ROWS])
@@ -163,16 +169,36 @@ async def guarded_update(
     return updated
 
 
-EXPECTED: Final = "expected"  # a guarded update's row: the value its guard must still hold
+EXPECTED: Final = "expected"  # in a guarded update's row: the value its guard must hold
 
 
-@lru_cache(maxsize=8)
-def _guarded(table: Table, columns: tuple[str, ...], keys: tuple[str, ...], guard: str) -> Any:
-    expected = f"{EXPECTED} {table.c[guard].type.compile(dialect=_PG)}"
+@lru_cache(maxsize=16)
+def _recordset_update(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], guard: str | None
+) -> Any:
+    extra = [f"{EXPECTED} {table.c[guard].type.compile(dialect=_PG)}"] if guard else []
     updates = ", ".join(f"{c} = {_value(table, c)}" for c in columns if c not in keys)
-    match = " AND ".join(f"t.{k} = u.{k}" for k in keys)
+    match = [f"t.{k} = u.{k}" for k in keys]
+    if guard:
+        match.append(f"t.{guard} IS NOT DISTINCT FROM u.{EXPECTED}")
     return text(
         f"UPDATE {table.name} AS t SET {updates} "
-        f"FROM {_recordset(table, columns, expected)} "
-        f"WHERE {match} AND t.{guard} = u.{EXPECTED}"
+        f"FROM {_recordset(table, columns, *extra)} "
+        f"WHERE {' AND '.join(match)}"
     )
+
+
+@lru_cache(maxsize=16)
+def _sqlite_update(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], guard: str | None
+) -> Any:
+    # Each row's values bound as b_<column>: a column's own name is reserved in a SET.
+    stmt = update(table).where(*(table.c[k] == _bound(table, k) for k in keys))
+    if guard:
+        expected = bindparam(f"b_{EXPECTED}", type_=table.c[guard].type)
+        stmt = stmt.where(table.c[guard].is_not_distinct_from(expected))
+    return stmt.values({c: _bound(table, c) for c in columns if c not in keys})
+
+
+def _bound(table: Table, name: str) -> Any:
+    return bindparam(f"b_{name}", type_=table.c[name].type)
