@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +34,27 @@ from tests.support.databases import TestDatabase
 from tests.support.polling import eventually
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def running_outbox(
+    engine: AsyncEngine, kafka_bootstrap: str, kafka_idempotence: bool, topics: Topics
+) -> AsyncIterator[tuple[Outbox, asyncio.Task[None]]]:
+    """An outbox publishing from ``engine`` on a task of its own, and that task; stopped,
+    and its producer with it, on leaving."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, enable_idempotence=kafka_idempotence
+    )
+    await producer.start()
+    outbox = Outbox(engine, producer, kafka_bootstrap, topics.signals)
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    try:
+        yield outbox, task
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
 
 
 def two_connections(database: TestDatabase) -> AsyncEngine:
@@ -76,36 +99,30 @@ async def test_a_pool_timeout_in_the_outbox_is_retried(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="basewatch.projector.outbox")
     engine = two_connections(database)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, enable_idempotence=kafka_idempotence
-    )
-    await producer.start()
     held: list[AsyncConnection] = [await engine.connect() for _ in range(2)]  # the whole pool
-    outbox = Outbox(engine, producer, kafka_bootstrap, topics.signals)
-    stop = asyncio.Event()
-    task = asyncio.create_task(outbox.run(stop))
-
-    async def state() -> tuple[bool, list[str]]:
-        """Whether the task ended, and the pool timeouts it logged and retried."""
-        retried = [
-            str(getattr(r, "error", ""))
-            for r in caplog.records
-            if r.getMessage() == "signal publishing failed, retrying"
-        ]
-        return task.done(), [error for error in retried if "QueuePool limit" in error]
-
     try:
-        ended, _ = await eventually(state, lambda s: s[0] or bool(s[1]))
-        assert not ended, task.exception()  # the old code: the TimeoutError ended the task
-        for conn in held:
-            await conn.close()
-        await store_one_signal(migrated)
-        outbox.notify()
-        await eventually(lambda: published(migrated), lambda marks: bool(marks) and all(marks))
+        async with running_outbox(engine, kafka_bootstrap, kafka_idempotence, topics) as (
+            outbox,
+            task,
+        ):
+
+            async def state() -> tuple[bool, list[str]]:
+                """Whether the task ended, and the pool timeouts it logged and retried."""
+                retried = [
+                    str(getattr(r, "error", ""))
+                    for r in caplog.records
+                    if r.getMessage() == "signal publishing failed, retrying"
+                ]
+                return task.done(), [error for error in retried if "QueuePool limit" in error]
+
+            ended, _ = await eventually(state, lambda s: s[0] or bool(s[1]))
+            assert not ended, task.exception()  # the old code: the TimeoutError ended the task
+            for conn in held:
+                await conn.close()
+            await store_one_signal(migrated)
+            outbox.notify()
+            await eventually(lambda: published(migrated), lambda marks: bool(marks) and all(marks))
     finally:
-        stop.set()
-        await task
-        await producer.stop()
         await engine.dispose()
 
 
@@ -139,24 +156,13 @@ async def lock_session(engine: AsyncEngine, key: int) -> LockSession | None:
 async def test_the_publisher_holds_its_lock_without_a_transaction_open(
     migrated: AsyncEngine, kafka_bootstrap: str, kafka_idempotence: bool, topics: Topics
 ) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, enable_idempotence=kafka_idempotence
-    )
-    await producer.start()
-    outbox = Outbox(migrated, producer, kafka_bootstrap, topics.signals)
-    stop = asyncio.Event()
-    task = asyncio.create_task(outbox.run(stop))
-    try:
+    async with running_outbox(migrated, kafka_bootstrap, kafka_idempotence, topics) as (outbox, _):
         # The old code: idle in transaction with a snapshot, for as long as it publishes.
         await eventually(
             lambda: lock_session(migrated, outbox.lock_key),
             lambda s: s is not None and (s.state, s.has_snapshot) == ("idle", False),
             within=10,
         )
-    finally:
-        stop.set()
-        await task
-        await producer.stop()
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -166,14 +172,7 @@ async def test_a_publisher_whose_session_ended_takes_the_lock_again_and_publishe
     # The lock is the session's: when the session ends (the database restarted, or an
     # operator ended it) it is free for another replica, and a publisher that went on
     # without it would publish beside that one. It must notice and take the lock again.
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, enable_idempotence=kafka_idempotence
-    )
-    await producer.start()
-    outbox = Outbox(migrated, producer, kafka_bootstrap, topics.signals)
-    stop = asyncio.Event()
-    task = asyncio.create_task(outbox.run(stop))
-    try:
+    async with running_outbox(migrated, kafka_bootstrap, kafka_idempotence, topics) as (outbox, _):
         first = await eventually(lambda: lock_session(migrated, outbox.lock_key), bool)
         assert first is not None
         async with migrated.connect() as conn:
@@ -188,7 +187,3 @@ async def test_a_publisher_whose_session_ended_takes_the_lock_again_and_publishe
         await store_one_signal(migrated)
         outbox.notify()
         await eventually(lambda: published(migrated), lambda marks: bool(marks) and all(marks))
-    finally:
-        stop.set()
-        await task
-        await producer.stop()

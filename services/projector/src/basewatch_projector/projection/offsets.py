@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basewatch_projector.storage.bulk import EXPECTED, insert_of, update_rows
@@ -45,23 +44,26 @@ async def advance_offsets(
 
     A compare-and-set: if another instance already moved a partition (a rebalance
     raced this batch), nothing matches and the caller rolls the whole batch back.
-    On PostgreSQL the partitions that have a row move in one statement (one per
-    partition cost a replay's batch 3.4 ms of its 20, bench.replay with timings).
+    The partitions that have a row move in one statement (one per partition cost a
+    replay's batch 3.4 ms of its 20, bench.replay with timings); a partition's first
+    offset is inserted.
     """
-    if conn.dialect.name == "postgresql":
-        stored = {tp: move for tp, move in moves.items() if move[0] is not None}
-        if not await _move_stored(conn, group, stored, now):
-            return False
-        moves = {tp: move for tp, move in moves.items() if tp not in stored}
-    for tp, (expected, new) in moves.items():
-        moved = await conn.execute(_move(conn, group, tp, expected, new, now))
-        if moved.rowcount != 1:
-            return False
+    stored = {tp: move for tp, move in moves.items() if move[0] is not None}
+    if not await _move_stored(conn, group, stored, now):
+        return False
+    for (topic, partition), (expected, new) in moves.items():
+        if expected is None:
+            row = {"group_id": group, "topic": topic, "partition": partition}
+            insert = insert_of(conn, consumer_offsets).values(
+                **row, next_offset=new, updated_at=now
+            )
+            if (await conn.execute(insert.on_conflict_do_nothing())).rowcount != 1:
+                return False
     return True
 
 
 async def _move_stored(conn: AsyncConnection, group: str, moves: Moves, now: datetime) -> bool:
-    """PostgreSQL: move partitions that have a row, in one statement."""
+    """Move partitions that have a row, in one statement."""
     if not moves:
         return True
     rows = [
@@ -78,26 +80,3 @@ async def _move_stored(conn: AsyncConnection, group: str, moves: Moves, now: dat
     keys = ("group_id", "topic", "partition")
     updated = await update_rows(conn, consumer_offsets, rows, keys, "next_offset")
     return updated == len(moves)
-
-
-def _move(
-    conn: AsyncConnection,
-    group: str,
-    tp: TopicPartition,
-    expected: int | None,
-    new: int,
-    now: datetime,
-) -> Any:
-    """The statement that moves one partition from ``expected`` (None: no row yet) to ``new``."""
-    topic, partition = tp
-    if expected is None:
-        row = {"group_id": group, "topic": topic, "partition": partition}
-        insert = insert_of(conn, consumer_offsets)
-        return insert.values(**row, next_offset=new, updated_at=now).on_conflict_do_nothing()
-    o = consumer_offsets.c
-    return (
-        update(consumer_offsets)
-        .where(o.group_id == group, o.topic == topic, o.partition == partition)
-        .where(o.next_offset == expected)
-        .values(next_offset=new, updated_at=now)
-    )

@@ -26,7 +26,7 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def is_postgres(conn: AsyncConnection) -> bool:
-    """True on PostgreSQL, where the array paths apply."""
+    """True on PostgreSQL, where the array and recordset paths apply."""
     return conn.dialect.name == "postgresql"
 
 
