@@ -49,9 +49,15 @@ run: install
 demo: install
 	$(VENV)/bin/basewatch dev --demo
 
+# Tests run two at a time (pytest-xdist): most of a test's time is waiting for a broker,
+# a database or a clock, and every test owns its topics, schema, files and ports.
+# TEST_WORKERS=0 runs them one at a time, in this process.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist worksteal
+
 ## test: lint, types, then every test: unit, integration, e2e and fuzz (PostgreSQL at 127.0.0.1:5432)
 test: install system-deps lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) $(PYTEST_ARGS)
 
 ## test-unit: the pure-logic tests (tests/unit, marker unit): no broker, database or process
 test-unit: install
@@ -59,11 +65,11 @@ test-unit: install
 
 ## test-integration: the tests against the real broker and databases (tests/integration, marker integration)
 test-integration: install system-deps
-	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/integration $(XDIST) $(PYTEST_ARGS)
 
 ## test-e2e-5times: the end-to-end and fault tests five times in a row, stopping at the first failure
 test-e2e-5times: install system-deps
-	for run in 1 2 3 4 5; do echo "run $$run of 5"; $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS) || exit 1; done
+	for run in 1 2 3 4 5; do echo "run $$run of 5"; $(VENV)/bin/pytest tests/e2e $(XDIST) $(PYTEST_ARGS) || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check .

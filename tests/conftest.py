@@ -11,8 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+from tests.support import profiles
 from tests.support.categories import category
+
+settings.load_profile(profiles.DEFAULT)
 
 pytest_plugins = [
     "tests.fixtures.kafka",

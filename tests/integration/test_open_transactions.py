@@ -21,6 +21,7 @@ from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
 from basewatch_projector.storage.tables import history_progress, signals
 from basewatch_shared.topics import Topics
+from tests.support.databases import TestDatabase
 from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.services import serve
@@ -37,13 +38,30 @@ async def _published_and_sampled(engine: AsyncEngine) -> tuple[int, bool]:
     return int(published or 0), sampled
 
 
+async def _named_like_ours(engine: AsyncEngine) -> list[str]:
+    """The application names of the other sessions of this schema (the projector's)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT application_name FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND application_name = current_setting('application_name')"
+            )
+        )
+        return [str(row[0]) for row in rows]
+
+
 async def _open_elsewhere(engine: AsyncEngine) -> list[tuple[str, str]]:
-    """Other sessions of this database idle in a transaction: their last statements."""
+    """Other sessions of this schema idle in a transaction: their last statements.
+
+    Sessions of other schemas (other tests running beside this one) carry another
+    application name."""
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(
                 "SELECT state, left(query, 80) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND application_name = current_setting('application_name')"
                 " AND state LIKE 'idle in transaction%'"
             )
         )
@@ -56,6 +74,7 @@ async def test_a_running_projector_leaves_no_transaction_open(
     projector_settings: Callable[..., Settings],
     kafka_bootstrap: str,
     topics: Topics,
+    database: TestDatabase,
 ) -> None:
     # hold_min_transitions: one of two installations churning is no outage to hold for.
     settings = projector_settings(
@@ -82,6 +101,8 @@ async def test_a_running_projector_leaves_no_transaction_open(
             lambda state: state[0] >= 1 and state[1],
             within=30,
         )
+        # The filter below sees the projector's sessions, and by name only this schema's.
+        assert set(await _named_like_ours(migrated)) == {f"basewatch {database.schema}"}
         # The old outbox: [("idle in transaction", "SELECT pg_try_advisory_lock($1)")],
         # for as long as it ran.
         await eventually(lambda: _open_elsewhere(migrated), lambda sessions: not sessions)

@@ -1,9 +1,11 @@
 """How big the costly tests run: small and bounded in CI, larger for a soak.
 
 ``BASEWATCH_SOAK=1`` (``make soak``) selects the soak: bigger histories and more faults
-in the end-to-end scenarios, more examples in the fuzz tests. The hypothesis profiles are
-applied per test (as decorators), never loaded globally, so other tests keep hypothesis'
-defaults.
+in the end-to-end scenarios, more examples in the fuzz tests. The hypothesis profiles for
+them are applied per test (as decorators). One is loaded for every test
+(``tests/conftest.py``): hypothesis' defaults without the deadline, because speed is the
+benchmarks' to measure, and an example that waits while another test runs beside it
+(``make test`` runs two at a time) is no bug.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ def scale(ci: int) -> int:
     """A size for CI, or ten times it in a soak."""
     return ci * 10 if SOAK else ci
 
+
+DEFAULT: Final = "basewatch-default"
+settings.register_profile(DEFAULT, deadline=None)
 
 # The services run on a real broker and database: examples take milliseconds, and a
 # slow one (a broker round trip) is no bug. The example database stays in .hypothesis/.

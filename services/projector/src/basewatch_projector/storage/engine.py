@@ -48,9 +48,12 @@ def create_engine(url: str, *, schema: str | None = None, pre_ping: bool = True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # JIT compiles "expensive" plans; for short OLTP statements it only adds latency.
-    connect_args["server_settings"] = {"jit": "off"}
+    # The application name tells basewatch's sessions apart in pg_stat_activity, and
+    # those of one schema from another's (several deployments, or tests, in one database).
+    settings = {"jit": "off", "application_name": application_name(schema)}
     if schema:
-        connect_args["server_settings"]["search_path"] = schema
+        settings["search_path"] = schema
+    connect_args["server_settings"] = settings
     return create_async_engine(
         parsed,
         connect_args=connect_args,
@@ -60,6 +63,11 @@ def create_engine(url: str, *, schema: str | None = None, pre_ping: bool = True)
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )
+
+
+def application_name(schema: str | None) -> str:
+    """The name basewatch's PostgreSQL sessions carry: ``basewatch``, and the schema if any."""
+    return f"basewatch {schema}" if schema else "basewatch"
 
 
 def _json_dumps(value: Any) -> str:
