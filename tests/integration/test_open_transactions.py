@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
+from basewatch_projector.storage.engine import application_name
 from basewatch_projector.storage.tables import history_progress, signals
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
@@ -38,34 +39,24 @@ async def _published_and_sampled(engine: AsyncEngine) -> tuple[int, bool]:
     return int(published or 0), sampled
 
 
-async def _named_like_ours(engine: AsyncEngine) -> list[str]:
-    """The application names of the other sessions of this schema (the projector's)."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT application_name FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                " AND application_name = current_setting('application_name')"
-            )
-        )
-        return [str(row[0]) for row in rows]
-
-
-async def _open_elsewhere(engine: AsyncEngine) -> list[tuple[str, str]]:
-    """Other sessions of this schema idle in a transaction: their last statements.
+async def _ours(engine: AsyncEngine) -> list[tuple[str, str, str]]:
+    """The other sessions of this schema: application name, state and last statement.
 
     Sessions of other schemas (other tests running beside this one) carry another
     application name."""
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(
-                "SELECT state, left(query, 80) FROM pg_stat_activity"
+                "SELECT application_name, state, left(query, 80) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 " AND application_name = current_setting('application_name')"
-                " AND state LIKE 'idle in transaction%'"
             )
         )
-        return [(row[0], row[1]) for row in rows]
+        return [(row[0], row[1], row[2]) for row in rows]
+
+
+def _idle_in_transaction(sessions: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    return [s for s in sessions if (s[1] or "").startswith("idle in transaction")]
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -101,8 +92,9 @@ async def test_a_running_projector_leaves_no_transaction_open(
             lambda state: state[0] >= 1 and state[1],
             within=30,
         )
-        # The filter below sees the projector's sessions, and by name only this schema's.
-        assert set(await _named_like_ours(migrated)) == {f"basewatch {database.schema}"}
-        # The old outbox: [("idle in transaction", "SELECT pg_try_advisory_lock($1)")],
+        # The filter sees the projector's sessions, and by name only this schema's.
+        names = {name for name, _, _ in await _ours(migrated)}
+        assert names == {application_name(database.schema)}
+        # The old outbox: [(..., "idle in transaction", "SELECT pg_try_advisory_lock($1)")],
         # for as long as it ran.
-        await eventually(lambda: _open_elsewhere(migrated), lambda sessions: not sessions)
+        await eventually(lambda: _ours(migrated), lambda ours: not _idle_in_transaction(ours))
