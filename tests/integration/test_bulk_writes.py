@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -111,3 +112,27 @@ async def test_a_guarded_update_writes_only_where_the_guard_holds_none_included(
     assert stored["other"]["orders"] == 4
     assert stored["kept"]["updated_at"] == NOW + timedelta(seconds=1)
     assert stored["other"]["updated_at"] == NOW
+
+
+async def test_rows_given_together_with_different_columns_are_refused_before_any_write(
+    migrated: AsyncEngine,
+) -> None:
+    """A statement's columns are its first row's: on PostgreSQL a later row without one
+    of them wrote NULL there, and on SQLite a later row's extra column was dropped. Rows
+    that differ are a caller's bug, refused before anything is written."""
+    uneven = [_customer("a"), {k: v for k, v in _customer("b").items() if k != "orders"}]
+    extra = [_customer("a"), _customer("b", country="DE")]
+    async with migrated.begin() as conn:
+        for rows in (uneven, extra, extra[::-1]):
+            with pytest.raises(ValueError, match="same columns"):
+                await upsert(conn, customers, rows, ["customer_id"], ["orders"])
+        await upsert(conn, customers, [_customer(cid) for cid in CIDS], ["customer_id"], ())
+        changes: list[dict[str, Any]] = [
+            {"customer_id": "kept", "orders": 3},
+            {"customer_id": "other", "segment": "x"},
+        ]
+        with pytest.raises(ValueError, match="same columns"):
+            await update_rows(conn, customers, changes, "customer_id")
+    stored = await _rows(migrated)
+    assert set(stored) == set(CIDS)
+    assert (stored["kept"]["orders"], stored["other"]["segment"]) == (0, "suspect")

@@ -67,13 +67,27 @@ async def upsert(
     row), or with ``adding`` add the row's values to them (counters, deltas)."""
     if not rows:
         return
+    names = same_columns(rows)
     if is_postgres(conn):
-        names = tuple(rows[0])
         sql = _recordset_upsert(table, names, tuple(keys), tuple(update_columns), adding)
         for start in range(0, len(rows), STATEMENT_ROWS):
             await conn.execute(sql, {"rows": _document(rows[start : start + STATEMENT_ROWS])})
     else:
         await _sqlite_upsert(conn, table, rows, keys, update_columns, adding)
+
+
+def same_columns(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The columns of ``rows``, which must all have the same: a statement takes them from
+    the first row, so a later row without one wrote NULL there on PostgreSQL (or broke a
+    NOT NULL constraint, which the consume loop would take for a refused record), and on
+    SQLite its extra column was dropped. A caller's bug (ValueError), before any write."""
+    first = rows[0].keys()
+    if not all(row.keys() == first for row in rows):
+        odd = next(row.keys() for row in rows if row.keys() != first)
+        raise ValueError(
+            f"rows written together need the same columns: {sorted(first ^ odd)} differ"
+        )
+    return tuple(first)
 
 
 async def _sqlite_upsert(
@@ -156,7 +170,7 @@ async def update_rows(
     if not rows:
         return 0
     keys = (key,) if isinstance(key, str) else key
-    columns = tuple(name for name in rows[0] if name != EXPECTED)
+    columns = tuple(name for name in same_columns(rows) if name != EXPECTED)
     if not is_postgres(conn):
         params = [{f"b_{name}": value for name, value in row.items()} for row in rows]
         result = await conn.execute(_sqlite_update(table, columns, keys, guard), params)
