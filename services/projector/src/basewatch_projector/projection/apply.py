@@ -28,7 +28,8 @@ from basewatch_projector.rules.installation import (
 )
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import customer_signals, installation_signals
-from basewatch_projector.storage.bulk import is_postgres
+from basewatch_projector.storage.bulk import STATEMENT_ROWS, is_postgres
+from basewatch_projector.storage.inflight import InFlight
 from basewatch_shared.contract.erasure import Erasure
 from basewatch_shared.contract.events import Heartbeat, Identify, Install, Purchase, Uninstall
 from basewatch_shared.contract.money import to_micros
@@ -161,34 +162,54 @@ async def _installations(
     heartbeat that only moves last_heartbeat_at touches no customer at all."""
     current = {i: state for i, (state, _) in cached.items()}
     current.update(await load_installations(conn, batch.telemetry.keys() - cached.keys()))
-    for n, (inst_id, events) in enumerate(batch.telemetry.items(), 1):
-        if n % FOLD_SLICE == 0:
-            await asyncio.sleep(0)  # the read API (and the next batch's decoding) go on
-        before = current.get(inst_id)
-        after = apply_telemetry(
-            before or Installation(installation_id=inst_id, first_seen_at=now), events, now, fresh
-        )
-        if inst_id in partitions:
-            after.partition = partitions[inst_id]
-        revived = first_revival(before, events, after.product_id, fresh)
-        if revived is not None:
-            applied.revived[inst_id] = revived
-        applied.installations.append((before, after))
-        owners = {c.customer_id for c in (before, after) if c and c.customer_id}
-        if before is None or (before.status, before.customer_id) != (
-            after.status,
-            after.customer_id,
-        ):
-            batch.stale.update(owners)
-        # A customer an event names but who owns the installation neither before nor
-        # after the batch (replaced, or named by an older event) still gets a row ("one
-        # row per customer_id ever seen"), whatever the batches: rare, so the common
-        # heartbeat of an unchanged owner still writes no customer row.
-        batch.named.update(
-            e.customer_id for e in events if e.customer_id and e.customer_id not in owners
-        )
     expected = {i: at for i, (_, at) in cached.items()}
-    await save_installations(conn, (after for _, after in applied.installations), now, expected)
+    async with InFlight() as writes:  # each STATEMENT_ROWS folded written while the rest fold
+        folded: list[Installation] = []
+        for n, (inst_id, events) in enumerate(batch.telemetry.items(), 1):
+            if n % FOLD_SLICE == 0:
+                await asyncio.sleep(0)  # the read API (and the next batch's decoding) go on
+            after = _fold_one(inst_id, events, batch, applied, now, partitions, fresh, current)
+            folded.append(after)
+            if len(folded) == STATEMENT_ROWS:
+                await writes.start(save_installations(conn, folded, now, expected))
+                folded = []
+        if folded:
+            await writes.start(save_installations(conn, folded, now, expected))
+
+
+def _fold_one(
+    inst_id: str,
+    events: list[Telemetry],
+    batch: _Batch,
+    applied: Applied,
+    now: datetime,
+    partitions: Mapping[str, int],
+    fresh: Fresh,
+    current: Mapping[str, Installation],
+) -> Installation:
+    """One installation's events folded into its new state, noted in ``applied`` and in
+    the customers ``batch`` must look at."""
+    before = current.get(inst_id)
+    after = apply_telemetry(
+        before or Installation(installation_id=inst_id, first_seen_at=now), events, now, fresh
+    )
+    if inst_id in partitions:
+        after.partition = partitions[inst_id]
+    revived = first_revival(before, events, after.product_id, fresh)
+    if revived is not None:
+        applied.revived[inst_id] = revived
+    applied.installations.append((before, after))
+    owners = {c.customer_id for c in (before, after) if c and c.customer_id}
+    if before is None or (before.status, before.customer_id) != (after.status, after.customer_id):
+        batch.stale.update(owners)
+    # A customer an event names but who owns the installation neither before nor after
+    # the batch (replaced, or named by an older event) still gets a row ("one row per
+    # customer_id ever seen"), whatever the batches: rare, so the common heartbeat of an
+    # unchanged owner still writes no customer row.
+    batch.named.update(
+        e.customer_id for e in events if e.customer_id and e.customer_id not in owners
+    )
+    return after
 
 
 async def _traits(conn: AsyncConnection, identifies: Mapping[str, list[Identify]]) -> None:
