@@ -22,16 +22,17 @@ def record(offset: int) -> ConsumerRecord:
 
 
 class FakeKafka:
-    """A consumer that has RECORDS records of one partition to give, once, in order."""
+    """A consumer that has ``records`` records of one partition to give, once, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: int = RECORDS) -> None:
+        self.records = records
         self.waits: list[int] = []
         self.given = 0
         self.between: list[Any] = []  # called after each getmany, before it returns
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, Any]:
         self.waits.append(timeout_ms)
-        start, self.given = self.given, min(RECORDS, self.given + max_records)
+        start, self.given = self.given, min(self.records, self.given + max_records)
         for call in self.between:
             call()
         return {TP: [record(o) for o in range(start, self.given)]} if self.given > start else {}
@@ -121,7 +122,7 @@ def test_a_batch_that_fails_cancels_the_decoding_and_propagates(steps: list[str]
 
 
 def test_a_part_taken_before_a_move_is_stale_against_the_epochs_returned() -> None:
-    kafka, assignment = FakeKafka(), FakeAssignment()
+    kafka, assignment = FakeKafka(records=GET_RECORDS + SLICE), FakeAssignment()  # two parts
     calls = 0
 
     def moved_after_the_first_part() -> None:
