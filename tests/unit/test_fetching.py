@@ -65,7 +65,7 @@ def fetcher(kafka: FakeKafka, assignment: FakeAssignment | None = None) -> Fetch
         kafka,
         assignment or FakeAssignment(),  # type: ignore[arg-type]
         FakeLag(),  # type: ignore[arg-type]
-        max_records=RECORDS,
+        max_records=kafka.records,
     )
 
 
