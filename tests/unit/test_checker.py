@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.support.checker.compare import compare
+from tests.support.checker.compare import MAX_PRODUCTS, compare, shown_products
 from tests.support.checker.history import generate, iso
 from tests.support.checker.model import Model
 from tests.support.checker.observe import Observed
@@ -26,8 +26,9 @@ def _faithful(model: Model) -> Observed:
     summary = model.summary()
     by_product = summary["installed_base"].pop("by_product")
     summary["installed_base"]["by_product"] = [
-        {"product_id": p, **counts} for p, counts in by_product.items()
+        {"product_id": p, **counts} for p, counts in shown_products(by_product).items()
     ]
+    summary["installed_base"]["more_products"] = len(by_product) > MAX_PRODUCTS
     signals = [
         {
             "kind": kind,
@@ -92,3 +93,36 @@ def test_a_missing_installation_loses_every_event_it_had() -> None:
     verdict = compare(model, seen, alone=False)
     assert verdict.lost == len(model.events_of[gone]) > 0
     assert f"installation {gone}: missing" in verdict.mismatches
+
+
+def test_the_summary_is_judged_on_its_first_hundred_products_and_says_there_are_more() -> None:
+    # The live fuzz's soak (400 histories) sends more than 100 products: the checker
+    # wanted every one of them in a summary that lists the first 100, and failed.
+    model = Model(timedelta(days=3), timedelta(days=14))
+    now = datetime.now(UTC)
+    installs = [
+        {
+            "event_id": f"e{n}",
+            "type": "install",
+            "occurred_at": iso(now),
+            "installation_id": f"i{n}",
+            "product_id": None if n == 0 else f"p{n:03}",
+        }
+        for n in range(MAX_PRODUCTS + 1)
+    ]
+    model.apply(installs, now)
+    seen = _faithful(model)
+    listed = [p["product_id"] for p in seen.summary["installed_base"]["by_product"]]
+    assert listed == [f"p{n:03}" for n in range(1, MAX_PRODUCTS + 1)]  # null is the 101st
+    assert compare(model, seen, alone=True).mismatches == []
+    seen.summary["installed_base"]["more_products"] = False
+    assert compare(model, seen, alone=True).mismatches == [
+        "summary installed_base.more_products: want True, got False"
+    ]
+    seen.summary["installed_base"]["more_products"] = True
+    seen.summary["installed_base"]["by_product"].pop()
+    assert (
+        compare(model, seen, alone=True)
+        .mismatches[0]
+        .startswith("summary installed_base.by_product: ")
+    )

@@ -12,6 +12,8 @@ from tests.support.checker.model import Model, SignalKey, parse_time
 from tests.support.checker.observe import Observed
 
 _TIMES = ("installed_at", "last_heartbeat_at", "first_purchase_at", "last_purchase_at")
+# The contract (docs/read-api.md, the summary): by_product lists the first 100 products.
+MAX_PRODUCTS = 100
 
 
 @dataclass
@@ -128,16 +130,28 @@ def _signals(want: Counter[SignalKey], seen: list[dict[str, Any]], v: Verdict) -
             v.mismatches.append(f"signal {key}: want {want[key]}, got {got[key]}")
 
 
+def shown_products(products: dict[str | None, Any]) -> dict[str | None, Any]:
+    """The products the summary lists: the first MAX_PRODUCTS in text order, null last."""
+    order = sorted(products, key=lambda p: (p is None, p or ""))
+    return {p: products[p] for p in order[:MAX_PRODUCTS]}
+
+
 def _summary(want: dict[str, Any], got: dict[str, Any], v: Verdict) -> None:
     v.checked["summary"] = 1
     by_product = {
         p["product_id"]: {k: n for k, n in p.items() if k != "product_id" and n}
         for p in got["installed_base"]["by_product"]
     }
+    products = want["installed_base"]["by_product"]
     pairs = [
         ("customer_base.total", want["customer_base"]["total"], got["customer_base"]["total"]),
         ("installed_base.total", want["installed_base"]["total"], got["installed_base"]["total"]),
-        ("installed_base.by_product", want["installed_base"]["by_product"], by_product),
+        ("installed_base.by_product", shown_products(products), by_product),
+        (
+            "installed_base.more_products",
+            len(products) > MAX_PRODUCTS,
+            got["installed_base"]["more_products"],
+        ),
     ]
     for section, part in (
         ("customer_base", "by_segment"),
