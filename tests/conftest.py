@@ -28,6 +28,11 @@ pytest_plugins = [
 TESTS = Path(__file__).parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """After every plugin has loaded: hypothesis reports failing examples in full."""
+    profiles.report_examples()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with the category of its folder."""
     for item in items:

@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import core as hypothesis_core
+from hypothesis.vendor import pretty
 
 SOAK: Final = os.environ.get("BASEWATCH_SOAK", "").strip().lower() in {"1", "true", "yes"}
 
@@ -22,6 +24,16 @@ SOAK: Final = os.environ.get("BASEWATCH_SOAK", "").strip().lower() in {"1", "tru
 def scale(ci: int) -> int:
     """A size for CI, or ten times it in a soak."""
     return ci * 10 if SOAK else ci
+
+
+def report_examples() -> None:
+    """Give hypothesis its own printer back, so a failing example shows what was drawn.
+
+    Schemathesis' pytest plugin swaps hypothesis' printer, process-wide, for one that
+    prints nothing (cheaper for its own generated cases): every failing example of every
+    test here then read ``drawn=,``. The printer runs only to report an example.
+    """
+    hypothesis_core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[attr-defined]
 
 
 DEFAULT: Final = "basewatch-default"
