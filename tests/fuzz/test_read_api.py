@@ -86,14 +86,17 @@ refused = schemathesis.openapi.from_dict(
 
 
 def _on_the_wire(_ctx: HookContext, query: dict[str, Any] | None) -> bool:
-    """Keep only queries whose every parameter reaches the service.
+    """Keep only queries whose every parameter reaches the service as generated.
 
-    requests leaves out a parameter whose value is None, [] or [{}], so a case that made
-    a parameter so (to break its schema) arrives valid, and schemathesis would blame the
-    service for accepting "negative" data it never received.
+    requests leaves out a parameter whose value is None, [] or [{}], and sends an object
+    as its keys (``{"DkrQÖ": ...}`` became ``product_id=DkrQÖ``), so a case that made a
+    parameter so (to break its schema) arrives valid, and schemathesis would blame the
+    service for accepting "negative" data it never received (the soak found the object).
     """
     if not query:
         return True
+    if any(isinstance(value, dict) for value in query.values()):
+        return False
     url = requests.Request("GET", "http://fuzz/", params=query).prepare().url or ""
     return set(query) <= set(parse_qs(urlsplit(url).query, keep_blank_values=True))
 
@@ -219,3 +222,11 @@ def test_history_times_are_rfc3339_only(since: str, read_apis: Callable[[str], s
     rfc3339 = {"metric": "customers", "since": "2026-11-01T00:00:00Z"}
     accepted = requests.get(url, rfc3339, headers=READ_AUTH, timeout=5)
     assert accepted.status_code == 200, accepted.text
+
+
+def test_a_query_is_kept_only_if_it_reaches_the_service_as_generated() -> None:
+    # The soak's example: an object for product_id, which requests sent as its key.
+    nobody: Any = None
+    assert not _on_the_wire(nobody, {"status": "uninstalled", "product_id": {"DkrQÖ": 0}})
+    assert not _on_the_wire(nobody, {"product_id": None})
+    assert _on_the_wire(nobody, {"status": "uninstalled", "product_id": "DkrQÖ"})
