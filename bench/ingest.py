@@ -35,7 +35,8 @@ from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from bench.loadgen import Outcome, build_request, closed_loop, open_loop
-from bench.servers import HOST, Server, busy_seconds, cpu_seconds, start, stop
+from bench.servers import HOST, Server, start, stop
+from bench.usage import busy_seconds, cpu_seconds
 
 KEY = "bench-ingest-key"
 Requests = list[tuple[bytes, int]]

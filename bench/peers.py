@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from basewatch_projector.api.one_customer import ONE_CUSTOMER
 from basewatch_shared.topics import Topics
+from bench.usage import Usage
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 _ASYNCPG_URL = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
@@ -36,8 +37,9 @@ PEER_PYTHON = Path(__file__).resolve().parent.parent / ".venv-peer" / "bin" / "p
 PEER_SCRIPT = Path(__file__).resolve().parent / "quix_peer.py"
 
 
-async def run_quix(bootstrap: str, topics: Topics, total: int) -> dict[str, float]:
-    """Start the Quix peer as its own process; its events/s from start and while applying."""
+async def run_quix(bootstrap: str, topics: Topics, total: int) -> dict[str, Any]:
+    """Start the Quix peer as its own process; its events/s from start and while applying,
+    and the CPU per event while applying (``cpu_us``)."""
     if not PEER_PYTHON.exists():
         raise SystemExit(f"{PEER_PYTHON} is missing: `make bench` builds it")
     schema = f"quix_{uuid.uuid4().hex[:10]}"
@@ -57,11 +59,15 @@ async def run_quix(bootstrap: str, topics: Topics, total: int) -> dict[str, floa
         stdout=asyncio.subprocess.PIPE,
         env=dict(os.environ, PYTHONWARNINGS="ignore"),
     )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # its first record
+    before = Usage.now(proc.pid)
     out, _ = await proc.communicate()
     ended = time.monotonic()
     if proc.returncode != 0:
         raise SystemExit(f"the Quix peer exited with {proc.returncode}")
     times = orjson.loads(out.splitlines()[-1])
+    used = Usage.now().since(before, process=times["cpu_s"])
     conn = await asyncpg.connect(PG_DSN)
     try:
         rows = await conn.fetchval(
@@ -75,6 +81,7 @@ async def run_quix(bootstrap: str, topics: Topics, total: int) -> dict[str, floa
         "events_per_s": total / (ended - started),
         "apply_events_per_s": total / (times["finished"] - times["first"]),
         "rows": rows,
+        "cpu_us": used.per_event_us(total),
     }
 
 
@@ -99,8 +106,9 @@ def coalesced(
     return slices
 
 
-async def run_limit(slices: list[dict[str, dict[str, Row]]], total: int) -> dict[str, float]:
-    """Write the coalesced slices with unnest upserts; events/s and rows/s of the database."""
+async def run_limit(slices: list[dict[str, dict[str, Row]]], total: int) -> dict[str, Any]:
+    """Write the coalesced slices with unnest upserts; events/s and rows/s of the database,
+    and the CPU per event (``cpu_us``; the process is this one, asyncpg's client)."""
     schema = f"limit_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(PG_DSN)
     try:
@@ -111,7 +119,7 @@ async def run_limit(slices: list[dict[str, dict[str, Row]]], total: int) -> dict
                 " last_event_at timestamptz, version text)"
             )
         rows = 0
-        started = time.monotonic()
+        before, started = Usage.now(), time.monotonic()
         for part in slices:
             async with conn.transaction():
                 for table, key in (
@@ -121,11 +129,15 @@ async def run_limit(slices: list[dict[str, dict[str, Row]]], total: int) -> dict
                     values = list(part[table].values())
                     rows += len(values)
                     await conn.execute(_upsert(schema, table, key), *_columns(values))
-        elapsed = time.monotonic() - started
+        elapsed, used = time.monotonic() - started, Usage.now().since(before)
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     finally:
         await conn.close()
-    return {"events_per_s": total / elapsed, "rows_per_s": rows / elapsed}
+    return {
+        "events_per_s": total / elapsed,
+        "rows_per_s": rows / elapsed,
+        "cpu_us": used.per_event_us(total),
+    }
 
 
 def _upsert(schema: str, table: str, key: str) -> str:

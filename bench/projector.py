@@ -31,7 +31,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -50,6 +49,7 @@ from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
 from bench.peers import coalesced, direct_reads, run_limit, run_quix
+from bench.usage import Usage, peak_rss_mib
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PARTITIONS = 6
@@ -234,13 +234,6 @@ async def drop_schema(schema: str) -> None:
     await conn.close()
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def run_projector(
     bootstrap: str,
     topics: Topics,
@@ -249,10 +242,11 @@ async def run_projector(
     customers: int | None = None,
     read_rate: float = 0.0,
     **settings: str,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Start the projector process (``settings``: more of its environment); time it until
-    every record is applied. With ``customers`` (how many there are), read from its API
-    meanwhile (``read_rate`` requests/s, 0 back to back) and after."""
+    every record is applied, and measure its CPU per event while applying (``cpu_us``).
+    With ``customers`` (how many there are), read from its API meanwhile (``read_rate``
+    requests/s, 0 back to back) and after."""
     schema = await fresh_schema()
     group = f"bench-{uuid.uuid4().hex[:8]}"
     env = dict(
@@ -278,6 +272,7 @@ async def run_projector(
         sys.executable, "-m", "basewatch_shared.cli", "projector", "--port", str(port), env=env
     )
     first_progress, first_done = None, 0
+    before = Usage.now(proc.pid)  # until the first batch is applied
     caught_up = asyncio.Event()
     reading: asyncio.Task[dict[str, float]] | None = None
     try:
@@ -293,6 +288,7 @@ async def run_projector(
                 # not count towards the rate while applying (Quix's starts at its first
                 # record, before it applied any).
                 first_progress, first_done = time.monotonic(), int(done)
+                before = Usage.now(proc.pid)
                 if customers is not None:
                     reading = asyncio.create_task(
                         read_latency(
@@ -307,9 +303,10 @@ async def run_projector(
                 print(f"\r  applied {done:>9,} / {total:,}", end="", flush=True)
             await asyncio.sleep(0.25)
         finished = time.monotonic()
+        used = Usage.now(proc.pid).since(before)
         caught_up.set()
         print()
-        rss = _peak_rss_mb(proc.pid)
+        rss = peak_rss_mib(proc.pid)
         during = await reading if reading is not None else {}
         batch = await mean_batch(port)
         after = await read_latency(port, customers, schema=schema) if customers is not None else {}
@@ -329,6 +326,7 @@ async def run_projector(
         "apply_events_per_s": (total - first_done) / (finished - (first_progress or started)),
         "peak_rss_mb": rss,
         "mean_batch": batch,
+        "cpu_us": used.per_event_us(total - first_done),
         **{f"applying_{name}": value for name, value in during.items()},
         **{f"after_{name}": value for name, value in after.items()},
     }
@@ -543,6 +541,7 @@ async def main() -> None:
             f"  {label:<19} to Quix {result[key] / quix[key]:>6.2f} x"
             f"   to the limit {result[key] / limit['events_per_s']:>6.2f} x"
         )
+    _print_cpu(result["cpu_us"], quix, limit["cpu_us"])
     pace = f"{args.read_rate:g} requests/s" if args.read_rate else "back to back"
     print(f"read API, one client ({pace} while applying, back to back after), p50 / p95 /")
     print("  p99 (goal while applying: p99 one customer under 10 ms, summary under 50 ms)")
@@ -559,6 +558,20 @@ async def main() -> None:
         if f"{when}_database_p99_ms" in result:
             ratio = result[f"{when}_customer_p99_ms"] / result[f"{when}_database_p99_ms"]
             print(f"  {label:<17} one customer's p99 / the database's: {ratio:.2f} x")
+
+
+def _print_cpu(projector: Usage, quix: dict[str, Any], limit: Usage) -> None:
+    """CPU per event of each, and what the goals of issue 13 leave of the machine's."""
+    cpus = os.cpu_count() or 1
+    print(f"CPU per event while applying, us (the process itself, PostgreSQL, all {cpus} CPUs)")
+    for name, used in (("projector", projector), ("Quix peer", quix["cpu_us"]), ("limit", limit)):
+        postgres = "n/a" if used.postgres is None else f"{used.postgres:.1f}"
+        print(f"  {name:<28} {used.process:>8.1f} {postgres:>8} {used.machine:>8.1f}")
+    budget = [1e6 * cpus / (times * quix["apply_events_per_s"]) for times in (7, 4)]
+    print(
+        f"  at 7x the Quix peer's rate the machine has {budget[0]:.1f} us per event "
+        f"for everything (at 4x: {budget[1]:.1f})"
+    )
 
 
 if __name__ == "__main__":

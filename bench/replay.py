@@ -32,7 +32,7 @@ async def catch_up(bootstrap: str, args: argparse.Namespace, received_over: floa
     result = await run_projector(
         bootstrap, topics, total, args.port, BASEWATCH_HISTORY_INTERVAL="1h"
     )
-    return result["catch_up_s"]
+    return float(result["catch_up_s"])
 
 
 async def main() -> None:

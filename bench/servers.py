@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from basewatch_shared.devtools.processes import die_with_parent
+from bench.usage import cpu_seconds, peak_rss_mib
 from tests.support.ports import free_port
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 Address = tuple[str, int]
 
 
@@ -43,28 +43,7 @@ class Server:
 
     def peak_rss_mib(self) -> float:
         """The largest peak RSS of its processes."""
-        return max(_peak_rss_mib(proc.pid) for proc in self.procs)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def busy_seconds() -> float:
-    """CPU time all processes of the machine used so far (to see what else was running)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / TICK
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        return max(peak_rss_mib(proc.pid) for proc in self.procs)
 
 
 def _spawn(argv: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.Popen[bytes], int]:
