@@ -64,27 +64,35 @@ T0 = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC) - time
 )
 
 
+RECEIVED_FROM = 86400 * 3  # seconds after T0: after every event's occurred_at
+
+
 def _ts(seconds: float) -> str:
     return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
 def generate(
-    n_events: int, n_installations: int, seed: int = 7, received_over: float = 0
+    n_events: int,
+    n_installations: int,
+    seed: int = 7,
+    received_over: float = 0,
+    received_from: float = RECEIVED_FROM,
 ) -> Iterator[tuple[str, str, bytes]]:
     """Yield (topic kind, key, value) in a realistic mix; heartbeats fill the rest.
 
-    Every record is received at one time, or (``received_over`` seconds) one after
-    another evenly over that long, in the order produced."""
+    Every record is received at one time (``received_from`` seconds after T0), or
+    (``received_over`` seconds) one after another evenly over that long from then, in
+    the order produced."""
     rng = random.Random(seed)
     n_customers = n_installations // 2
-    envelope = {"received_at": _ts(86400 * 3), "source": "bench"}
+    envelope = {"received_at": _ts(received_from), "source": "bench"}
     sent = 0
     produced = 0
 
     def record(event: dict[str, Any]) -> bytes:
         nonlocal produced
         if received_over:
-            envelope["received_at"] = _ts(86400 * 3 + produced * received_over / n_events)
+            envelope["received_at"] = _ts(received_from + produced * received_over / n_events)
             produced += 1
         return orjson.dumps(event | envelope, option=orjson.OPT_SORT_KEYS)
 
@@ -175,7 +183,12 @@ def generate(
 
 
 async def preload(
-    bootstrap: str, topics: Topics, n_events: int, n_installations: int, received_over: float = 0
+    bootstrap: str,
+    topics: Topics,
+    n_events: int,
+    n_installations: int,
+    received_over: float = 0,
+    received_from: float = RECEIVED_FROM,
 ) -> int:
     """Produce the backlog in broker batches; return how many records were produced."""
     producer = AIOKafkaProducer(
@@ -198,7 +211,10 @@ async def preload(
         futures.append(await producer.send_batch(batch, topic, partition=partition))
 
     try:
-        for kind, key, value in generate(n_events, n_installations, received_over=received_over):
+        backlog = generate(
+            n_events, n_installations, received_over=received_over, received_from=received_from
+        )
+        for kind, key, value in backlog:
             topic = topics.customers if kind == "customers" else topics.telemetry
             kb = key.encode()
             bucket = pending[(topic, partitioner(kb, parts, parts))]

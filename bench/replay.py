@@ -7,6 +7,10 @@ schema and a fresh `basewatch projector` process: first every record received at
 time (no history boundary crossed), then the records received one after another over
 ``--boundaries`` history intervals of one hour (a replay after a long outage, each
 boundary sampled in turn). Prints both catch-up times and the difference per boundary.
+
+The spread starts three days after the events happened, a year ago; with ``--recent``
+it ends an hour ago instead (a projector catching up after an outage: the boundaries of
+the week and month going on, up to ``--boundaries`` of them).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import asyncio
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 
 from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.topics import Topics, create_topics
-from bench.projector import DAYS_BACK, PARTITIONS, preload, run_projector
+from bench.projector import DAYS_BACK, PARTITIONS, RECEIVED_FROM, T0, preload, run_projector
 
 HOUR = 3600.0
 
@@ -28,7 +33,12 @@ async def catch_up(bootstrap: str, args: argparse.Namespace, received_over: floa
     """Seconds from process start until the backlog is applied."""
     topics = Topics(f"bench.{uuid.uuid4().hex[:8]}.")
     await create_topics(bootstrap, topics, PARTITIONS, 1)
-    total = await preload(bootstrap, topics, args.events, args.installations, received_over)
+    start = RECEIVED_FROM
+    if args.recent:  # ends an hour ago
+        start = (datetime.now(UTC) - T0).total_seconds() - args.boundaries * HOUR - HOUR
+    total = await preload(
+        bootstrap, topics, args.events, args.installations, received_over, received_from=start
+    )
     result = await run_projector(
         bootstrap, topics, total, args.port, BASEWATCH_HISTORY_INTERVAL="1h"
     )
@@ -41,6 +51,9 @@ async def main() -> None:
     parser.add_argument("--installations", type=int, default=10_000)
     parser.add_argument("--boundaries", type=int, default=1000)
     parser.add_argument("--port", type=int, default=18081)
+    parser.add_argument(
+        "--recent", action="store_true", help="the spread ends an hour ago (after an outage)"
+    )
     args = parser.parse_args()
     most = (DAYS_BACK - 4) * 24  # the spread starts 3 days after T0 and ends a day before today
     if not 0 < args.boundaries <= most:

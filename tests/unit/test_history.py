@@ -187,6 +187,10 @@ def test_a_sample_writes_the_cohort_cells_of_the_periods_it_ends_and_of_the_curr
     # A boundary in the period going on writes it, whatever follows.
     assert due(datetime(2026, 12, 2, 5, tzinfo=UTC), H, now) == ["week", "month"]
     assert due(datetime(2026, 11, 25, 5, tzinfo=UTC), H, now) == []
+    # Unless a later sample comes (not the latest: behind), which overwrites it; the
+    # periods a sample ends are written all the same.
+    assert due(datetime(2026, 12, 2, 5, tzinfo=UTC), H, now, latest=False) == []
+    assert due(datetime(2026, 12, 7, tzinfo=UTC), H, now, latest=False) == ["week"]
     # An interval longer than the period: every boundary ends one.
     assert due(past_monday + H, timedelta(days=8), now) == ["week"]
 

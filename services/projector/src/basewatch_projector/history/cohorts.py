@@ -60,16 +60,20 @@ def period_end(bucket: datetime, interval: timedelta) -> datetime:
     return boundary_at_or_before(datetime.combine(after, datetime.min.time(), UTC), interval)
 
 
-def due(bucket: datetime, interval: timedelta, now: datetime) -> list[Period]:
+def due(
+    bucket: datetime, interval: timedelta, now: datetime, *, latest: bool = True
+) -> list[Period]:
     """The periods whose cells the sample at ``bucket`` writes: those it is the last
-    boundary of (the next is in another period), and the period going on at ``now``.
-    A replay skips the other samples' cells: a later sample in their period overwrites
-    them (a profile of bench.replay: cohorts were half of each sample's time)."""
+    boundary of (the next is in another period), and, if it is the ``latest`` sample for
+    now, the period going on at ``now``. A replay skips the other samples' cells: a later
+    sample in their period overwrites them (a profile of bench.replay: cohorts were half
+    of each sample's time), and so does a catch-up in the period going on, whose next
+    boundary is already passed (``recorder.py``)."""
     return [
         period
         for period in PERIODS
         if _first_day(period, bucket - _US) != _first_day(period, bucket + interval - _US)
-        or _first_day(period, bucket - _US) == _first_day(period, now)
+        or (latest and _first_day(period, bucket - _US) == _first_day(period, now))
     ]
 
 

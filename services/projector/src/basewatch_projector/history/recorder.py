@@ -194,7 +194,11 @@ class Recorder:
                 self.pending = boundary_after(max(bucket, settled), self.interval)
                 return []
             result = await self._sweeper.sweep(conn, at.positions, telemetry, bucket, at.now)
-            periods = due(bucket, self.interval, at.now)
+            # Behind (the next boundary is past on the clock, so a later sample comes),
+            # the cells of the period going on are left to it: catching up counted every
+            # cohort at every boundary (bench.projector's statement times).
+            latest = bucket + self.interval + self._grace > at.now
+            periods = due(bucket, self.interval, at.now, latest=latest)
             await sample(conn, bucket, previous, self.interval, periods)
         self._sweeper.settle(at.positions, result)
         self.pending = bucket + self.interval
