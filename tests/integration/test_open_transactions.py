@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.app import create_app
 from basewatch_projector.settings import Settings
-from basewatch_projector.storage.engine import application_name
+from basewatch_projector.storage.engine import IDLE_IN_TRANSACTION, application_name
 from basewatch_projector.storage.tables import history_progress, signals
 from basewatch_shared.topics import Topics
 from tests.support.databases import TestDatabase
@@ -98,3 +98,17 @@ async def test_a_running_projector_leaves_no_transaction_open(
         # The old outbox: [(..., "idle in transaction", "SELECT pg_try_advisory_lock($1)")],
         # for as long as it ran.
         await eventually(lambda: _ours(migrated), lambda ours: not _idle_in_transaction(ours))
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_session_left_idle_in_a_transaction_is_ended_by_the_server(
+    database: TestDatabase,
+) -> None:
+    # The test above finds no such session today; this bounds the harm of a future one.
+    engine = database.engine()
+    try:
+        async with engine.begin() as conn:
+            setting = await conn.scalar(text("SHOW idle_in_transaction_session_timeout"))
+    finally:
+        await engine.dispose()
+    assert setting == IDLE_IN_TRANSACTION == "5min"

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+IDLE_IN_TRANSACTION = "5min"
 _DRIVERS = {
     "postgres": "postgresql+asyncpg",
     "postgresql": "postgresql+asyncpg",
@@ -50,7 +51,15 @@ def create_engine(url: str, *, schema: str | None = None, pre_ping: bool = True)
     # JIT compiles "expensive" plans; for short OLTP statements it only adds latency.
     # The application name tells basewatch's sessions apart in pg_stat_activity, and
     # those of one schema from another's (several deployments, or tests, in one database).
-    settings = {"jit": "off", "application_name": application_name(schema)}
+    # No session of basewatch idles in a transaction for long (tests/integration/
+    # test_open_transactions.py); one that would, a bug, is ended by the server rather
+    # than keep every row version dead since from being vacuumed (the outbox's lock once
+    # did that for the projector's whole life).
+    settings = {
+        "jit": "off",
+        "application_name": application_name(schema),
+        "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION,
+    }
     if schema:
         settings["search_path"] = schema
     connect_args["server_settings"] = settings
