@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 export UV_NO_PROGRESS := 1
 
-.PHONY: install system-deps run demo test test-unit test-integration test-e2e-5times lint format typecheck lock bench soak clean
+.PHONY: install system-deps run demo test test-unit test-integration test-e2e-5times lint format typecheck lock bench soak soak-fuzz clean
 
 $(UV):
 	python3 -m venv .tools
@@ -90,6 +90,10 @@ bench: install $(PEER_VENV)/.installed
 ## soak: the end-to-end fault scenarios, histories ten times bigger and more faults (PostgreSQL at 127.0.0.1:5432)
 soak: install
 	BASEWATCH_SOAK=1 $(VENV)/bin/pytest tests/e2e/test_faults.py -s -p no:cacheprovider $(PYTEST_ARGS)
+
+## soak-fuzz: the fuzzers at length (1000 schemathesis examples per operation, 400 live-projector histories per database; about 30 minutes)
+soak-fuzz: install
+	BASEWATCH_SOAK=1 $(VENV)/bin/pytest tests/fuzz $(XDIST) -o timeout=1500 -p no:cacheprovider $(PYTEST_ARGS)
 
 ## lock: re-resolve dependencies after editing a pyproject.toml
 lock: | $(UV)
