@@ -60,7 +60,8 @@ async def run_quix(bootstrap: str, topics: Topics, total: int) -> dict[str, Any]
         env=dict(os.environ, PYTHONWARNINGS="ignore"),
     )
     assert proc.stdout is not None
-    await proc.stdout.readline()  # its first record
+    if not await proc.stdout.readline():  # the line it prints at its first record
+        raise SystemExit(f"the Quix peer exited with {await proc.wait()} before any record")
     before = Usage.now(proc.pid)
     out, _ = await proc.communicate()
     ended = time.monotonic()

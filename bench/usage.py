@@ -38,11 +38,9 @@ def postgres_seconds() -> float | None:
     (another machine, another container)."""
     total, found = 0.0, False
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or not _is_postgres(entry.name):
             continue
         try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
             fields = _stat(int(entry.name))
         except OSError:  # it ended while we looked
             continue
