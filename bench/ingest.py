@@ -2,11 +2,13 @@
 
 Starts its own embedded broker, creates the topics, starts ingest (``basewatch
 ingest``, as an operator does), the naive baseline (``bench/naive.py``: one awaited
-``send_and_wait`` per event) and the ceiling (``bench/ceiling.py``: FastAPI with plain
-pydantic models that only parses, validates and answers 202, no broker), each as the
+``send_and_wait`` per event), the ceiling (``bench/ceiling.py``: FastAPI with plain
+pydantic models that only parses, validates and answers 202, no broker) and ingest
+without sealing (``bench/unsealed.py``: what sealing personal fields costs), each as the
 same number of processes on ports of their own (one per core by default: how a service
 scales behind a load balancer). It drives them from this process with
-``bench/loadgen.py`` spreading connections over the processes, and prints per phase
+``bench/loadgen.py`` spreading connections over the processes (once every customer
+has a key: ``_mint_keys``), and prints per phase
 the accepted events/s, requests/s, latency percentiles, server CPU per accepted event
 and the CPU that server, broker, load generator and the rest of the machine used; then
 the peak RSS of each server process, and the issue's goals as ratios in this run. Every
@@ -34,20 +36,24 @@ from basewatch_shared.devtools.broker import EmbeddedBroker
 from basewatch_shared.keyring.master import new_master_key
 from basewatch_shared.settings import hash_key
 from basewatch_shared.topics import Topics, create_topics
-from bench.loadgen import Outcome, build_request, closed_loop, open_loop
+from bench.loadgen import Connection, Outcome, build_request, closed_loop, open_loop
 from bench.servers import HOST, Server, start, stop
 from bench.usage import busy_seconds, cpu_seconds
 
 KEY = "bench-ingest-key"
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+CUSTOMERS = 5_000
+SEALED_SHARE = 0.1  # of _event's mix: the identifies
 Requests = list[tuple[bytes, int]]
-SERVERS = ("ingest", "naive", "ceiling")
+SERVERS = ("ingest", "naive", "ceiling", "unsealed")
 
 
 def _event(n: int, now: datetime) -> dict[str, Any]:
-    """One realistic event: mostly heartbeats, some installs, identifies and purchases."""
+    """One realistic event: mostly heartbeats, some installs, identifies and purchases (the
+    identifies' traits are the personal fields ingest seals: a tenth of the events)."""
     occurred = (now - timedelta(seconds=n % 3600)).isoformat()
     common = {"event_id": uuid.uuid4().hex, "occurred_at": occurred, "sent_at": now.isoformat()}
-    installation, customer = f"inst-{n % 10_000}", f"cus-{n % 5_000}"
+    installation, customer = f"inst-{n % 10_000}", f"cus-{n % CUSTOMERS}"
     kind = n % 10
     if kind < 7:
         usage = {"sessions": n % 50, "active_minutes": n % 500}
@@ -56,22 +62,48 @@ def _event(n: int, now: datetime) -> dict[str, Any]:
         install = {"customer_id": customer, "product_id": "editor", "version": "2.4.1"}
         return common | {"type": "install", "installation_id": installation} | install
     if kind == 8:
-        traits = {"email": f"{customer}@example.com", "country": "DE", "plan": "pro"}
-        return common | {"type": "identify", "customer_id": customer, "traits": traits}
+        return common | _identify(customer)
     order = {"order_id": f"ord-{n}", "product_id": "editor", "amount": "49.90", "currency": "EUR"}
     return common | {"type": "purchase", "customer_id": customer} | order
+
+
+def _identify(customer: str) -> dict[str, Any]:
+    traits = {"email": f"{customer}@example.com", "country": "DE", "plan": "pro"}
+    return {"type": "identify", "customer_id": customer, "traits": traits}
 
 
 def _requests(batch: int, count: int) -> Requests:
     """``count`` distinct request bodies of ``batch`` events each (one event: no wrapper)."""
     now = datetime.now(UTC)
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     built: Requests = []
     for _ in range(count):
         events = [_event(random.randrange(1 << 30), now) for _ in range(batch)]
         body = orjson.dumps(events[0] if batch == 1 else {"events": events})
-        built.append((build_request(HOST, "/v1/events", body, headers), batch))
+        built.append((build_request(HOST, "/v1/events", body, HEADERS), batch))
     return built
+
+
+async def _mint_keys(server: Server) -> None:
+    """One identify per customer before the phases, so that every customer has a key.
+
+    A key is minted once in a customer's life, on their first personal fields (a round trip
+    to the keys topic, docs/erasure.md); left to the phases, the first would mint all 5,000
+    in its few seconds and price that, not sealing.
+    """
+    now = datetime.now(UTC).isoformat()
+    connection = await Connection.open(*server.addresses[0])
+    try:
+        for first in range(0, CUSTOMERS, 500):
+            events = [
+                {"event_id": uuid.uuid4().hex, "occurred_at": now} | _identify(f"cus-{n}")
+                for n in range(first, first + 500)
+            ]
+            body = orjson.dumps({"events": events})
+            status, answer = await connection.send(build_request(HOST, "/v1/events", body, HEADERS))
+            if status != 202:
+                raise SystemExit(f"{server.name} answered {status} minting keys: {answer[:300]!r}")
+    finally:
+        await connection.close()
 
 
 @contextmanager
@@ -93,6 +125,7 @@ def _servers(bootstrap: str, processes: int) -> Iterator[list[Server]]:
         "ingest": [sys.executable, "-m", "basewatch_shared.cli", "ingest"],
         "naive": [*uvicorn, "bench.naive:create_app"],
         "ceiling": [*uvicorn, "bench.ceiling:create_app"],
+        "unsealed": [sys.executable, "-m", "bench.unsealed"],
     }
     servers: list[Server] = []
     try:
@@ -101,7 +134,7 @@ def _servers(bootstrap: str, processes: int) -> Iterator[list[Server]]:
             # until then: it is ready at /readyz. The other two start their producer, if
             # any, before they listen. (A run on 2026-12-06 ended on four 503s in its
             # first warm-up; what they said was not kept then, it is printed now.)
-            ready = "/readyz" if name == "ingest" else "/healthz"
+            ready = "/readyz" if name in ("ingest", "unsealed") else "/healthz"
             servers.append(start(name, argv[name], env, processes, ready))
         yield servers
     finally:
@@ -185,6 +218,7 @@ async def _run(servers: Sequence[Server], broker_pid: int, args: argparse.Namesp
         "paced": f"single event @ {args.rate:.0f}/s",
     }
     results: Results = {}
+    await _mint_keys(next(server for server in servers if server.name == "ingest"))
     for phase in args.phases.split(","):
         batch, rate = phases[phase]
         for server in servers:
@@ -228,6 +262,16 @@ def _goals(results: Results, batch: int) -> list[str]:
             f"batches of {batch}: {100 * of_ceiling:.0f} % of the ceiling's events/s "
             f"(goal >= 60 %): {met(of_ceiling >= 0.6)}",
         ]
+    for phase, label in (("batch", f"batches of {batch}"), ("single", "single events")):
+        if (phase, "unsealed") in results:
+            sealed, unsealed = results[(phase, "ingest")], results[(phase, "unsealed")]
+            cost = 1 - sealed.events_per_s / max(1.0, unsealed.events_per_s)
+            cpu = (sealed.us_per_event - unsealed.us_per_event) / SEALED_SHARE
+            lines.append(
+                f"{label}: sealing personal fields costs {100 * cost:.1f} % of ingest's "
+                f"events/s against ingest without it, {cpu:.1f} us of server CPU per sealed "
+                f"event (goal <= 10 %): {met(cost <= 0.1)}"
+            )
     return lines
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from basewatch_ingest.intake import take
 from basewatch_shared.contract import records
 from basewatch_shared.contract.events import Identify
 from basewatch_shared.contract.intake import EventIntake
@@ -15,6 +16,7 @@ from basewatch_shared.contract.records import RecordError, decode_record, decode
 from basewatch_shared.contract.sealed import KeyMissing
 from basewatch_shared.keyring.master import Master, WrapError, new_master_key, parse_master_key
 from basewatch_shared.keyring.ring import ERASED, ERASED_VALUE, KeyNotKnown, KeyRing, record_key
+from basewatch_shared.topics import Topics
 
 RECEIVED = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
 EMAIL = "ada@example.com"
@@ -96,8 +98,39 @@ def test_an_altered_ciphertext_is_a_record_error_naming_no_value() -> None:
 
 def test_a_customer_without_a_key_is_not_written_in_clear() -> None:
     ring, _ = ring_with()
-    with pytest.raises(KeyMissing):
+    with pytest.raises(KeyMissing) as caught:
         EventIntake(RECEIVED, "app", keys=ring).take(identify())
+    assert caught.value.customer_id == "c1"
+
+
+def test_a_request_leaves_out_the_events_of_customers_without_a_key_and_names_them() -> None:
+    ring, _ = ring_with("c1")
+    raw = [
+        identify("c2"),
+        identify("c1"),
+        identify("c3", occurred_at="2026-11-22T10:00:00.1234567Z"),
+    ]
+    raw += [
+        {
+            "event_id": "p1",
+            "type": "purchase",
+            "occurred_at": "2026-11-22T10:00:00Z",
+            "customer_id": "c2",
+            "order_id": "o1",
+            "product_id": "p",
+            "amount": "1",
+            "currency": "EUR",
+        }
+    ]
+    options: dict[str, Any] = {"topics": Topics(), "source": "app", "received_at": RECEIVED}
+    intake = take(raw, max_future=timedelta(hours=1), keys=ring, **options)
+    # Both paths (the third event is left to the models) name the customer and write nothing
+    # of theirs; an event without personal fields is taken whoever it names.
+    assert intake.unkeyed == {"c2", "c3"}
+    assert [record.key for record in intake.records] == [b"c1", b"c2"]
+    assert intake.accepted_types == {"identify": 1, "purchase": 1}
+    assert not intake.rejected
+    assert all(EMAIL.encode() not in record.value for record in intake.records)
 
 
 def test_events_naming_no_customer_and_without_personal_fields_are_left_alone() -> None:

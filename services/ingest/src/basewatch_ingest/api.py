@@ -15,7 +15,7 @@ from basewatch_ingest.body import read_limited
 from basewatch_ingest.broker import Broker
 from basewatch_ingest.caps import capped
 from basewatch_ingest.errors import BrokerUnavailable
-from basewatch_ingest.intake import refusal, split_body, take
+from basewatch_ingest.intake import Intake, refusal, split_body, take
 from basewatch_ingest.keys import Keys
 from basewatch_ingest.metrics import Metrics
 from basewatch_ingest.openapi import (
@@ -29,6 +29,7 @@ from basewatch_ingest.openapi import (
 from basewatch_ingest.publisher import Publisher
 from basewatch_ingest.ratelimit import RateLimiter
 from basewatch_shared.auth import BEARER, authorize
+from basewatch_shared.contract.sealed import KeyMissing
 from basewatch_shared.problems import JSONResponse, ProblemError
 from basewatch_shared.settings import Scope
 from basewatch_shared.topics import Topics
@@ -124,16 +125,13 @@ async def post_events(request: Request) -> JSONResponse:
     body = await read_limited(request.stream(), headers.get("content-encoding", ""))
     raw = split_body(body, ndjson=media == NDJSON)
     ingest.limiter.take(key.name, len(raw))
-    if missing := ingest.keys.missing(raw):  # a new customer's first personal fields
-        await ingest.keys.ensure(missing)
-    intake = take(
-        raw,
-        topics=ingest.topics,
-        source=key.name,
-        received_at=datetime.now(UTC),
-        max_future=ingest.max_future,
-        keys=ingest.keys.ring,
-    )
+    received_at = datetime.now(UTC)
+    intake = _take(ingest, raw, key.name, received_at)
+    if intake.unkeyed:  # a new customer's first personal fields: mint, then take again
+        await ingest.keys.ensure(intake.unkeyed)
+        intake = _take(ingest, raw, key.name, received_at)
+        if intake.unkeyed:
+            raise KeyMissing(next(iter(intake.unkeyed)))
     if intake.rejected_reasons:  # counted whether or not the broker then acknowledges
         ingest.metrics.count_events({}, intake.rejected_reasons)
     if not intake.records:
@@ -142,6 +140,17 @@ async def post_events(request: Request) -> JSONResponse:
     ingest.metrics.count_events(intake.accepted_types, {})
     rejected = capped(intake.rejected)
     return JSONResponse({"accepted": len(intake.records), "rejected": rejected}, 202)
+
+
+def _take(ingest: Ingest, raw: list[Any], source: str, received_at: datetime) -> Intake:
+    return take(
+        raw,
+        topics=ingest.topics,
+        source=source,
+        received_at=received_at,
+        max_future=ingest.max_future,
+        keys=ingest.keys.ring,
+    )
 
 
 def events_route() -> APIRoute:

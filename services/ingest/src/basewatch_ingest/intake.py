@@ -22,7 +22,7 @@ from basewatch_shared.contract.errors import error_list
 from basewatch_shared.contract.events import EVENT_TYPES
 from basewatch_shared.contract.intake import Accepted, EventIntake
 from basewatch_shared.contract.records import TopicKind
-from basewatch_shared.contract.sealed import SealingKeys
+from basewatch_shared.contract.sealed import KeyMissing, SealingKeys
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.topics import Topics
 
@@ -48,12 +48,14 @@ class Malformed:
 
 @dataclass
 class Intake:
-    """What a request carried: records to produce, events refused, counts for metrics."""
+    """What a request carried: records to produce, events refused, counts for metrics, and
+    the customers whose personal fields wait for a key (their events are left out)."""
 
     records: list[Accepted] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     accepted_types: dict[str, int] = field(default_factory=dict)
     rejected_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unkeyed: set[str] = field(default_factory=set)
 
     def reject(self, index: int, raw: Any, errors: list[dict[str, str]], reason: Reason) -> None:
         """Refuse the event at ``index`` with ``errors``."""
@@ -135,7 +137,8 @@ def take(
     max_future: timedelta,
     keys: SealingKeys | None = None,
 ) -> Intake:
-    """Validate each raw event, correct its clock skew, encode the accepted ones."""
+    """Validate each raw event, correct its clock skew, encode the accepted ones; an event
+    whose customer has no key yet is left out and its customer named in ``unkeyed``."""
     intake = Intake()
     names: dict[TopicKind, str] = {"customers": topics.customers, "telemetry": topics.telemetry}
     events = EventIntake(received_at, source, names, keys)
@@ -149,6 +152,9 @@ def take(
             accepted = events.take(raw)
         except ValidationError as exc:
             intake.refuse_invalid(index, raw, exc)
+            continue
+        except KeyMissing as exc:  # never written in clear: taken again once keyed
+            intake.unkeyed.add(exc.customer_id)
             continue
         if accepted.occurred_at > latest:
             intake.refuse_future(index, raw, latest - events.received_at)

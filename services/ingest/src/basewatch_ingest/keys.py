@@ -19,13 +19,10 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
-from pydantic_core import SchemaValidator, ValidationError
 
 from basewatch_ingest.broker import Broker
 from basewatch_ingest.errors import BROKER_ERRORS, BrokerUnavailable
 from basewatch_ingest.lanes import partition_index
-from basewatch_shared.contract.native import native
-from basewatch_shared.contract.scalars import PathId
 from basewatch_shared.keyring.master import KEY_BYTES, Master
 from basewatch_shared.keyring.reader import KeysReader
 from basewatch_shared.keyring.ring import ERASED, ERASED_VALUE, KeyRing, record_key
@@ -33,7 +30,6 @@ from basewatch_shared.logs import quiet
 
 log = logging.getLogger("basewatch.ingest.keys")
 
-_PATH_ID: Final = SchemaValidator(native(PathId))
 _RETRY_S: Final = (0.2, 5.0)
 
 
@@ -73,22 +69,6 @@ class Keys:
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
-
-    def missing(self, raw_events: Iterable[Any]) -> set[str]:
-        """The customers named by events with personal fields, who have no key yet."""
-        ring, wanted = self.ring, set()
-        for raw in raw_events:
-            if not isinstance(raw, dict) or not ("traits" in raw or "properties" in raw):
-                continue
-            customer_id = raw.get("customer_id")
-            if (
-                isinstance(customer_id, str)
-                and ring.current(customer_id) is None
-                and not ring.is_erased(customer_id)
-                and _is_id(customer_id)
-            ):
-                wanted.add(customer_id)
-        return wanted
 
     async def ensure(self, customer_ids: Iterable[str]) -> None:
         """Mint a key for each customer without one; BrokerUnavailable if that fails."""
@@ -191,11 +171,3 @@ class Keys:
                 await reader.stop()
             log.debug("the keys topic is not readable yet", extra={"error": repr(exc)})
             return False
-
-
-def _is_id(customer_id: str) -> bool:
-    try:
-        _PATH_ID.validate_python(customer_id)
-    except ValidationError:
-        return False
-    return True

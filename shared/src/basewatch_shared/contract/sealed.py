@@ -11,6 +11,7 @@ personal fields.
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from typing import Any, Final, Protocol
 
@@ -40,6 +41,10 @@ class SealingKeys(Protocol):
 class KeyMissing(LookupError):
     """A customer with no key yet: the writer must mint one before sealing."""
 
+    def __init__(self, customer_id: str) -> None:
+        super().__init__("the customer has no data key yet")
+        self.customer_id = customer_id
+
 
 class DataKeys(Protocol):
     """Where a reader finds data keys: the key of ``kid``, or None once it is erased."""
@@ -64,18 +69,25 @@ def protect(fields: dict[str, Any], keys: SealingKeys | None) -> None:
     elif keys.is_erased(customer_id):
         withhold(fields)
     else:
-        raise KeyMissing("the customer has no data key yet")
+        raise KeyMissing(customer_id)
 
 
 def seal(fields: dict[str, Any], kid: str, cipher: AESGCM) -> None:
     """Replace the personal fields of a record's ``fields`` (in place) by ``sealed``."""
-    personal = {name: fields.pop(name) for name in PERSONAL if name in fields}
-    if not personal:
+    # Spelled out, not a loop over PERSONAL: this runs for every event naming a customer,
+    # and the comprehension's frame was a fifth of its time.
+    if "traits" in fields:
+        personal = {"traits": fields.pop("traits")}
+        if "properties" in fields:
+            personal["properties"] = fields.pop("properties")
+    elif "properties" in fields:
+        personal = {"properties": fields.pop("properties")}
+    else:
         return
     nonce = os.urandom(_NONCE_BYTES)
-    aad = _aad(fields["customer_id"], fields["event_id"])
-    sealed = cipher.encrypt(nonce, orjson.dumps(personal, option=orjson.OPT_SORT_KEYS), aad)
-    fields[SEALED] = f"{kid}:{base64.b64encode(nonce + sealed).decode()}"
+    plain = orjson.dumps(personal, option=orjson.OPT_SORT_KEYS)
+    sealed = cipher.encrypt(nonce, plain, _aad(fields["customer_id"], fields["event_id"]))
+    fields[SEALED] = kid + ":" + binascii.b2a_base64(nonce + sealed, newline=False).decode()
 
 
 def withhold(fields: dict[str, Any]) -> None:
