@@ -10,6 +10,7 @@ import pytest
 
 from basewatch_ingest.intake import MAX_BATCH, Intake, Malformed, Reason, refusal, split_body, take
 from basewatch_shared.contract.events import EVENT_ADAPTER, Event
+from basewatch_shared.contract.intake import EventIntake
 from basewatch_shared.contract.records import corrected, decode_record, encode_record
 from basewatch_shared.problems import ProblemError
 from basewatch_shared.topics import Topics
@@ -159,6 +160,23 @@ def test_events_too_far_in_the_future_are_rejected_after_skew_correction() -> No
     assert (rejected["index"], rejected["event_id"]) == (1, "late")
     assert rejected["errors"][0]["field"] == "occurred_at"
     assert dict(intake.rejected_reasons) == {("uninstall", Reason.FUTURE): 1}
+
+
+def test_records_keep_the_request_order_whichever_path_took_each_event() -> None:
+    # Events are read, sealed and encoded pass by pass; the models measure the large ones.
+    large = {"properties": {f"p{i}": "y" * 900 for i in range(9)}}
+    raw: list[Any] = [
+        EVENTS["heartbeat"] | {"installation_id": "a"},
+        EVENTS["heartbeat"] | {"installation_id": "b", "usage": "none"},
+        Malformed("the line is not valid JSON"),
+        EVENTS["uninstall"] | {"installation_id": "c"} | large,
+        EVENTS["uninstall"] | {"installation_id": "d"},
+        EVENTS["uninstall"] | {"installation_id": "e"} | large,
+    ]
+    assert EventIntake(RECEIVED, "app").fast(raw[3]) is None  # left to the models
+    intake = taken(raw)
+    assert [r.key for r in intake.records] == [b"a", b"c", b"d", b"e"]
+    assert [r["index"] for r in intake.rejected] == [1, 2]
 
 
 def test_rejections_name_index_id_fields_and_reason() -> None:

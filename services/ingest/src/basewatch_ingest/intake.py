@@ -144,17 +144,17 @@ def take(
     events = EventIntake(received_at, source, names, keys)
     latest = received_at + max_future
     records, counts = intake.records, intake.accepted_types
+    taken = iter(events.take_all([raw for raw in raw_events if not isinstance(raw, Malformed)]))
     for index, raw in enumerate(raw_events):  # per event: one branch for each outcome
         if isinstance(raw, Malformed):
             intake.reject(index, None, [{"field": "", "message": raw.message}], Reason.MALFORMED)
             continue
-        try:
-            accepted = events.take(raw)
-        except ValidationError as exc:
-            intake.refuse_invalid(index, raw, exc)
-            continue
-        except KeyMissing as exc:  # never written in clear: taken again once keyed
-            intake.unkeyed.add(exc.customer_id)
+        accepted = next(taken)
+        if not isinstance(accepted, Accepted):
+            if isinstance(accepted, KeyMissing):  # never written in clear: taken again keyed
+                intake.unkeyed.add(accepted.customer_id)
+            else:
+                intake.refuse_invalid(index, raw, accepted)
             continue
         if accepted.occurred_at > latest:
             intake.refuse_future(index, raw, latest - events.received_at)

@@ -2,7 +2,7 @@
 
 ``EventIntake(received_at, source).take(raw)`` gives, for one event a client sent, what
 ingest puts on the topic: the event's type, topic family, partition key, record value
-and corrected ``occurred_at``. ``CLIENT_EVENT``, made of ``native``'s rules, reads the
+and corrected ``occurred_at``; ``take_all(raws)`` gives it for a request's events. ``CLIENT_EVENT``, made of ``native``'s rules, reads the
 common spellings into the record's values in one call, with no Python per field but
 the ISO code lookups; Python adds what no constraint can say: the clock skew and UTC of
 the timestamps, and the size limits, measured only where they can be broken (a record
@@ -19,7 +19,7 @@ between reading and encoding (``sealed.protect``, docs/erasure.md).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
@@ -49,7 +49,7 @@ from basewatch_shared.contract.records import (
     record_key,
     topic_kind,
 )
-from basewatch_shared.contract.sealed import SealingKeys, protect
+from basewatch_shared.contract.sealed import KeyMissing, SealingKeys, protect
 from basewatch_shared.contract.timestamps import in_utc, shifted
 
 # As RecordEncoder writes: keys sorted at every level; datetimes (all in UTC) with a Z and
@@ -148,12 +148,51 @@ class EventIntake:
         return self._received_at
 
     def take(self, raw: Any) -> Accepted:
-        """The record of one event; the models' ValidationError if the contract refuses it."""
-        accepted = self.fast(raw)
-        return accepted if accepted is not None else self._by_the_models(raw)
+        """The record of one event; the models' ValidationError if the contract refuses it,
+        KeyMissing if its customer has no key yet."""
+        taken = self.take_all([raw])[0]
+        if isinstance(taken, Exception):
+            raise taken
+        return taken
+
+    def take_all(self, raws: Sequence[Any]) -> list[Accepted | ValidationError | KeyMissing]:
+        """The record of each event, in order, or why there is none: the models'
+        ValidationError, or KeyMissing when its customer has no key yet.
+
+        In three passes over the events (read, seal, encode), not one event at a time:
+        each pass's code stays warm. One event in ten seals, and sealing one event between
+        the reading of others cost three times what it costs in a run (bench.ingest).
+        """
+        read = [self._read(raw) for raw in raws]
+        if (keys := self._keys) is not None:
+            for index, fields in enumerate(read):
+                if fields is not None and ("traits" in fields or "properties" in fields):
+                    try:
+                        protect(fields, keys)
+                    except KeyMissing:  # its fields in clear are dropped; the models say so
+                        read[index] = None
+        taken: list[Accepted | ValidationError | KeyMissing] = []
+        for raw, fields in zip(raws, read, strict=True):
+            accepted = None if fields is None else self._encode(fields)
+            if accepted is None:  # the models judge what the fast path does not accept
+                try:
+                    accepted = self._by_the_models(raw)
+                except (ValidationError, KeyMissing) as exc:
+                    taken.append(exc)
+                    continue
+            taken.append(accepted)
+        return taken
 
     def fast(self, raw: Any) -> Accepted | None:
         """The record of one event on the fast path; None when the models must judge it."""
+        fields = self._read(raw)
+        if fields is None:
+            return None
+        protect(fields, self._keys)
+        return self._encode(fields)
+
+    def _read(self, raw: Any) -> dict[str, Any] | None:
+        """An event's record fields, in clear; None when the models must judge it."""
         try:
             fields: dict[str, Any] = CLIENT_EVENT.validate_python(raw)
         except ValidationError:
@@ -174,15 +213,17 @@ class EventIntake:
         fields["occurred_at"] = occurred_at
         fields["received_at"] = self._received_at
         fields["source"] = self._source
-        if self._keys is not None:
-            protect(fields, self._keys)
+        return fields
+
+    def _encode(self, fields: dict[str, Any]) -> Accepted | None:
+        """The record of read (and sealed) fields; None when the models must measure it."""
         value = orjson.dumps(fields, option=_RECORD_OPTIONS)
         if len(value) > _SURELY_WITHIN:
             return None  # the models measure it
         kind, key_field = ROUTES[fields["type"]]
         key = fields[key_field].encode()
         # tuple.__new__: Accepted(...) would add a Python call per event.
-        accepted = (fields["type"], self._topics[kind], key, value, occurred_at)
+        accepted = (fields["type"], self._topics[kind], key, value, fields["occurred_at"])
         return tuple.__new__(Accepted, accepted)
 
     def _by_the_models(self, raw: Any) -> Accepted:
