@@ -2,11 +2,11 @@
 
 ``EventIntake(received_at, source).take(raw)`` gives, for one event a client sent, what
 ingest puts on the topic: the event's type, topic family, partition key, record value
-and corrected ``occurred_at``; ``take_all(raws)`` gives it for a request's events. ``CLIENT_EVENT``, made of ``native``'s rules, reads the
-common spellings into the record's values in one call, with no Python per field but
-the ISO code lookups; Python adds what no constraint can say: the clock skew and UTC of
-the timestamps, and the size limits, measured only where they can be broken (a record
-this short cannot break them).
+and corrected ``occurred_at``; ``take_all(raws)`` gives it for a request's events.
+``CLIENT_EVENT``, made of ``native``'s rules, reads the common spellings into the
+record's values in one call, with no Python per field but the ISO code lookups; Python
+adds what no constraint can say: the clock skew and UTC of the timestamps, and the size
+limits, measured only where they can be broken (a record this short cannot break them).
 
 What the fast path does not accept, the models judge: ``EVENT_ADAPTER``, ``corrected``
 and ``RecordEncoder``, the specification of a record's bytes. They raise the
