@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.history import recorder as recording
-from basewatch_projector.history.recorder import MAX_IDLE_BOUNDARIES, Recorder, Standing
+from basewatch_projector.history.recorder import MAX_IDLE_BOUNDARIES, Recorder
 from basewatch_projector.history.samples import settled_through
 from basewatch_projector.metrics import Metrics
-from basewatch_projector.rules.clock import PartitionPosition
+from basewatch_projector.rules.clock import PartitionPosition, Standing
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.storage.tables import cohort_cells, installations
 

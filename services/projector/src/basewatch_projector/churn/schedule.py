@@ -31,7 +31,7 @@ from basewatch_projector.churn.sweep import SweepResult, sweep
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.projection.installations import installations_by_status
 from basewatch_projector.projection.known import Known
-from basewatch_projector.rules.clock import PartitionPosition, partition_clock
+from basewatch_projector.rules.clock import PartitionPosition, Standing, partition_clock
 from basewatch_projector.rules.installation import Installation
 from basewatch_projector.rules.policy import Policy
 from basewatch_projector.rules.signals import OnSignals
@@ -139,18 +139,12 @@ class Sweeper:
             if position is not None:
                 position.swept_to, position.deadline = until, result.deadlines[p]
 
-    async def catch_up(
-        self,
-        owned: Collection[TopicPartition],
-        positions: Positions,
-        held: Mapping[TopicPartition, datetime],
-        now: datetime,
-        bound: Callable[[datetime], datetime],
-    ) -> None:
+    async def catch_up(self, at: Standing, bound: Callable[[datetime], datetime]) -> None:
         """Sweep when a partition's next clock reaches its deadline, or when the periodic
         sweep is due; each partition on its clock, held by ``bound`` (never ahead of the
         history still to be sampled)."""
-        clocks = self._clocks(owned, positions, held, now, bound)
+        clocks = self._clocks(at, bound)
+        positions, now = at.positions, at.now
         loop = asyncio.get_running_loop()
         passed = any(
             (deadline := positions[tp].deadline) is None or until >= deadline
@@ -179,23 +173,18 @@ class Sweeper:
         self._on_signals(result.signals)
 
     def _clocks(
-        self,
-        owned: Collection[TopicPartition],
-        positions: Positions,
-        held: Mapping[TopicPartition, datetime],
-        now: datetime,
-        bound: Callable[[datetime], datetime],
+        self, at: Standing, bound: Callable[[datetime], datetime]
     ) -> dict[TopicPartition, tuple[datetime | None, datetime]]:
         """Per owned telemetry partition with a known clock: (its last sweep's clock, the
         clock to sweep it on): a held record's time, or the partition's clock."""
         clocks = {}
-        for tp in owned:
-            position = positions.get(tp)
+        for tp in at.owned:
+            position = at.positions.get(tp)
             if tp.topic != self._topic or position is None:
                 continue
-            until = partition_clock(position, now, self._delay)
-            if tp in held:
-                until = held[tp] if until is None else max(until, held[tp])
+            until = partition_clock(position, at.now, self._delay)
+            if (held := at.held.get(tp)) is not None:
+                until = held if until is None else max(until, held)
             if until is None:
                 continue
             since = position.swept_to

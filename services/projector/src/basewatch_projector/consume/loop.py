@@ -35,11 +35,12 @@ from basewatch_projector.consume.lag import LagTracker
 from basewatch_projector.consume.pausing import Pausing, Reason
 from basewatch_projector.consume.rebalance import Assignment
 from basewatch_projector.errors import FencedError
-from basewatch_projector.history.recorder import Recorder, Standing
+from basewatch_projector.history.recorder import Recorder
 from basewatch_projector.metrics import Metrics
 from basewatch_projector.projection.apply import apply_records
 from basewatch_projector.projection.known import Known
 from basewatch_projector.projection.offsets import Moves, advance_offsets
+from basewatch_projector.rules.clock import Standing
 from basewatch_projector.rules.signals import OnSignals
 from basewatch_projector.storage.counts import fold
 from basewatch_projector.storage.statistics import Statistics
@@ -123,10 +124,7 @@ class Consumer:
             async with self._assignment.lock:
                 sampled = await self._recorder.tick(self._standing(), stop)
             async with self._assignment.lock:
-                at = self._standing()
-                await self._sweeper.catch_up(
-                    at.owned, at.positions, at.held, at.now, self._recorder.bound
-                )
+                await self._sweeper.catch_up(self._standing(), self._recorder.bound)
 
     def _cut(self) -> Cut:
         return self._sweeper.cut(self._recorder.pending, self.lag.positions())

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,7 +20,7 @@ from basewatch_projector.churn.schedule import Sweeper
 from basewatch_projector.history.cohorts import due, period_end
 from basewatch_projector.history.samples import claim, sample, settled_through
 from basewatch_projector.history.steps import boundary_after, boundary_at_or_before, grace
-from basewatch_projector.rules.clock import PartitionPosition, caught_up_at
+from basewatch_projector.rules.clock import PartitionPosition, Standing, caught_up_at
 from basewatch_projector.rules.signals import OnSignals, Row
 from basewatch_projector.storage.transient import MAYBE_TRANSIENT, transient
 
@@ -58,16 +55,6 @@ def partition_passed(
     if records == 0:
         return min(now, reported_at or now) >= bucket + grace
     return stalled_for >= STALLED
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """Where this instance's partitions stand at one tick of the consume loop."""
-
-    owned: Collection[TopicPartition]
-    positions: Mapping[Any, PartitionPosition]
-    held: Mapping[TopicPartition, datetime]  # receive time of the first held record
-    now: datetime
 
 
 class Recorder:

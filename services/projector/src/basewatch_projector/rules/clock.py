@@ -14,8 +14,13 @@ fetched for a while would otherwise judge silent what waits on the broker.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiokafka import TopicPartition
 
 # A partition with no installation in use has no deadline.
 NEVER = datetime.max.replace(tzinfo=UTC)
@@ -45,6 +50,16 @@ class PartitionPosition:
         if self.end is None:
             return None
         return max(0, self.end - (self.committed or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where this instance's partitions stand at one tick of the consume loop."""
+
+    owned: Collection[TopicPartition]
+    positions: Mapping[Any, PartitionPosition]
+    held: Mapping[TopicPartition, datetime]  # receive time of the first held record
+    now: datetime
 
 
 def partition_clock(
