@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.api.deps import Conn, State
-from basewatch_projector.api.ranges import Since, Step, Until, invalid, step_range
+from basewatch_projector.api.deps import Conn
+from basewatch_projector.api.ranges import Span, invalid
 from basewatch_projector.history.series import (
     MAX_VALUES,
     UNSET,
@@ -18,7 +18,6 @@ from basewatch_projector.history.series import (
     gauges,
     signal_counts,
 )
-from basewatch_projector.history.steps import format_duration
 from basewatch_shared.contract.scalars import Identifier
 
 Metric = Literal["customers", "retained", "installations", "signals"]
@@ -70,12 +69,9 @@ async def _gauges(
 
 @router.get("/history", response_model=History)
 async def get_history(
-    state: State,
     conn: Conn,
     metric: Annotated[Metric, Query(description="which series")],
-    since: Since = None,
-    until: Until = None,
-    step: Step = None,
+    span: Span,
     product_id: Annotated[
         Identifier | None,
         Query(description="installations: only this product's series (one per status)"),
@@ -98,15 +94,8 @@ async def get_history(
     if metric != "installations" and (product_id is not None or not per_product):
         field = "product_id" if product_id is not None else "per_product"
         raise invalid(field, "applies to metric=installations only")
-    every, times = step_range(since, until, step, state.history_interval)
     if metric == "signals":
-        series = await signal_counts(conn, times, every)
+        series = await signal_counts(conn, span.times, span.every)
     else:
-        series = await _gauges(conn, metric, times, every, product_id, per_product)
-    return {
-        "metric": metric,
-        "step": format_duration(every),
-        "interval": format_duration(state.history_interval),
-        "times": times,
-        "series": series,
-    }
+        series = await _gauges(conn, metric, span.times, span.every, product_id, per_product)
+    return {"metric": metric, **span.described(), "series": series}

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from basewatch_projector.api.deps import Conn, State
-from basewatch_projector.api.ranges import Since, Step, Until, invalid, step_range
+from basewatch_projector.api.deps import Conn
+from basewatch_projector.api.ranges import Span, invalid
 from basewatch_projector.history.movements import Base, movement_steps
-from basewatch_projector.history.steps import format_duration
 from basewatch_shared.contract.scalars import Identifier
 
 router = APIRouter()
@@ -42,12 +41,9 @@ class Movements(BaseModel):
 
 @router.get("/movements", response_model=Movements)
 async def get_movements(
-    state: State,
     conn: Conn,
     base: Annotated[Base, Query(description="which base")],
-    since: Since = None,
-    until: Until = None,
-    step: Step = None,
+    span: Span,
     product_id: Annotated[
         Identifier | None, Query(description="installations: only this product's base")
     ] = None,
@@ -58,12 +54,5 @@ async def get_movements(
     size after it."""
     if base != "installations" and product_id is not None:
         raise invalid("product_id", "applies to base=installations only")
-    every, times = step_range(since, until, step, state.history_interval)
-    answer = await movement_steps(conn, base, times, every, product_id)
-    return {
-        "base": base,
-        "step": format_duration(every),
-        "interval": format_duration(state.history_interval),
-        "times": times,
-        **answer,
-    }
+    answer = await movement_steps(conn, base, span.times, span.every, product_id)
+    return {"base": base, **span.described(), **answer}

@@ -1,14 +1,17 @@
 """The step and range rules every series of the read API shares (``/v1/history``,
 ``/v1/movements``, ``/v1/sales``): RFC 3339 times, a step that is a multiple of the
-history interval, at most MAX_POINTS times, and a 422 that says which rule was broken."""
+history interval, at most MAX_POINTS times, and a 422 that says which rule was broken.
+A route takes them as one dependency, ``Span``: the three query parameters, declared once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 
+from basewatch_projector.api.deps import State
 from basewatch_projector.history.steps import (
     EPOCH,
     MAX_POINTS,
@@ -73,3 +76,30 @@ def step_range(
         return every, step_times(start, end, every)
     except OverflowError:
         raise invalid("since", "the times are out of range") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """The step boundaries a query asks for, on this projector's history interval."""
+
+    every: timedelta
+    times: list[datetime]
+    interval: timedelta
+
+    def described(self) -> dict[str, Any]:
+        """How an answer names them: its step and the interval as durations, its times."""
+        return {
+            "step": format_duration(self.every),
+            "interval": format_duration(self.interval),
+            "times": self.times,
+        }
+
+
+async def _span(state: State, since: Since = None, until: Until = None, step: Step = None) -> Steps:
+    # async: a plain def dependency would cost a hop through the thread pool per request.
+    every, times = step_range(since, until, step, state.history_interval)
+    return Steps(every, times, state.history_interval)
+
+
+# since, until and step of a series route: the boundaries it answers for, or a 422.
+Span = Annotated[Steps, Depends(_span)]

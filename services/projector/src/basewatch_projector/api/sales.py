@@ -18,12 +18,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from basewatch_projector.api.deps import Conn, State
-from basewatch_projector.api.ranges import Since, Step, Until, invalid, step_range
+from basewatch_projector.api.deps import Conn
+from basewatch_projector.api.ranges import Span, invalid
 from basewatch_projector.api.revenue import revenue as revenue_of
 from basewatch_projector.history.sales import products_sold, sales_steps
 from basewatch_projector.history.series import MAX_VALUES
-from basewatch_projector.history.steps import format_duration
 from basewatch_shared.contract.scalars import Identifier
 
 router = APIRouter()
@@ -85,19 +84,10 @@ async def sales(
 
 @router.get("/sales", response_model=Sales)
 async def get_sales(
-    state: State,
     conn: Conn,
-    since: Since = None,
-    until: Until = None,
-    step: Step = None,
+    span: Span,
     product_id: Annotated[Identifier | None, Query(description="only this product")] = None,
 ) -> dict[str, Any]:
     """Units sold, orders and revenue per currency, per product and step, by when the
     purchases happened (``occurred_at``): a late purchase corrects its own step."""
-    every, times = step_range(since, until, step, state.history_interval)
-    return {
-        "step": format_duration(every),
-        "interval": format_duration(state.history_interval),
-        "times": times,
-        "products": await sales(conn, times, every, product_id),
-    }
+    return {**span.described(), "products": await sales(conn, span.times, span.every, product_id)}
