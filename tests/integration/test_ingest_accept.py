@@ -97,6 +97,9 @@ async def test_accepted_events_are_on_the_broker_byte_for_byte(
     ring = await key_ring(kafka_bootstrap, topics)
     by_id = {decode_record(r.value).event.event_id: r for r in records}
     assert sorted(by_id) == ["e1", "e2", "e3", "e4", "e5"]
+    # c1 had no key: the request was taken, keyed and taken again, and produced once.
+    assert len(records) == len(events)
+    assert ring.kids("c1")
     partitioner = DefaultPartitioner()
     for sent in events:
         record = by_id[sent["event_id"]]
